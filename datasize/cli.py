@@ -1,0 +1,279 @@
+"""The `datasize` command line: parses options, calls the API, renders what it returns.
+
+Kept thin and quick to import: every heavy import happens inside the command that needs it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+
+
+def _api_errors(command: Callable) -> Callable:
+    """Bad arguments and missing files from the API become a one-line error with exit code 2.
+
+    Anything else is a bug in datasize: one line, exit code 3, and the traceback only when the
+    DATASIZE_DEBUG environment variable is set.
+    """
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (ValueError, FileNotFoundError, NotADirectoryError, PermissionError) as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(EXIT_USAGE)
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            sys.exit(130)
+        except Exception as exc:
+            if os.environ.get("DATASIZE_DEBUG"):
+                raise
+            click.echo(
+                f"Error: internal error {type(exc).__name__}: {exc} (set DATASIZE_DEBUG=1 for the traceback)",
+                err=True,
+            )
+            sys.exit(EXIT_INTERNAL)
+
+    return wrapper
+
+
+def _scan_options(command: Callable) -> Callable:
+    """The options that say how to read a dataset; shared by scan and validate."""
+    options = [
+        click.option(
+            "--labels", type=click.Path(dir_okay=False), help="CSV of labels (paths relative to DATA)."
+        ),
+        click.option(
+            "--path-col", default="path", show_default=True, help="Column of --labels holding paths."
+        ),
+        click.option(
+            "--label-col", default="label", show_default=True, help="Column of --labels holding labels."
+        ),
+        click.option(
+            "--group-col", default=None, help="Column of --labels holding groups (patient, camera...)."
+        ),
+        click.option(
+            "--split-col", default=None, help="Column of --labels holding a given split (train/valid)."
+        ),
+        click.option(
+            "--label-re",
+            default=None,
+            help=r"Regex on file names; its (?P<label>...) group (or first group) is the label, "
+            r"e.g. '^(.+)_\d+\.jpg$'.",
+        ),
+        click.option(
+            "--jobs",
+            "-j",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Worker processes for probing images [default: all cores].",
+        ),
+        click.option(
+            "--max-pixels",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Refuse images declaring more pixels, undecoded [default: 89,478,485].",
+        ),
+        click.option("--follow-links", is_flag=True, help="Follow links that lead outside DATA."),
+        click.option(
+            "--allow-outside-root", is_flag=True, help="Allow CSV paths that are absolute or use '..'."
+        ),
+        click.option("--quiet", "-q", is_flag=True, help="No progress bars."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _scan_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
+    keys = ("labels", "path_col", "label_col", "group_col", "split_col", "label_re", "jobs")
+    out = {k: kw[k] for k in keys}
+    out.update(follow_links=kw["follow_links"], allow_outside_root=kw["allow_outside_root"])
+    return out
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="datasize-toolkit", prog_name="datasize")
+def main() -> None:
+    """Is my image dataset sound, and do I need more images — how many?
+
+    Start with `datasize validate DATA`. Every command takes --help.
+    """
+
+
+@main.command()
+@click.argument("data", type=click.Path())
+@_scan_options
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the manifest as CSV.")
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON records.")
+@_api_errors
+def scan(
+    data: str, output: str | None, as_json: bool, quiet: bool, max_pixels: int | None, **kw: Any
+) -> None:
+    """Build the manifest of DATA: one row per image, probed in parallel.
+
+    DATA is a folder of class folders (ImageNet style, optionally under train/ and valid/), or the
+    root that --labels or --label-re paths are relative to.
+    """
+    from datasize.io import write_csv_atomic
+    from datasize.manifest import scan as scan_api
+    from datasize.probe import DEFAULT_MAX_PIXELS
+    from datasize.report.terminal import console, manifest_summary, progress_bar
+
+    with progress_bar("probing images", quiet=quiet) as progress:
+        manifest = scan_api(
+            data, max_pixels=max_pixels or DEFAULT_MAX_PIXELS, progress=progress, **_scan_kwargs(kw)
+        )
+    if output:
+        write_csv_atomic(output, manifest)
+    if as_json:
+        click.echo(manifest.to_json(orient="records", indent=1))
+        return
+    out = console()
+    out.print(manifest_summary(manifest))
+    if output:
+        out.print(f"manifest written to {output}")
+
+
+@main.command()
+@click.argument("data", type=click.Path())
+@_scan_options
+@click.option(
+    "--split",
+    "split_file",
+    type=click.Path(dir_okay=False),
+    help="A split CSV (path, split); copies across train and valid are errors.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["info", "warning", "error"]),
+    default="error",
+    show_default=True,
+    help="Exit 1 when a finding reaches this severity.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the findings as CSV.")
+@click.option(
+    "--suite",
+    "suite_out",
+    type=click.Path(dir_okay=False),
+    help="Save the Great Expectations suite that ran, as JSON.",
+)
+@click.option(
+    "--expect",
+    "suite_in",
+    type=click.Path(dir_okay=False),
+    help="Re-run a saved suite instead of building one.",
+)
+@click.option(
+    "--show",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Findings shown per check in the terminal.",
+)
+@click.option(
+    "--min-side",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Images with a shorter side are too small.",
+)
+@click.option(
+    "--max-aspect",
+    type=click.FloatRange(min=1),
+    default=4.0,
+    show_default=True,
+    help="Longest/shortest side above this is extreme.",
+)
+@click.option(
+    "--near-radius",
+    type=click.IntRange(0, 63),
+    default=5,
+    show_default=True,
+    help="Near duplicates: hash distance in bits, at most.",
+)
+@click.option(
+    "--min-class-images",
+    type=click.IntRange(min=0),
+    default=10,
+    show_default=True,
+    help="Classes with fewer readable images are too small.",
+)
+@click.option(
+    "--imbalance-ratio",
+    type=click.FloatRange(min=1),
+    default=5.0,
+    show_default=True,
+    help="A class this many times rarer than the largest is imbalanced.",
+)
+@_api_errors
+def validate(
+    data: str,
+    split_file: str | None,
+    fail_on: str,
+    as_json: bool,
+    output: str | None,
+    suite_out: str | None,
+    suite_in: str | None,
+    show: int,
+    quiet: bool,
+    max_pixels: int | None,
+    min_side: int,
+    max_aspect: float,
+    near_radius: int,
+    min_class_images: int,
+    imbalance_ratio: float,
+    **kw: Any,
+) -> None:
+    """Check every image of DATA and the table of labels; never changes a file.
+
+    Exit status: 0 when no finding reaches --fail-on, 1 when one does, 2 for a usage error.
+    """
+    from datasize.checks import CheckConfig
+    from datasize.expectations import load_suite, save_suite
+    from datasize.io import write_csv_atomic
+    from datasize.probe import DEFAULT_MAX_PIXELS
+    from datasize.report.terminal import console, findings_lines, findings_report, progress_bar
+    from datasize.validate import validate as validate_api
+
+    config = CheckConfig(
+        min_side=min_side,
+        max_aspect=max_aspect,
+        near_radius=near_radius,
+        min_class_images=min_class_images,
+        imbalance_ratio=imbalance_ratio,
+        max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
+    )
+    suite = load_suite(suite_in) if suite_in else None
+    with progress_bar("probing images", quiet=quiet or as_json) as progress:
+        findings = validate_api(
+            data, config=config, split=split_file, suite=suite, progress=progress, **_scan_kwargs(kw)
+        )
+    if suite_out:
+        save_suite(findings.suite, suite_out)
+    if output:
+        write_csv_atomic(output, findings.table)
+    if as_json:
+        click.echo(json.dumps(findings.to_dict(fail_on), indent=2, ensure_ascii=False))
+    else:
+        out = console()
+        if out.is_terminal:
+            for renderable in findings_report(findings, fail_on=fail_on, show=show):
+                out.print(renderable)
+        else:
+            click.echo("\n".join(findings_lines(findings, fail_on=fail_on, show=show)))
+        for path, what in ((suite_out, "suite"), (output, "findings")):
+            if path:
+                out.print(f"{what} written to {path}")
+    sys.exit(0 if findings.passed(fail_on) else 1)

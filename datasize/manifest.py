@@ -1,0 +1,379 @@
+"""Build the manifest: one row per image, from a folder tree, a CSV of labels or file names.
+
+The manifest is the table every later stage reads. Columns (in this order):
+path, label, group, split, width, height, mode, format, n_frames, orientation, bytes, sha256,
+phash, dhash, error, error_check. `phash` and `dhash` are 64-bit perceptual hashes
+(hex) for near-duplicate search. `path` is relative to the dataset root, in POSIX form. Text columns
+hold "" for "none". Files that are not images (hidden files, notes, files a label rule does not
+match) are not rows; they are listed in `manifest.attrs["skipped"]` with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path, PurePosixPath
+
+import pandas as pd
+
+from datasize.probe import (
+    DEFAULT_MAX_PIXELS,
+    IMAGE_EXTENSIONS,
+    ProbeOptions,
+    probe_file,
+    probe_many,
+)
+
+MANIFEST_COLUMNS = [
+    "path",
+    "label",
+    "group",
+    "split",
+    "width",
+    "height",
+    "mode",
+    "format",
+    "n_frames",
+    "orientation",
+    "bytes",
+    "sha256",
+    "phash",
+    "dhash",
+    "error",
+    "error_check",
+]
+INT_COLUMNS = ["width", "height", "n_frames", "orientation", "bytes"]
+
+# Folder names at the top of a tree that mean "this split was given by the dataset's author".
+GIVEN_SPLIT_FOLDERS = {"train": "train", "valid": "valid", "val": "valid", "validation": "valid"}
+# Operating systems and editors leave these behind; they are never images.
+SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini", ".ds_store", "icon\r"})
+
+Progress = Callable[[int, int], None]  # (done, total)
+
+
+def scan(
+    data: str | os.PathLike,
+    *,
+    labels: str | os.PathLike | None = None,
+    path_col: str = "path",
+    label_col: str = "label",
+    group_col: str | None = None,
+    split_col: str | None = None,
+    label_re: str | None = None,
+    jobs: int | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    follow_links: bool = False,
+    allow_outside_root: bool = False,
+    progress: Progress | None = None,
+) -> pd.DataFrame:
+    """Scan a dataset into a manifest DataFrame, one row per image, sorted by path.
+
+    Args:
+        data: the dataset root folder.
+        labels: a CSV with one row per image; `path_col` (relative to `data`), `label_col`, and
+            optionally `group_col` and `split_col` (values `train`/`valid`).
+        label_re: a regular expression searched in each file name; its group named `label` (or
+            its first group) is the label. Example for the pets layout: ``^(.+)_\\d+\\.jpg$``.
+        jobs: worker processes for probing (default: all cores; 1 probes in this process).
+        max_pixels: images declaring more pixels are refused without being decoded.
+        follow_links: read files through links that lead outside the root.
+        allow_outside_root: let CSV paths be absolute or climb out of the root with "..".
+        progress: called as ``progress(done, total)`` while images are probed.
+
+    Without `labels` or `label_re`, labels are the folder names under the root (ImageNet style);
+    top-level `train/` and `valid/` (or `val/`) folders are kept as a given split.
+
+    Returns:
+        The manifest (see the module docstring); ``attrs`` holds ``root``, ``skipped``
+        (a list of ``{"path", "reason"}``) and ``empty_classes``.
+
+    Example:
+        >>> manifest = scan("data/sample/digits")  # doctest: +SKIP
+    """
+    root = Path(data)
+    if not root.exists():
+        raise FileNotFoundError(f"dataset folder {str(data)!r} does not exist")
+    if not root.is_dir():
+        raise NotADirectoryError(f"dataset {str(data)!r} is not a folder")
+    if labels is not None and label_re is not None:
+        raise ValueError("give either labels=CSV or label_re=REGEX, not both")
+    if jobs is not None and jobs < 1:
+        raise ValueError(f"jobs={jobs} must be at least 1")
+    if max_pixels < 1:
+        raise ValueError(f"max_pixels={max_pixels} must be positive")
+
+    if labels is not None:
+        rows, skipped, empty = _rows_from_csv(
+            root, Path(labels), path_col, label_col, group_col, split_col, allow_outside_root
+        )
+    elif label_re is not None:
+        rows, skipped, empty = _rows_from_names(root, _compile_label_re(label_re))
+    else:
+        rows, skipped, empty = _rows_from_folders(root)
+
+    options = ProbeOptions(root=str(root), max_pixels=max_pixels, follow_links=follow_links)
+    probed = _probe_all([r["path"] for r in rows], options, jobs=jobs, progress=progress)
+    manifest = _assemble(rows, probed)
+    manifest.attrs.update(
+        root=str(root), skipped=sorted(skipped, key=lambda s: s["path"]), empty_classes=empty
+    )
+    return manifest
+
+
+# --- sources ----------------------------------------------------------------------------------
+
+
+def printable_path(rel: str) -> str:
+    """A path fit for UTF-8 output: bytes that are not UTF-8 shown as \\xNN escapes."""
+    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _walk(root: Path, problems: list[dict]) -> Iterable[tuple[str, bool]]:
+    """Every file under root as (relative POSIX path, is_hidden); links to folders not entered.
+
+    Folders that cannot be listed are added to `problems` instead of being skipped silently.
+    """
+
+    def unlistable(exc: OSError) -> None:
+        rel = Path(exc.filename).relative_to(root).as_posix() if exc.filename else "."
+        problems.append({"path": printable_path(rel), "reason": f"cannot list folder: {exc.strerror}"})
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unlistable, followlinks=False):
+        dirnames.sort()
+        rel_dir = PurePosixPath(Path(dirpath).relative_to(root).as_posix())
+        hidden_dir = any(part.startswith(".") for part in rel_dir.parts)
+        for name in sorted(filenames):
+            rel = (rel_dir / name).as_posix() if rel_dir.parts else name
+            yield rel, hidden_dir or name.startswith(".")
+        for name in list(dirnames):
+            full = Path(dirpath, name)
+            if full.is_symlink():
+                # A linked folder is reported like a linked file; its content is not walked.
+                rel = (rel_dir / name).as_posix() if rel_dir.parts else name
+                yield rel, hidden_dir or name.startswith(".")
+
+
+def _skip_reason(rel: str, hidden: bool) -> str | None:
+    name = PurePosixPath(rel).name
+    if hidden:
+        return "hidden file"
+    if name.lower() in SYSTEM_FILES or name.startswith("._"):
+        return "operating-system file"
+    if PurePosixPath(name).suffix.lower() not in IMAGE_EXTENSIONS:
+        return "not an image file extension"
+    return None
+
+
+def _candidate_files(root: Path) -> tuple[list[str], list[dict]]:
+    files: list[str] = []
+    skipped: list[dict] = []
+    for rel, hidden in _walk(root, skipped):
+        if printable_path(rel) != rel:
+            skipped.append({"path": printable_path(rel), "reason": "file name is not valid UTF-8"})
+            continue
+        reason = _skip_reason(rel, hidden)
+        if reason is not None and not _looks_like_image(root / rel, reason):
+            skipped.append({"path": rel, "reason": reason})
+        else:
+            files.append(rel)
+    return files, skipped
+
+
+def _looks_like_image(full: Path, reason: str) -> bool:
+    """An image saved under a non-image extension is probed (and reported), not silently skipped."""
+    if reason != "not an image file extension" or full.is_symlink():
+        return False
+    try:
+        with open(full, "rb") as f:
+            head = f.read(16)
+    except OSError:
+        return False
+    signatures = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"II*\0")
+    return head.startswith(signatures) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+
+
+def _row(path: str, label: str, group: str = "", split: str = "") -> dict:
+    return {"path": path, "label": label, "group": group, "split": split}
+
+
+def _rows_from_folders(root: Path) -> tuple[list[dict], list[dict], list[str]]:
+    top = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    given = {name: GIVEN_SPLIT_FOLDERS[name.lower()] for name in top if name.lower() in GIVEN_SPLIT_FOLDERS}
+    has_split = "train" in given.values() and "valid" in given.values()
+    files, skipped = _candidate_files(root)
+    rows = []
+    for rel in files:
+        parts = PurePosixPath(rel).parts
+        if has_split and parts[0] in given:
+            split, parts = given[parts[0]], parts[1:]
+        else:
+            split = ""
+        if len(parts) < 2:
+            skipped.append({"path": rel, "reason": "not inside a class folder"})
+            continue
+        rows.append(_row(rel, parts[0], split=split))
+    return rows, skipped, _empty_class_folders(root, given if has_split else {}, rows)
+
+
+def _empty_class_folders(root: Path, given: dict[str, str], rows: list[dict]) -> list[str]:
+    """Class folders that hold no image rows, as relative paths."""
+    bases = [root / name for name in given] if given else [root]
+    with_images = {PurePosixPath(r["path"]).parent.as_posix() for r in rows}
+    with_images |= {p for r in rows for p in _ancestors(r["path"])}
+    empty = []
+    for base in bases:
+        for folder in sorted(base.iterdir()):
+            if folder.is_dir() and not folder.is_symlink() and not folder.name.startswith("."):
+                rel = folder.relative_to(root).as_posix()
+                if rel not in with_images:
+                    empty.append(rel)
+    return empty
+
+
+def _ancestors(rel: str) -> list[str]:
+    parents = PurePosixPath(rel).parents
+    return [p.as_posix() for p in parents if p.as_posix() != "."]
+
+
+def _compile_label_re(pattern: str) -> re.Pattern:
+    try:
+        compiled = re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"label_re {pattern!r} is not a valid regular expression: {exc}") from None
+    if compiled.groups == 0:
+        raise ValueError(f"label_re {pattern!r} has no group; mark the label with (?P<label>...) or (...)")
+    return compiled
+
+
+def label_from_name(name: str, pattern: re.Pattern) -> str | None:
+    """The label a file name carries under `pattern`, or None when it does not match."""
+    match = pattern.search(name)
+    if match is None:
+        return None
+    value = match.group("label") if "label" in pattern.groupindex else match.group(1)
+    return value if value and value.strip() else None
+
+
+def _rows_from_names(root: Path, pattern: re.Pattern) -> tuple[list[dict], list[dict], list[str]]:
+    files, skipped = _candidate_files(root)
+    rows = []
+    for rel in files:
+        label = label_from_name(PurePosixPath(rel).name, pattern)
+        if label is None:
+            skipped.append({"path": rel, "reason": f"file name does not match {pattern.pattern!r}"})
+        else:
+            rows.append(_row(rel, label))
+    return rows, skipped, []
+
+
+def _read_labels_csv(csv_path: Path) -> pd.DataFrame:
+    if not csv_path.is_file():
+        raise FileNotFoundError(f"labels file {str(csv_path)!r} does not exist")
+    try:
+        return pd.read_csv(csv_path, dtype=str, keep_default_na=False, encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"labels file {str(csv_path)!r} is not UTF-8 text: {exc.reason}") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise ValueError(f"labels file {str(csv_path)!r} is not a readable CSV: {exc}") from None
+
+
+def safe_relative_path(raw: str, root: Path, *, allow_outside_root: bool = False) -> str:
+    """A CSV path as a POSIX path relative to root; raises ValueError if it would escape root."""
+    text = raw.strip().replace("\\", "/")
+    if not text:
+        raise ValueError("empty path")
+    candidate = PurePosixPath(text)
+    if candidate.is_absolute() or ".." in candidate.parts:
+        if not allow_outside_root:
+            raise ValueError(
+                f"path {raw!r} is absolute or contains '..'; "
+                "paths must stay inside the dataset root (allow_outside_root to permit)"
+            )
+        full = Path(text) if candidate.is_absolute() else root / text
+        return os.path.relpath(os.path.normpath(full), root).replace(os.sep, "/")
+    return PurePosixPath(*[p for p in candidate.parts if p != "."]).as_posix()
+
+
+def _rows_from_csv(
+    root: Path,
+    csv_path: Path,
+    path_col: str,
+    label_col: str,
+    group_col: str | None,
+    split_col: str | None,
+    allow_outside_root: bool,
+) -> tuple[list[dict], list[dict], list[str]]:
+    table = _read_labels_csv(csv_path)
+    wanted = [c for c in (path_col, label_col, group_col, split_col) if c]
+    missing = [c for c in wanted if c not in table.columns]
+    if missing:
+        raise ValueError(
+            f"labels file {str(csv_path)!r} has no column {', '.join(map(repr, missing))}; "
+            f"its columns are {', '.join(map(repr, table.columns))}"
+        )
+    rows, skipped = [], []
+    for line, record in enumerate(table.to_dict("records"), start=2):
+        try:
+            rel = safe_relative_path(record[path_col], root, allow_outside_root=allow_outside_root)
+        except ValueError as exc:
+            skipped.append({"path": record[path_col], "reason": f"{csv_path.name} line {line}: {exc}"})
+            continue
+        split = record[split_col].strip().lower() if split_col else ""
+        split = GIVEN_SPLIT_FOLDERS.get(split, split)
+        group = record[group_col].strip() if group_col else ""
+        rows.append(_row(rel, record[label_col].strip(), group=group, split=split))
+    listed = {r["path"] for r in rows}
+    files, _ = _candidate_files(root)
+    skipped += [{"path": f, "reason": f"not listed in {csv_path.name}"} for f in files if f not in listed]
+    return rows, skipped, []
+
+
+# --- probing ----------------------------------------------------------------------------------
+
+
+def _probe_all(
+    paths: list[str], options: ProbeOptions, *, jobs: int | None, progress: Progress | None
+) -> dict[str, dict]:
+    unique = sorted(set(paths))
+    workers = min(jobs or os.cpu_count() or 1, max(1, len(unique) // 64))
+    results: dict[str, dict] = {}
+    if progress:
+        progress(0, len(unique))
+    if workers <= 1:
+        for i, rel in enumerate(unique, start=1):
+            results[rel] = probe_file(rel, options)
+            if progress and (i % 32 == 0 or i == len(unique)):
+                progress(i, len(unique))
+        return results
+    chunk = max(8, min(128, len(unique) // (workers * 8)))
+    chunks = [unique[i : i + chunk] for i in range(0, len(unique), chunk)]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for batch in pool.map(probe_many, chunks, [options] * len(chunks)):
+            results.update((r["path"], r) for r in batch)
+            if progress:
+                progress(len(results), len(unique))
+    return results
+
+
+def _assemble(rows: list[dict], probed: dict[str, dict]) -> pd.DataFrame:
+    records = [{**probed[r["path"]], **r} for r in rows]
+    manifest = pd.DataFrame.from_records(records, columns=MANIFEST_COLUMNS)
+    if manifest.empty:
+        manifest = pd.DataFrame({c: pd.Series(dtype=object) for c in MANIFEST_COLUMNS})
+    manifest[INT_COLUMNS] = manifest[INT_COLUMNS].astype("int64")
+    text = [c for c in MANIFEST_COLUMNS if c not in INT_COLUMNS]
+    manifest[text] = manifest[text].fillna("").astype(str)
+    return manifest.sort_values("path", kind="stable").reset_index(drop=True)
+
+
+def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a manifest CSV written by `write_manifest` (or `datasize scan -o`)."""
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in MANIFEST_COLUMNS if c not in table.columns]
+    if missing:
+        raise ValueError(f"{str(path)!r} is not a datasize manifest: missing columns {missing}")
+    table[INT_COLUMNS] = table[INT_COLUMNS].astype("int64")
+    return table[MANIFEST_COLUMNS]

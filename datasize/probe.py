@@ -1,0 +1,213 @@
+"""Probe one image file: facts for the manifest, read once, decoded at most once, never modified.
+
+Runs inside worker processes, so it imports only Pillow and numpy and returns plain dicts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from datasize.vocab import Check
+
+# Pillow's own default limit (about 89 megapixels); anything larger is refused before decoding.
+DEFAULT_MAX_PIXELS = 89_478_485
+
+# The format Pillow reports for each extension we accept as an image.
+EXTENSION_FORMATS: dict[str, tuple[str, ...]] = {
+    ".jpg": ("JPEG", "MPO"),
+    ".jpeg": ("JPEG", "MPO"),
+    ".jpe": ("JPEG", "MPO"),
+    ".png": ("PNG",),
+    ".gif": ("GIF",),
+    ".bmp": ("BMP", "DIB"),
+    ".tif": ("TIFF",),
+    ".tiff": ("TIFF",),
+    ".webp": ("WEBP",),
+    ".ppm": ("PPM",),
+    ".pgm": ("PPM",),
+    ".pbm": ("PPM",),
+}
+IMAGE_EXTENSIONS = frozenset(EXTENSION_FORMATS)
+
+# Modes a classifier reads without surprises; anything else gets an `unusual_mode` warning.
+PLAIN_MODES = frozenset({"RGB", "L"})
+MODE_REASONS = {
+    "CMYK": "CMYK colour (print separation); colours shift when converted to RGB",
+    "P": "palette image; colours come from a lookup table",
+    "PA": "palette image with transparency",
+    "RGBA": "has an alpha channel; transparent pixels hide content",
+    "LA": "grayscale with an alpha channel",
+    "I;16": "16-bit grayscale; most tools expect 8 bits",
+    "I;16B": "16-bit grayscale; most tools expect 8 bits",
+    "I;16L": "16-bit grayscale; most tools expect 8 bits",
+    "I": "32-bit integer pixels",
+    "F": "32-bit float pixels",
+    "1": "1-bit black and white",
+    "YCbCr": "YCbCr colour stored raw",
+    "LAB": "CIE Lab colour",
+    "HSV": "HSV colour",
+}
+
+_PNG_END = b"IEND\xaeB`\x82"
+
+HASH_SIZE = 8  # 8x8 low-frequency DCT coefficients -> a 64-bit perceptual hash
+_DCT_SIZE = 32
+
+
+def _dct_matrix(n: int) -> np.ndarray:
+    k = np.arange(n)[:, None]
+    i = np.arange(n)[None, :]
+    m = np.cos(np.pi * (2 * i + 1) * k / (2 * n)) * np.sqrt(2.0 / n)
+    m[0] /= np.sqrt(2.0)
+    return m
+
+
+_DCT = _dct_matrix(_DCT_SIZE)
+
+
+@dataclass(frozen=True)
+class ProbeOptions:
+    """What `probe_file` needs besides the path; picklable for worker processes."""
+
+    root: str  # dataset root; links that resolve outside it are refused
+    max_pixels: int = DEFAULT_MAX_PIXELS  # larger images are refused before decoding
+    follow_links: bool = False  # follow links that resolve outside the root
+
+
+def perceptual_hash(image: Image.Image) -> int:
+    """64-bit DCT perceptual hash (pHash) of an image: robust to re-encoding, resizing, small edits."""
+    gray = image.convert("L").resize((_DCT_SIZE, _DCT_SIZE), Image.Resampling.BILINEAR)
+    pixels = np.asarray(gray, dtype=np.float64)
+    coeffs = (_DCT @ pixels @ _DCT.T)[:HASH_SIZE, :HASH_SIZE].ravel()
+    median = np.median(coeffs[1:])  # the DC term says only "how bright", so leave it out
+    bits = coeffs > median
+    return int(np.packbits(bits).view(">u8")[0])
+
+
+def difference_hash(image: Image.Image) -> int:
+    """64-bit difference hash (dHash): signs of horizontal gradients on a 9x8 thumbnail."""
+    gray = image.convert("L").resize((HASH_SIZE + 1, HASH_SIZE), Image.Resampling.BILINEAR)
+    pixels = np.asarray(gray, dtype=np.int16)
+    bits = pixels[:, 1:] > pixels[:, :-1]
+    return int(np.packbits(bits.ravel()).view(">u8")[0])
+
+
+def _empty_record(rel: str) -> dict:
+    return {
+        "path": rel,
+        "width": 0,
+        "height": 0,
+        "mode": "",
+        "format": "",
+        "n_frames": 0,
+        "orientation": 0,
+        "bytes": 0,
+        "sha256": "",
+        "phash": "",
+        "dhash": "",
+        "error": "",
+        "error_check": "",
+    }
+
+
+def _fail(record: dict, check: Check, reason: str) -> dict:
+    record["error_check"] = str(check)
+    record["error"] = reason
+    return record
+
+
+def _link_problem(full: Path, options: ProbeOptions) -> tuple[Check, str] | None:
+    if not full.is_symlink():
+        return None
+    try:
+        target = full.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return Check.UNREADABLE, "broken or looping link"
+    root = Path(options.root).resolve()
+    if not options.follow_links and not target.is_relative_to(root):
+        return Check.LINK_OUTSIDE_ROOT, f"link to {target} outside the dataset root; not followed"
+    return None
+
+
+def probe_file(rel: str, options: ProbeOptions) -> dict:
+    """Facts about one file under `options.root`; problems are recorded, never raised."""
+    record = _empty_record(rel)
+    full = Path(options.root, rel)
+    link = _link_problem(full, options)
+    if link is not None:
+        return _fail(record, *link)
+    try:
+        with open(full, "rb") as f:
+            data = f.read()
+    except IsADirectoryError:
+        return _fail(record, Check.UNREADABLE, "is a directory, not a file")
+    except OSError as exc:
+        return _fail(record, Check.UNREADABLE, f"cannot read file: {exc.strerror or exc}")
+    record["bytes"] = len(data)
+    if not data:
+        return _fail(record, Check.EMPTY_FILE, "zero-byte file")
+    record["sha256"] = hashlib.sha256(data).hexdigest()
+    return _probe_image(record, data, options)
+
+
+def _probe_image(record: dict, data: bytes, options: ProbeOptions) -> dict:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(io.BytesIO(data))
+        except Image.DecompressionBombError as exc:
+            declared = re.search(r"\((\d+) pixels\)", str(exc))
+            size = f"{int(declared.group(1)):,} pixels" if declared else "too many pixels"
+            return _fail(
+                record,
+                Check.DECOMPRESSION_BOMB,
+                f"declares {size}, over the limit of {options.max_pixels:,}; refused undecoded",
+            )
+        except UnidentifiedImageError:
+            return _fail(record, Check.UNREADABLE, "not an image Pillow can identify")
+        except Exception as exc:  # a malformed header can raise almost anything
+            return _fail(record, Check.UNREADABLE, f"cannot parse image header: {exc}")
+        with image:
+            return _inspect_open_image(record, image, data[-16:], options)
+
+
+def _inspect_open_image(record: dict, image: Image.Image, data_tail: bytes, options: ProbeOptions) -> dict:
+    width, height = image.size
+    record.update(width=width, height=height, mode=image.mode, format=image.format or "")
+    if width * height > options.max_pixels:
+        return _fail(
+            record,
+            Check.DECOMPRESSION_BOMB,
+            f"{width}x{height} = {width * height:,} pixels exceeds the limit of "
+            f"{options.max_pixels:,}; refused undecoded",
+        )
+    record["n_frames"] = int(getattr(image, "n_frames", 1))
+    try:
+        record["orientation"] = int(image.getexif().get(0x0112, 1))
+    except Exception:
+        record["orientation"] = 1
+    try:
+        if image.format == "JPEG":
+            # Decoding at 1/8 scale still reads every byte (so truncation shows) but costs far less.
+            image.draft("L", (64, 64))
+        image.load()
+        if image.format == "PNG" and not data_tail.endswith(_PNG_END):
+            raise OSError("PNG ends without its IEND chunk")
+        record["phash"] = f"{perceptual_hash(image):016x}"
+        record["dhash"] = f"{difference_hash(image):016x}"
+    except Exception as exc:
+        return _fail(record, Check.TRUNCATED, f"image data is truncated or corrupt: {exc}")
+    return record
+
+
+def probe_many(rels: list[str], options: ProbeOptions) -> list[dict]:
+    """Probe a chunk of files (the unit of work sent to one worker process)."""
+    return [probe_file(rel, options) for rel in rels]

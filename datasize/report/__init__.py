@@ -1,0 +1,1 @@
+"""Rendering: terminal tables and progress, JSON (and later Markdown and HTML reports)."""

@@ -1,0 +1,115 @@
+"""Terminal output with rich: progress bars for long steps, tables for results.
+
+Progress bars show only on an interactive terminal and not with --quiet, so CI logs stay plain.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from datasize.manifest import Progress
+    from datasize.validate import Findings
+
+SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "dim"}
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A console that degrades to plain text when the stream is not a terminal."""
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+@contextmanager
+def progress_bar(description: str, *, quiet: bool = False) -> Iterator[Progress | None]:
+    """A `progress(done, total)` callback drawing a bar on stderr, or None when not shown."""
+    err = console(stderr=True)
+    if quiet or not err.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    bar = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    )
+    with bar:
+        task = bar.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def manifest_summary(manifest: pd.DataFrame) -> Table:
+    """Images per class, with unreadable counts."""
+    table = Table(title=f"{len(manifest)} images", title_justify="left")
+    table.add_column("label")
+    table.add_column("images", justify="right")
+    table.add_column("unreadable", justify="right")
+    readable = manifest["error"] == ""
+    for label, group in manifest.groupby("label", sort=True):
+        bad = int((~readable[group.index]).sum())
+        table.add_row(escape(str(label)), str(len(group)), str(bad) if bad else "")
+    return table
+
+
+def _verdict(findings: Findings, fail_on: str, *, markup: bool) -> str:
+    counts = findings.counts()
+    word = "PASSED" if findings.passed(fail_on) else "FAILED"
+    if markup:
+        word = f"[bold {'green' if word == 'PASSED' else 'red'}]{word}[/]"
+    return (
+        f"{word} {findings.images} images, {findings.classes} classes: "
+        f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} notes "
+        f"(fails on {fail_on})"
+    )
+
+
+def findings_lines(findings: Findings, *, fail_on: str, show: int) -> list[str]:
+    """Plain text for logs: one line per finding (`severity check path: detail`), then the verdict."""
+    lines = []
+    for check, group in findings.table.groupby("check", sort=False):
+        for row in group.head(show).itertuples():
+            where = row.path or (f"class {row.label}" if row.label else "-")
+            lines.append(f"{row.severity:<7} {check:<18} {where}: {row.detail}")
+        if len(group) > show:
+            lines.append(f"{'':<7} {check:<18} ... and {len(group) - show} more (all in --json or -o)")
+    return [*lines, _verdict(findings, fail_on, markup=False)]
+
+
+def findings_report(findings: Findings, *, fail_on: str, show: int) -> list:
+    """Renderables for an interactive terminal: a table of findings, then the verdict line."""
+    out: list = [_verdict(findings, fail_on, markup=True)]
+    if findings.table.empty:
+        return out
+    table = Table(show_lines=False, expand=False)
+    for column in ("severity", "check", "path", "detail"):
+        table.add_column(column, overflow="fold")
+    for check, group in findings.table.groupby("check", sort=False):
+        for row in group.head(show).itertuples():
+            where = row.path or (f"class {row.label}" if row.label else "")
+            style = SEVERITY_STYLE.get(row.severity, "")
+            table.add_row(f"[{style}]{row.severity}[/]", check, escape(where), escape(row.detail))
+        if len(group) > show:
+            table.add_row("", check, f"... and {len(group) - show} more", "(all in --json or -o)")
+    out.insert(0, table)
+    return out
+
+
+def echo_plain_error(message: str) -> None:
+    """One line on stderr, for usage errors."""
+    print(f"Error: {message}", file=sys.stderr)

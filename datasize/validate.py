@@ -1,0 +1,122 @@
+"""`validate`: every check over a dataset, as one Findings object."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from datasize.checks import (
+    CheckConfig,
+    class_table,
+    duplicate_findings,
+    duplicate_group_table,
+    finding,
+    findings_frame,
+    image_findings,
+    label_variant_table,
+    with_duplicate_groups,
+)
+from datasize.manifest import Progress, scan
+from datasize.vocab import Check, Severity
+
+
+@dataclass(frozen=True)
+class Findings:
+    """What `validate` found: one row per problem, plus the dataset's size and the suite's results."""
+
+    table: pd.DataFrame  # check, severity, path, label, detail, related
+    images: int  # manifest rows (readable or not)
+    classes: int  # distinct labels with at least one readable image
+    suite: dict[str, Any] = field(repr=False)  # the expectations that were run, JSON-ready
+    suite_results: dict[str, Any] = field(repr=False)  # GX's JSON result per table
+
+    def passed(self, fail_on: Severity | str = Severity.ERROR) -> bool:
+        """True when no finding is at or above `fail_on`."""
+        threshold = Severity(fail_on).rank
+        return not any(Severity(s).rank >= threshold for s in self.table["severity"])
+
+    def counts(self) -> dict[str, int]:
+        """Number of findings per severity."""
+        return {str(s): int((self.table["severity"] == s).sum()) for s in Severity}
+
+    def to_dict(self, fail_on: Severity | str = Severity.ERROR) -> dict[str, Any]:
+        """The JSON form: images, classes, passed, counts, findings, and the suite's statistics."""
+        stats = {t: r.get("statistics", {}) for t, r in sorted(self.suite_results.items())}
+        return {
+            "images": self.images,
+            "classes": self.classes,
+            "passed": self.passed(fail_on),
+            "fail_on": str(Severity(fail_on)),
+            "counts": self.counts(),
+            "findings": self.table.to_dict("records"),
+            "suite_statistics": stats,
+        }
+
+
+def validate(
+    data: str | os.PathLike | pd.DataFrame,
+    *,
+    config: CheckConfig | None = None,
+    split: str | os.PathLike | pd.DataFrame | None = None,
+    suite: dict[str, Any] | None = None,
+    progress: Progress | None = None,
+    **scan_options: Any,
+) -> Findings:
+    """Run every image check and the Great Expectations table suite.
+
+    Args:
+        data: a dataset folder (scanned with `scan_options`) or a manifest from `scan`.
+        config: the checks' thresholds (defaults: `CheckConfig()`).
+        split: a split (CSV path or DataFrame with `path` and `split` columns) that overrides the
+            manifest's own; with a split, copies across train and valid are `split_leakage`.
+        suite: a saved suite (`expectations.load_suite`) to re-run instead of building one.
+
+    Returns:
+        Findings; `findings.suite` is the suite that ran (save it to re-run it later).
+    """
+    from datasize import expectations
+
+    config = config or CheckConfig()
+    if isinstance(data, pd.DataFrame):
+        if scan_options:
+            raise ValueError(f"scan options {sorted(scan_options)} only apply when data is a folder")
+        manifest = data
+    else:
+        manifest = scan(data, max_pixels=config.max_pixels, progress=progress, **scan_options)
+    if split is not None:
+        manifest = _apply_split(manifest, split)
+    rows = [finding(Check.SKIPPED_FILE, s["path"], s["reason"]) for s in manifest.attrs.get("skipped", [])]
+    rows += image_findings(manifest, config)
+    grouped = with_duplicate_groups(manifest, config)
+    rows += duplicate_findings(grouped)
+    tables = {
+        "manifest": manifest,
+        "classes": class_table(manifest, manifest.attrs.get("empty_classes", [])),
+        "label_variants": label_variant_table(manifest),
+        "duplicate_groups": duplicate_group_table(grouped),
+    }
+    suite = suite if suite is not None else expectations.build_suite(tables, config)
+    results = expectations.run_suite(suite, tables)
+    rows += expectations.suite_findings(results, tables)
+    readable = manifest[manifest["error"] == ""]
+    return Findings(
+        table=findings_frame(rows),
+        images=len(manifest),
+        classes=int(readable["label"].replace("", pd.NA).nunique()),
+        suite=suite,
+        suite_results=results,
+    )
+
+
+def _apply_split(manifest: pd.DataFrame, split: str | os.PathLike | pd.DataFrame) -> pd.DataFrame:
+    table = split if isinstance(split, pd.DataFrame) else pd.read_csv(split, dtype=str, keep_default_na=False)
+    missing = {"path", "split"} - set(table.columns)
+    if missing:
+        raise ValueError(f"split table needs columns 'path' and 'split'; missing {sorted(missing)}")
+    sides = dict(zip(table["path"], table["split"], strict=True))
+    out = manifest.copy()
+    out["split"] = out["path"].map(sides).fillna("")
+    return out
