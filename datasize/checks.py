@@ -1,7 +1,10 @@
 """Image checks over the manifest, and the derived tables the Great Expectations suite reads.
 
 Every problem becomes one Finding row: `check`, `severity`, `path`, `label`, `detail`, `related`
-(other paths involved, ";"-separated). Computation only; nothing here prints.
+(a list of the other paths involved). Computation only; nothing here prints.
+
+The derived tables join several paths or labels in one cell with SEP, a NUL character: the one
+character no path or label can hold.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from datasize.probe import DEFAULT_MAX_PIXELS, EXTENSION_FORMATS, MODE_REASONS, 
 from datasize.vocab import Check, Severity
 
 FINDING_COLUMNS = ["check", "severity", "path", "label", "detail", "related"]
+SEP = "\0"
 
 
 @dataclass(frozen=True)
@@ -54,18 +58,20 @@ def finding(
         "path": path,
         "label": label,
         "detail": detail,
-        "related": ";".join(related),
+        "related": list(related),
     }
 
 
 def findings_frame(rows: list[dict]) -> pd.DataFrame:
     """Findings in a stable order: most severe first, then check, then path."""
-    frame = pd.DataFrame.from_records(rows, columns=FINDING_COLUMNS).astype(str)
+    frame = pd.DataFrame.from_records(rows, columns=FINDING_COLUMNS)
     if frame.empty:
-        return frame
+        return frame.astype(str)
     rank = frame["severity"].map(lambda s: -Severity(s).rank)
     order = np.lexsort((frame["path"].to_numpy(), frame["check"].to_numpy(), rank.to_numpy()))
-    return frame.iloc[order].drop_duplicates().reset_index(drop=True)
+    frame = frame.iloc[order]
+    unique = ~frame.drop(columns="related").duplicated()
+    return frame[unique].reset_index(drop=True)
 
 
 # --- per image --------------------------------------------------------------------------------
@@ -195,14 +201,14 @@ def label_key(label: str) -> str:
 
 
 def class_folders(manifest: pd.DataFrame) -> dict[str, str]:
-    """Each label's folder(s) ("train/cat;valid/cat"), where the label is a folder name."""
+    """Each label's folder(s), SEP-joined ("train/cat", "valid/cat"), where the label is a folder name."""
     folders: dict[str, set[str]] = {}
     for path, label in zip(manifest["path"], manifest["label"], strict=True):
         for parent in PurePosixPath(path).parents:
             if parent.name == label:
                 folders.setdefault(label, set()).add(parent.as_posix())
                 break
-    return {label: ";".join(sorted(paths)) for label, paths in folders.items()}
+    return {label: SEP.join(sorted(paths)) for label, paths in folders.items()}
 
 
 def class_table(manifest: pd.DataFrame, empty_classes: list[str] = ()) -> pd.DataFrame:
@@ -213,7 +219,7 @@ def class_table(manifest: pd.DataFrame, empty_classes: list[str] = ()) -> pd.Dat
     for folder in empty_classes:
         name = PurePosixPath(folder).name
         counts.setdefault(name, 0)
-        folders[name] = ";".join(sorted(set(filter(None, folders.get(name, "").split(";"))) | {folder}))
+        folders[name] = SEP.join(sorted(set(filter(None, folders.get(name, "").split(SEP))) | {folder}))
     labels = sorted(set(manifest["label"]) - {""} | set(counts))
     n_images = [int(counts.get(label, 0)) for label in labels]
     largest = max(n_images, default=0) or 1
@@ -238,7 +244,7 @@ def label_variant_table(manifest: pd.DataFrame) -> pd.DataFrame:
         {
             "key": pd.Series(keys, dtype=str),
             "n_variants": pd.Series([len(by_key[k]) for k in keys], dtype="int64"),
-            "labels": pd.Series([";".join(by_key[k]) for k in keys], dtype=str),
+            "labels": pd.Series([SEP.join(by_key[k]) for k in keys], dtype=str),
         }
     )
 
@@ -256,9 +262,9 @@ def duplicate_group_table(grouped: pd.DataFrame) -> pd.DataFrame:
                 "n_images": len(group),
                 "n_labels": group["label"].nunique(),
                 "n_splits": len(splits),
-                "paths": ";".join(group["path"]),
-                "labels": ";".join(group["label"]),
-                "splits": ";".join(group["split"]),
+                "paths": SEP.join(group["path"]),
+                "labels": SEP.join(group["label"]),
+                "splits": SEP.join(group["split"]),
             }
         )
     columns = ["group", "n_images", "n_labels", "n_splits", "paths", "labels", "splits"]

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from datasize.checks import CheckConfig, finding
+from datasize.checks import SEP, CheckConfig, finding
 from datasize.vocab import Check
 
 SUITE_FORMAT = 1
@@ -27,8 +28,11 @@ TABLE_KEYS = {"manifest": "path", "classes": "label", "label_variants": "key", "
 def _gx():
     # Analytics are off in GX >= 1.9 anyway; the switch protects older installs. Set before import.
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-    import great_expectations as gx
-    import great_expectations.expectations as gxe
+    with warnings.catch_warnings():
+        # GX's own imports touch deprecated stdlib modules (sre_constants); not ours to act on.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import great_expectations as gx
+        import great_expectations.expectations as gxe
 
     return gx, gxe
 
@@ -36,8 +40,10 @@ def _gx():
 def build_suite(tables: dict[str, pd.DataFrame], config: CheckConfig) -> dict[str, Any]:
     """The suite (as a JSON-ready dict) that encodes `config` and the current class list."""
     _, gxe = _gx()
+    from great_expectations.expectations.row_conditions import Column
+
     labels = sorted(tables["classes"]["label"])
-    present = {"row_condition": "n_images>0", "condition_parser": "pandas"}
+    present = {"row_condition": Column("n_images") > 0}
     spec = {
         "manifest": [
             (Check.MANIFEST_SCHEMA, gxe.ExpectColumnValuesToMatchRegex(column="label", regex=r"\S")),
@@ -110,10 +116,19 @@ def load_suite(path: str | os.PathLike) -> dict[str, Any]:
 def run_suite(suite: dict[str, Any], tables: dict[str, pd.DataFrame]) -> dict[str, dict]:
     """Validate each table against its expectations; returns GX's JSON results per table."""
     gx, _ = _gx()
-    from great_expectations.data_context.types.base import ProgressBarsConfig
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
 
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    # In memory, and without the Data Docs site GX would otherwise create in the temp folder.
+    config = DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+        progress_bars=ProgressBarsConfig(globally=False),
+        analytics_enabled=False,
+    )
+    context = gx.get_context(mode="ephemeral", project_config=config)
     source = context.data_sources.add_pandas(name="datasize")
     results = {}
     for table, expectations in sorted(suite["tables"].items()):
@@ -209,22 +224,22 @@ def _explain_class(check: Check, record: pd.Series, kwargs: dict, folders: dict)
             f"(at least {kwargs['min_value']:.0%} expected)"
         ),
     }
-    folders = record.get("folder", "").split(";") if record.get("folder") else [""]
+    folders = record.get("folder", "").split(SEP) if record.get("folder") else [""]
     return [finding(check, folders[0], details[check](), label=label, related=folders[1:])]
 
 
 def _explain_variants(check: Check, record: pd.Series, kwargs: dict, folders: dict) -> list[dict]:
-    labels = record["labels"].split(";")
+    labels = record["labels"].split(SEP)
     detail = f"labels {', '.join(repr(x) for x in labels)} differ only in case, spacing or punctuation"
     rows = []
     for label in labels:
-        where = folders.get(label, "").split(";")
+        where = folders.get(label, "").split(SEP)
         rows.append(finding(check, where[0], detail, label=label, related=where[1:]))
     return rows
 
 
 def _explain_duplicates(check: Check, record: pd.Series, kwargs: dict, folders: dict) -> list[dict]:
-    members = list(zip(*(record[c].split(";") for c in ("paths", "labels", "splits")), strict=True))
+    members = list(zip(*(record[c].split(SEP) for c in ("paths", "labels", "splits")), strict=True))
     rows = []
     for path, label, side in members:
         if check == Check.LABEL_CONFLICT:

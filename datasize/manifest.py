@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path, PurePosixPath
@@ -88,7 +89,8 @@ def scan(
 
     Returns:
         The manifest (see the module docstring); ``attrs`` holds ``root``, ``skipped``
-        (a list of ``{"path", "reason"}``) and ``empty_classes``.
+        (a list of ``{"path", "reason"}``, with ``"check"`` when the skip is itself a problem,
+        such as a folder link out of the root) and ``empty_classes``.
 
     Example:
         >>> manifest = scan("data/sample/digits")  # doctest: +SKIP
@@ -148,12 +150,23 @@ def _walk(root: Path, problems: list[dict]) -> Iterable[tuple[str, bool]]:
         for name in sorted(filenames):
             rel = (rel_dir / name).as_posix() if rel_dir.parts else name
             yield rel, hidden_dir or name.startswith(".")
-        for name in list(dirnames):
+        for name in dirnames:
             full = Path(dirpath, name)
             if full.is_symlink():
-                # A linked folder is reported like a linked file; its content is not walked.
                 rel = (rel_dir / name).as_posix() if rel_dir.parts else name
-                yield rel, hidden_dir or name.startswith(".")
+                problems.append(_folder_link(root, full, rel))
+
+
+def _folder_link(root: Path, full: Path, rel: str) -> dict:
+    """A link to a folder is never walked (no loops, no escapes); say where it pointed."""
+    try:
+        target = full.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return {"path": rel, "reason": "broken or looping link to a folder; not followed"}
+    if not target.is_relative_to(root.resolve()):
+        reason = f"link to folder {target} outside the dataset root; not followed"
+        return {"path": rel, "reason": reason, "check": "link_outside_root"}
+    return {"path": rel, "reason": "link to a folder inside the dataset root; not followed"}
 
 
 def _skip_reason(rel: str, hidden: bool) -> str | None:
@@ -187,6 +200,8 @@ def _looks_like_image(full: Path, reason: str) -> bool:
     if reason != "not an image file extension" or full.is_symlink():
         return False
     try:
+        if not stat.S_ISREG(full.stat().st_mode):
+            return False  # a pipe or device would block or never end
         with open(full, "rb") as f:
             head = f.read(16)
     except OSError:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +42,7 @@ IMAGE_EXTENSIONS = frozenset(EXTENSION_FORMATS)
 PLAIN_MODES = frozenset({"RGB", "L"})
 MODE_REASONS = {
     "CMYK": "CMYK colour (print separation); colours shift when converted to RGB",
-    "P": "palette image; colours come from a lookup table",
+    "P": "palette image; colours come from a lookup table (and may include transparency)",
     "PA": "palette image with transparency",
     "RGBA": "has an alpha channel; transparent pixels hide content",
     "LA": "grayscale with an alpha channel",
@@ -145,10 +146,11 @@ def probe_file(rel: str, options: ProbeOptions) -> dict:
     if link is not None:
         return _fail(record, *link)
     try:
+        if not stat.S_ISREG(full.stat().st_mode):
+            # Opening a FIFO would block forever and a device never ends: never read them.
+            return _fail(record, Check.UNREADABLE, "not a regular file (a pipe, socket or device)")
         with open(full, "rb") as f:
             data = f.read()
-    except IsADirectoryError:
-        return _fail(record, Check.UNREADABLE, "is a directory, not a file")
     except OSError as exc:
         return _fail(record, Check.UNREADABLE, f"cannot read file: {exc.strerror or exc}")
     record["bytes"] = len(data)

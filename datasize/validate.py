@@ -88,7 +88,8 @@ def validate(
         manifest = scan(data, max_pixels=config.max_pixels, progress=progress, **scan_options)
     if split is not None:
         manifest = _apply_split(manifest, split)
-    rows = [finding(Check.SKIPPED_FILE, s["path"], s["reason"]) for s in manifest.attrs.get("skipped", [])]
+    skipped = manifest.attrs.get("skipped", [])
+    rows = [finding(Check(s.get("check", Check.SKIPPED_FILE)), s["path"], s["reason"]) for s in skipped]
     rows += image_findings(manifest, config)
     grouped = with_duplicate_groups(manifest, config)
     rows += duplicate_findings(grouped)

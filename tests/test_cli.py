@@ -1,0 +1,111 @@
+"""The command line: thin over the API, exit codes, JSON, and quick to start."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+from click.testing import CliRunner
+
+from datasize.cli import main
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_validate_exits_0_on_a_clean_dataset(folder_dataset: Path) -> None:
+    code, out, _ = run("validate", str(folder_dataset))
+    assert code == 0
+    assert "PASSED 36 images, 3 classes" in out
+
+
+def test_validate_exits_1_and_lists_the_file_when_an_error_is_found(folder_dataset: Path) -> None:
+    (folder_dataset / "cat" / "empty.png").write_bytes(b"")
+    code, out, _ = run("validate", str(folder_dataset))
+    assert code == 1
+    assert "error   empty_file         cat/empty.png: zero-byte file" in out
+    assert out.strip().splitlines()[-1].startswith("FAILED")
+
+
+def test_fail_on_warning_turns_warnings_into_failure(folder_dataset: Path, make_image) -> None:
+    make_image(folder_dataset / "cat" / "tiny.png", seed=1, size=(4, 4))
+    assert run("validate", str(folder_dataset))[0] == 0
+    assert run("validate", str(folder_dataset), "--fail-on", "warning")[0] == 1
+
+
+def test_validate_json_has_images_classes_passed_and_findings(folder_dataset: Path) -> None:
+    (folder_dataset / "dog" / "notes.jpg").write_text("text")
+    code, out, _ = run("validate", str(folder_dataset), "--json")
+    report = json.loads(out)
+    assert code == 1
+    assert (report["images"], report["classes"], report["passed"]) == (37, 3, False)
+    assert report["findings"] == [
+        {
+            "check": "unreadable",
+            "severity": "error",
+            "path": "dog/notes.jpg",
+            "label": "dog",
+            "detail": "not an image Pillow can identify",
+            "related": [],
+        }
+    ]
+
+
+def test_validate_writes_findings_and_suite_files(folder_dataset: Path, tmp_path: Path) -> None:
+    (folder_dataset / "cat" / "empty.png").write_bytes(b"")
+    code, _, _ = run(
+        "validate", str(folder_dataset), "-o", str(tmp_path / "f.csv"), "--suite", str(tmp_path / "s.json")
+    )
+    assert code == 1
+    assert pd.read_csv(tmp_path / "f.csv")["path"].tolist() == ["cat/empty.png"]
+    code, _, _ = run("validate", str(folder_dataset), "--expect", str(tmp_path / "s.json"))
+    assert code == 1
+
+
+def test_a_missing_dataset_is_a_usage_error_with_one_line(tmp_path: Path) -> None:
+    code, _, err = run("validate", str(tmp_path / "missing"))
+    assert code == 2
+    assert err.strip().splitlines() == [f"Error: dataset folder '{tmp_path / 'missing'}' does not exist"]
+
+
+def test_a_bad_option_value_is_a_usage_error(folder_dataset: Path) -> None:
+    assert run("validate", str(folder_dataset), "--fail-on", "sometimes")[0] == 2
+    code, _, err = run("validate", str(folder_dataset), "--label-re", "(")
+    assert code == 2 and "not a valid regular expression" in err
+
+
+def test_scan_writes_a_manifest_csv(folder_dataset: Path, tmp_path: Path) -> None:
+    code, out, _ = run("scan", str(folder_dataset), "-o", str(tmp_path / "m.csv"))
+    assert code == 0
+    manifest = pd.read_csv(tmp_path / "m.csv", keep_default_na=False)
+    assert len(manifest) == 36 and set(manifest["label"]) == {"cat", "dog", "fox"}
+    assert "36 images" in out
+
+
+def test_scan_json_is_one_record_per_image(folder_dataset: Path) -> None:
+    code, out, _ = run("scan", str(folder_dataset), "--json")
+    assert code == 0
+    assert len(json.loads(out)) == 36
+
+
+def test_help_answers_quickly_without_heavy_imports() -> None:
+    heavy = "('pandas', 'torch', 'great_expectations')"
+    probe = f"import sys, datasize.cli; print(sorted(m for m in {heavy} if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "datasize", "--help"], capture_output=True, check=True)
+    assert time.perf_counter() - start < 2.0  # generous: a cold start on a loaded CI machine
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "datasize", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "validate" in result.stdout and "scan" in result.stdout
