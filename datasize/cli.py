@@ -14,6 +14,8 @@ from typing import Any
 
 import click
 
+from datasize.vocab import SplitMethod
+
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
 
@@ -245,7 +247,7 @@ def validate(
     from datasize.io import write_csv_atomic
     from datasize.probe import DEFAULT_MAX_PIXELS
     from datasize.report.terminal import console, findings_lines, findings_report, progress_bar
-    from datasize.validate import validate as validate_api
+    from datasize.validation import validate as validate_api
 
     config = CheckConfig(
         min_side=min_side,
@@ -263,7 +265,7 @@ def validate(
     if suite_out:
         save_suite(findings.suite, suite_out)
     if output:
-        write_csv_atomic(output, findings.table)
+        write_csv_atomic(output, findings.table.assign(related=findings.table["related"].map(json.dumps)))
     if as_json:
         click.echo(json.dumps(findings.to_dict(fail_on), indent=2, ensure_ascii=False))
     else:
@@ -277,3 +279,84 @@ def validate(
             if path:
                 out.print(f"{what} written to {path}")
     sys.exit(0 if findings.passed(fail_on) else 1)
+
+
+@main.command()
+@click.argument("data", type=click.Path())
+@_scan_options
+@click.option(
+    "--method",
+    type=click.Choice([m.value for m in SplitMethod]),
+    default=None,
+    help="How to choose validation images [default: group with --group-col; given when DATA has "
+    "train/ and valid/ folders or --split-col; else stratified].",
+)
+@click.option(
+    "--valid-pct",
+    type=float,
+    default=0.2,
+    show_default=True,
+    help="Share of images for validation, between 0 and 1.",
+)
+@click.option("--seed", type=int, default=42, show_default=True, help="Seeds the draw (keys the hash).")
+@click.option(
+    "--near-radius",
+    type=click.IntRange(0, 63),
+    default=5,
+    show_default=True,
+    help="Near duplicates, kept on one side: hash distance in bits, at most.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    default="split.csv",
+    show_default=True,
+    help="The split CSV; its record goes beside it as OUTPUT.json.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the split's record as JSON.")
+@_api_errors
+def split(
+    data: str,
+    method: str | None,
+    valid_pct: float,
+    seed: int,
+    near_radius: int,
+    output: str,
+    as_json: bool,
+    quiet: bool,
+    max_pixels: int | None,
+    **kw: Any,
+) -> None:
+    """Split DATA into train and valid: seeded, reproducible, duplicates kept on one side.
+
+    Writes OUTPUT (path, label, split, and group for --method group) and OUTPUT.json (method, seed,
+    counts and the fingerprint that later stages print). The same DATA and seed give byte-identical
+    files on any machine.
+    """
+    from datasize.manifest import scan as scan_api
+    from datasize.probe import DEFAULT_MAX_PIXELS
+    from datasize.report.terminal import console, progress_bar, split_lines
+    from datasize.splits import check_split_options, sidecar_path, write_split
+    from datasize.splits import split as split_api
+
+    check_split_options(method=method, valid_pct=valid_pct, seed=seed, near_radius=near_radius)
+    if kw["group_col"]:
+        if not kw["labels"]:
+            raise ValueError("--group-col names a column of the --labels CSV; give --labels as well")
+        if method not in (None, SplitMethod.GROUP):
+            raise ValueError(f"--group-col only applies to --method group, not --method {method}")
+        method = SplitMethod.GROUP
+    with progress_bar("probing images", quiet=quiet or as_json) as progress:
+        manifest = scan_api(
+            data, max_pixels=max_pixels or DEFAULT_MAX_PIXELS, progress=progress, **_scan_kwargs(kw)
+        )
+    result = split_api(manifest, method=method, valid_pct=valid_pct, seed=seed, near_radius=near_radius)
+    write_split(result, output)
+    if as_json:
+        click.echo(json.dumps(result.info, indent=2, sort_keys=True, ensure_ascii=False))
+        return
+    out = console()
+    for line, style in split_lines(result.info):
+        out.print(line, style=style, markup=False, soft_wrap=True)
+    out.print(f"split written to {output} and {sidecar_path(output)}", markup=False, soft_wrap=True)

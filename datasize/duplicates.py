@@ -82,12 +82,13 @@ def duplicate_groups(manifest: pd.DataFrame, *, radius: int = DEFAULT_NEAR_RADIU
     readable = manifest[(manifest["error"] == "") & (manifest["phash"] != "")]
     readable = readable.sort_values("path", kind="stable").reset_index(drop=True)
     paths = readable["path"].to_numpy()
-    exact = readable.groupby("sha256", sort=False)["path"].transform("min")
+    # Rows are sorted by path, so "first" is the smallest path, without the slow string "min".
+    exact = readable.groupby("sha256", sort=False)["path"].transform("first")
     exact_size = readable.groupby("sha256", sort=False)["path"].transform("size")
     phash = np.array([int(h, 16) for h in readable["phash"]], dtype=np.uint64)
     dhash = np.array([int(h, 16) for h in readable["dhash"]], dtype=np.uint64)
     component = near_components(phash, dhash, radius=radius)
-    near = pd.Series(paths).groupby(component).transform("min")
+    near = pd.Series(paths).groupby(component).transform("first")
     near_size = near.groupby(near).transform("size")
     out = pd.DataFrame(
         {

@@ -91,3 +91,15 @@ class Split(StrEnum):
 
     TRAIN = "train"
     VALID = "valid"
+
+
+class SplitMethod(StrEnum):
+    """How `split` decides which images go to validation (`datasize split --method`)."""
+
+    RANDOM = "random"  # a seeded draw over all images
+    STRATIFIED = "stratified"  # each class keeps its share of validation images, within one image
+    GROUP = "group"  # whole groups (patient, camera, session) on one side, stratified where they allow
+    HASH = (
+        "hash"  # each image's side from a keyed hash of its path: adding images moves none (copies: split.py)
+    )
+    GIVEN = "given"  # the dataset's own split (train/ and valid/ folders or a split column), kept

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from datasize.expectations import load_suite, save_suite
-from datasize.validate import validate
+from datasize.validation import validate
 
 
 def test_the_suite_round_trips_through_json_and_gives_the_same_results(
@@ -92,7 +92,7 @@ def guard(event, args):
     if event in ("socket.connect", "socket.getaddrinfo", "socket.gethostbyname", "http.client.connect"):
         raise RuntimeError(f"network attempt: {event} {args!r}")
 sys.addaudithook(guard)
-from datasize.validate import validate
+from datasize.validation import validate
 findings = validate(sys.argv[1])
 print("ok", findings.images)
 """

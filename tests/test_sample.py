@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from datasize.validate import validate
+from datasize.validation import validate
 from tests.conftest import SAMPLE, tree_checksums
 
 

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from datasize.checks import CheckConfig, label_key
-from datasize.validate import Findings, validate
+from datasize.validation import Findings, validate
 from tests.conftest import encode, image_array
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from datasize.manifest import Progress
-    from datasize.validate import Findings
+    from datasize.validation import Findings
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "dim"}
 
@@ -113,3 +113,36 @@ def findings_report(findings: Findings, *, fail_on: str, show: int) -> list:
 def echo_plain_error(message: str) -> None:
     """One line on stderr, for usage errors."""
     print(f"Error: {message}", file=sys.stderr)
+
+
+def split_lines(info: dict[str, Any], *, show: int = 30) -> list[tuple[str, str]]:
+    """The split summary as (text, rich style) lines: totals, classes, duplicates, warnings, notes."""
+    share = f"{info['valid_share']:.1%}"
+    how = "" if info["seed"] is None else f", seed {info['seed']}, valid_pct {info['valid_pct']:g}"
+    lines = [
+        (f"{info['method']} split{how}: {info['n_train']} train, {info['n_valid']} valid ({share})", "bold"),
+        (f"fingerprint {info['fingerprint']}", ""),
+    ]
+    counts = info["counts"]
+    width = min(30, max(5, *(len(label) for label in counts)))
+    lines.append((f"{'label':<{width}}  {'train':>7}  {'valid':>7}", "dim"))
+    for label in list(counts)[:show]:
+        c = counts[label]
+        lines.append((f"{label[:width]:<{width}}  {c['train']:>7}  {c['valid']:>7}", ""))
+    if len(counts) > show:
+        lines.append((f"... and {len(counts) - show} more classes (all in the JSON record)", "dim"))
+    lines.append((_duplicate_line(info), ""))
+    lines += [(f"warning: {w}", "yellow") for w in info["warnings"]]
+    lines += [(f"note: {n}", "dim") for n in info["notes"]]
+    return lines
+
+
+def _duplicate_line(info: dict[str, Any]) -> str:
+    found = info["duplicate_groups"]
+    radius = f"exact and near copies within {info['near_radius']} bits"
+    if not found:
+        return f"duplicates: none found ({radius})"
+    what = f"duplicates: {found} groups, {info['duplicate_images']} images ({radius})"
+    if info["duplicate_groups_straddling"] == 0:
+        return f"{what}, each kept on one side: no validation image has a copy in train"
+    return f"{what}, {info['duplicate_groups_straddling']} straddling train and valid"
