@@ -1,4 +1,4 @@
-"""Atomic file output: a reader never sees a half-written file."""
+"""Files and processes: atomic output (a reader never sees a half-written file), usable cores."""
 
 from __future__ import annotations
 
@@ -7,6 +7,14 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (CPU affinity, unlike os.cpu_count()), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
+from datasize.io import usable_cores
 from datasize.probe import (
     DEFAULT_MAX_PIXELS,
     IMAGE_EXTENSIONS,
@@ -353,7 +354,7 @@ def _probe_all(
     paths: list[str], options: ProbeOptions, *, jobs: int | None, progress: Progress | None
 ) -> dict[str, dict]:
     unique = sorted(set(paths))
-    workers = min(jobs or os.cpu_count() or 1, max(1, len(unique) // 64))
+    workers = min(jobs or usable_cores(), max(1, len(unique) // 64))
     results: dict[str, dict] = {}
     if progress:
         progress(0, len(unique))

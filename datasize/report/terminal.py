@@ -146,3 +146,32 @@ def _duplicate_line(info: dict[str, Any]) -> str:
     if info["duplicate_groups_straddling"] == 0:
         return f"{what}, each kept on one side: no validation image has a copy in train"
     return f"{what}, {info['duplicate_groups_straddling']} straddling train and valid"
+
+
+EPOCH_WIDTHS = (
+    ("epoch", 5),
+    ("train_loss", 10),
+    ("valid_loss", 10),
+    ("error_rate", 10),
+    ("accuracy", 8),
+    ("time", 6),
+)
+
+
+def epoch_header() -> str:
+    """The header of the per-epoch table, fastai style."""
+    return "  ".join(f"{name:<{width}}" for name, width in EPOCH_WIDTHS)
+
+
+def epoch_line(row: dict) -> str:
+    """One epoch: losses to 6 places, rates to 4, time as mm:ss."""
+    minutes, seconds = divmod(round(row["time"]), 60)
+    cells = [
+        f"{row['epoch']:<5}",
+        f"{row['train_loss']:<10.6f}",
+        f"{row['valid_loss']:<10.6f}",
+        f"{row['error_rate']:<10.4f}",
+        f"{row['accuracy']:<8.4f}",
+        f"{minutes:02d}:{seconds:02d}",
+    ]
+    return "  ".join(cells)

@@ -1,0 +1,203 @@
+"""Small CNNs that train well from scratch on a CPU, and optional pretrained backbones.
+
+`make_model(name, in_channels=..., n_classes=...)` builds one; the API also accepts any callable
+``factory(in_channels, n_classes) -> torch.nn.Module``. Backbones from torchvision or timm
+(``tv:resnet18``, ``timm:resnet18``) need the ``backbones`` extra and are imported only then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+
+import torch
+from torch import nn
+
+ModelFactory = Callable[[int, int], nn.Module]
+
+
+class ModelName(StrEnum):
+    """The built-in models."""
+
+    CONVNET = "convnet"  # plain conv-BN-ReLU stages with max-pooling; the fastest
+    RESNET = "resnet"  # a small ResNet: three stages of two basic residual blocks
+
+
+def _conv_bn(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+    )
+
+
+class ConvNet(nn.Module):
+    """conv(w) -> pool -> conv(2w) x2 -> pool -> conv(4w) x2 -> global average -> linear."""
+
+    def __init__(self, in_channels: int, n_classes: int, width: int = 32) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            _conv_bn(in_channels, width),
+            nn.MaxPool2d(2),
+            _conv_bn(width, 2 * width),
+            _conv_bn(2 * width, 2 * width),
+            nn.MaxPool2d(2),
+            _conv_bn(2 * width, 4 * width),
+            _conv_bn(4 * width, 4 * width),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+        )
+        self.head = nn.Linear(4 * width, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 convolutions with a shortcut (a 1x1 projection when the shape changes)."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int = 1) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False),
+            nn.BatchNorm2d(c_out),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(c_out, c_out, 3, padding=1, bias=False),
+            nn.BatchNorm2d(c_out),
+        )
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or c_in != c_out:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm2d(c_out)
+            )
+        # Zero-init the last BN so each block starts as the identity: trains faster from scratch.
+        nn.init.zeros_(self.body[-1].weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.body(x) + self.shortcut(x))
+
+
+class ResNet(nn.Module):
+    """stem conv(w) -> blocks(w) -> blocks(2w, /2) -> blocks(4w, /2) -> global average -> linear."""
+
+    def __init__(self, in_channels: int, n_classes: int, width: int = 32, blocks: int = 2) -> None:
+        super().__init__()
+        stages: list[nn.Module] = [_conv_bn(in_channels, width)]
+        c_in = width
+        for stage, c_out in enumerate((width, 2 * width, 4 * width)):
+            for b in range(blocks):
+                stages.append(BasicBlock(c_in, c_out, stride=2 if stage > 0 and b == 0 else 1))
+                c_in = c_out
+        self.features = nn.Sequential(*stages, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.head = nn.Linear(c_in, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+def make_model(name: str, *, in_channels: int, n_classes: int, pretrained: bool = False) -> nn.Module:
+    """A model by name: `convnet`, `resnet`, or `tv:<torchvision name>` / `timm:<timm name>`."""
+    if n_classes < 2:
+        raise ValueError(f"n_classes={n_classes}: a classifier needs at least 2 classes")
+    if name.startswith(("tv:", "timm:")):
+        return _backbone(name, in_channels=in_channels, n_classes=n_classes, pretrained=pretrained)
+    try:
+        kind = ModelName(name)
+    except ValueError:
+        choices = ", ".join([*(m.value for m in ModelName), "tv:<name>", "timm:<name>"])
+        raise ValueError(f"model {name!r} is unknown; choose one of {choices}") from None
+    if pretrained:
+        raise ValueError(f"model {name!r} has no pretrained weights; use a tv: or timm: backbone")
+    return {ModelName.CONVNET: ConvNet, ModelName.RESNET: ResNet}[kind](in_channels, n_classes)
+
+
+def _backbone(name: str, *, in_channels: int, n_classes: int, pretrained: bool) -> nn.Module:
+    """A torchvision or timm model with a new head; weights are downloaded by those libraries."""
+    library, _, arch = name.partition(":")
+    if library == "timm":
+        try:
+            import timm
+        except ImportError:
+            raise ValueError(
+                f"model {name!r} needs timm: pip install 'datasize-toolkit[backbones]'"
+            ) from None
+        return timm.create_model(arch, pretrained=pretrained, num_classes=n_classes, in_chans=in_channels)
+    try:
+        import torchvision
+    except ImportError:
+        raise ValueError(
+            f"model {name!r} needs torchvision: pip install 'datasize-toolkit[backbones]'"
+        ) from None
+    model = torchvision.models.get_model(arch, weights="DEFAULT" if pretrained else None)
+    return _replace_head(_adapt_input(model, in_channels), n_classes)
+
+
+def _adapt_input(model: nn.Module, in_channels: int) -> nn.Module:
+    """Grayscale input for an RGB backbone: sum the first conv's weights over its input channels."""
+    if in_channels == 3:
+        return model
+    for module_name, module in model.named_modules():
+        if isinstance(module, nn.Conv2d) and module.in_channels == 3:
+            new = nn.Conv2d(
+                in_channels,
+                module.out_channels,
+                module.kernel_size,
+                module.stride,
+                module.padding,
+                bias=module.bias is not None,
+            )
+            with torch.no_grad():
+                new.weight.copy_(module.weight.sum(dim=1, keepdim=True).repeat(1, in_channels, 1, 1))
+                if module.bias is not None:
+                    new.bias.copy_(module.bias)
+            parent = model.get_submodule(module_name.rpartition(".")[0]) if "." in module_name else model
+            setattr(parent, module_name.rpartition(".")[2], new)
+            return model
+    raise ValueError("cannot find the backbone's first RGB convolution to adapt to grayscale")
+
+
+def _replace_head(model: nn.Module, n_classes: int) -> nn.Module:
+    for attr in ("fc", "classifier", "head"):
+        head = getattr(model, attr, None)
+        if isinstance(head, nn.Linear):
+            setattr(model, attr, nn.Linear(head.in_features, n_classes))
+            return model
+        if isinstance(head, nn.Sequential) and isinstance(head[-1], nn.Linear):
+            head[-1] = nn.Linear(head[-1].in_features, n_classes)
+            return model
+    raise ValueError(f"cannot find the classifier head of {type(model).__name__} to replace")
+
+
+def head_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """The parameters of the classifier head (trained alone while the body is frozen)."""
+    for attr in ("head", "fc", "classifier"):
+        head = getattr(model, attr, None)
+        if isinstance(head, nn.Module):
+            return list(head.parameters())
+    return list(model.parameters())[-2:]
+
+
+def parameter_groups(model: nn.Module, *, lr_max: float, lr_mult: float = 1.0) -> list[dict]:
+    """Optimiser groups with discriminative learning rates: the body at lr_max/lr_mult, the head at lr_max.
+
+    With lr_mult=1 this is a single group. BatchNorm and bias parameters get no weight decay.
+    """
+    head = {id(p) for p in head_parameters(model)}
+    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
+    for p in model.parameters():
+        if p.requires_grad:
+            groups.setdefault((id(p) in head, p.ndim <= 1), []).append(p)
+    out = []
+    for (is_head, no_decay), params in sorted(groups.items()):
+        scale = 1.0 if is_head else 1.0 / lr_mult
+        out.append({"params": params, "lr_scale": scale, "no_decay": no_decay})
+    return out
+
+
+def set_frozen(model: nn.Module, frozen: bool) -> None:
+    """Freeze (or unfreeze) everything but the head; BatchNorm layers stay trainable, as fastai does."""
+    head = {id(p) for p in head_parameters(model)}
+    for module in model.modules():
+        is_norm = isinstance(module, nn.modules.batchnorm._BatchNorm)
+        for p in module.parameters(recurse=False):
+            p.requires_grad = (not frozen) or id(p) in head or is_norm

@@ -1,0 +1,90 @@
+"""From a dataset folder to training-ready data: scan, split, decode once (for the training commands)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from datasize.cache import ImageCache, Resize, build_cache
+from datasize.manifest import Progress, scan
+from datasize.splits import SplitResult, read_split, split
+from datasize.train import TrainData, train_data
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A scanned dataset with its fixed split and its decoded images."""
+
+    root: str  # dataset root
+    manifest: pd.DataFrame = field(repr=False)
+    split: SplitResult = field(repr=False)
+    cache: ImageCache = field(repr=False)
+    data: TrainData = field(repr=False)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready description: counts, split method, seed and fingerprint, cache size."""
+        info = self.split.info
+        return {
+            "root": self.root,
+            "images": len(self.manifest),
+            "unreadable": int((self.manifest["error"] != "").sum()),
+            "classes": list(self.data.classes),
+            "n_train": len(self.data.train),
+            "n_valid": len(self.data.valid),
+            "split_method": info.get("method"),
+            "split_seed": info.get("seed"),
+            "split_fingerprint": self.split.fingerprint,
+            "size": self.cache.size,
+            "resize": str(self.cache.resize),
+            "channels": self.cache.channels,
+        }
+
+
+def prepare(
+    data: str | os.PathLike,
+    *,
+    split_file: str | os.PathLike | None = None,
+    valid_pct: float = 0.2,
+    split_seed: int = 42,
+    split_method: str | None = None,
+    size: int | None = None,
+    resize: Resize | str = Resize.SQUISH,
+    cache_dir: str | os.PathLike | None = None,
+    jobs: int | None = None,
+    progress: Progress | None = None,
+    decode_progress: Progress | None = None,
+    **scan_options: Any,
+) -> Prepared:
+    """Scan `data`, fix the split (read from `split_file`, or made with `datasize.split`), decode once.
+
+    Args:
+        data: the dataset folder (see `scan`; `scan_options` pass through).
+        split_file: a split written by `datasize split`; its fingerprint is checked.
+        valid_pct, split_seed, split_method: how to split when no `split_file` is given (a split the
+            dataset itself gives, train/ and valid/ folders or a split column, is kept).
+        size, resize, cache_dir: see `build_cache`.
+    """
+    manifest = scan(data, jobs=jobs, progress=progress, **scan_options)
+    if split_file is not None:
+        fixed = read_split(split_file)
+        unknown = set(fixed.table["path"]) - set(manifest["path"])
+        if unknown:
+            example = sorted(unknown)[0]
+            raise ValueError(f"the split names {len(unknown)} images not in the dataset, e.g. {example!r}")
+    else:
+        fixed = split(manifest, method=split_method, valid_pct=valid_pct, seed=split_seed)
+    cache = build_cache(
+        manifest,
+        root=data,
+        size=size,
+        resize=resize,
+        cache_dir=cache_dir,
+        jobs=jobs,
+        progress=decode_progress,
+    )
+    return Prepared(
+        root=str(data), manifest=manifest, split=fixed, cache=cache, data=train_data(cache, fixed.table)
+    )

@@ -1,0 +1,561 @@
+"""One training run, the fastai way: AdamW, one-cycle LR and momentum, fixed max LR, per-epoch metrics.
+
+The unit a learning curve repeats. Batches are cut by index from the decoded `ImageCache` and
+augmented as whole tensors; nothing is decoded during training. Every random draw comes from
+generators seeded by `TrainConfig.seed` (the global torch RNG is forked and restored), so the same
+seed gives identical metrics on CPU.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from datasize.cache import ImageCache
+from datasize.diagnose import Diagnosis, diagnose
+from datasize.io import write_bytes_atomic
+from datasize.lr_find import LRSuggestion
+from datasize.models import ModelFactory, make_model, parameter_groups
+
+EPOCH_COLUMNS = ["epoch", "train_loss", "valid_loss", "error_rate", "accuracy", "time"]
+
+
+class Augment(StrEnum):
+    """Light augmentation applied to whole batches as tensor ops."""
+
+    NONE = "none"
+    SHIFT = "shift"  # random translation by up to 1/8 of the side (zero padding)
+    FLIP = "flip"  # random horizontal flip
+    FLIP_SHIFT = "flip+shift"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run; stored with every result and saved model."""
+
+    model: str = "convnet"  # a built-in model, or tv:<name> / timm:<name> with the backbones extra
+    epochs: int = 4  # passes over the training set: the lesson's default, 4 epochs at 3e-3
+    lr: float = 3e-3  # the one-cycle schedule's maximum learning rate
+    batch_size: int = 64  # images per optimiser step
+    weight_decay: float = 1e-2  # AdamW's decoupled weight decay (fastai's default); none on BN and biases
+    pct_start: float = 0.25  # share of steps spent warming up (fastai)
+    div: float = 25.0  # the schedule starts at lr/div (fastai)
+    div_final: float = 1e5  # ... and ends at lr/div_final (fastai)
+    moms: tuple[float, float, float] = (0.95, 0.85, 0.95)  # beta1 falls during warm-up, then returns
+    augment: Augment = Augment.SHIFT  # flips are off by default: they change the meaning of digits and text
+    seed: int = 0  # model init, batch order and augmentation all derive from this
+    steps: int | None = None  # total optimiser steps; overrides epochs (equal-step learning-curve budgets)
+    max_evals: int = 16  # at most this many validation passes when a run has many short epochs
+    pretrained: bool = False  # pretrained weights for tv:/timm: backbones
+    lr_mult: float = 1.0  # discriminative LRs: the body trains at lr/lr_mult, the head at lr
+    device: str = "auto"  # auto (CUDA when present), cpu, cuda, cuda:1...
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "augment", Augment(self.augment))
+        except ValueError:
+            choices = ", ".join(a.value for a in Augment)
+            raise ValueError(f"augment={self.augment!r} is not one of {choices}") from None
+        for name in ("lr", "batch_size", "epochs", "div", "div_final", "max_evals", "lr_mult"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise ValueError(f"{name}={value!r} must be a positive number")
+        if self.steps is not None and self.steps < 1:
+            raise ValueError(f"steps={self.steps} must be at least 1")
+        if not 0 < self.pct_start < 1:
+            raise ValueError(f"pct_start={self.pct_start} must be between 0 and 1")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay={self.weight_decay} must be 0 or more")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields."""
+        out = asdict(self)
+        out["augment"] = str(self.augment)
+        out["moms"] = list(self.moms)
+        return out
+
+
+def one_cycle_schedule(
+    total_steps: int,
+    *,
+    lr_max: float,
+    pct_start: float = 0.25,
+    div: float = 25.0,
+    div_final: float = 1e5,
+    moms: tuple[float, float, float] = (0.95, 0.85, 0.95),
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-step learning rates and momenta of fastai's one-cycle policy.
+
+    Cosine from lr_max/div up to lr_max over the first pct_start of the steps, then cosine down to
+    lr_max/div_final; momentum moves the other way, moms[0] -> moms[1] -> moms[2]. Written here
+    rather than using torch's OneCycleLR, which divides by zero when a phase has no steps (tiny
+    learning-curve subsets) and ends at lr_max/2.5e5 rather than fastai's lr_max/1e5.
+
+    >>> lrs, _ = one_cycle_schedule(5, lr_max=1.0, pct_start=0.25, div=4.0, div_final=100.0)
+    >>> [round(x, 4) for x in lrs.tolist()]
+    [0.25, 1.0, 0.7525, 0.2575, 0.01]
+    """
+    if total_steps < 1:
+        raise ValueError(f"total_steps={total_steps} must be at least 1")
+    progress = np.arange(total_steps) / max(total_steps - 1, 1)
+    warm = progress < pct_start
+
+    def cos_between(start: float, end: float, p: np.ndarray) -> np.ndarray:
+        return start + (1 + np.cos(np.pi * (1 - p))) * (end - start) / 2
+
+    up = np.clip(progress / pct_start, 0, 1)
+    down = np.clip((progress - pct_start) / (1 - pct_start), 0, 1)
+    lrs = np.where(warm, cos_between(lr_max / div, lr_max, up), cos_between(lr_max, lr_max / div_final, down))
+    momenta = np.where(warm, cos_between(moms[0], moms[1], up), cos_between(moms[1], moms[2], down))
+    return lrs, momenta
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """CUDA when present (for "auto"), else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"device {name!r} is not a torch device (use auto, cpu, cuda, cuda:N)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} asked for, but CUDA is not available")
+    return device
+
+
+@dataclass(frozen=True)
+class TrainData:
+    """Training and validation rows of an image cache, with integer targets."""
+
+    cache: ImageCache
+    train: np.ndarray  # cache row indices of the training images
+    valid: np.ndarray  # cache row indices of the validation images
+    classes: tuple[str, ...]  # class names; target k is classes[k]
+    targets: np.ndarray  # target of every cache row (int64), -1 for labels outside `classes`
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+
+def train_data(cache: ImageCache, split: pd.DataFrame) -> TrainData:
+    """Join a split table (path, split) to the cache; classes are the training labels, sorted.
+
+    Validation images whose label never occurs in training cannot be predicted; they are an error.
+    """
+    missing = {"path", "split"} - set(split.columns)
+    if missing:
+        raise ValueError(f"the split table needs columns 'path' and 'split'; missing {sorted(missing)}")
+    sides = dict(zip(split["path"], split["split"], strict=True))
+    rows = np.arange(len(cache.paths))
+    side = np.array([sides.get(p, "") for p in cache.paths])
+    train, valid = rows[side == "train"], rows[side == "valid"]
+    if len(train) == 0 or len(valid) == 0:
+        raise ValueError(
+            f"the split has {len(train)} training and {len(valid)} validation images; both must be > 0"
+        )
+    labels = np.array(cache.labels, dtype=object)
+    classes = tuple(sorted(set(labels[train])))
+    if len(classes) < 2:
+        raise ValueError(f"the training images have {len(classes)} class; at least 2 are needed")
+    unseen = sorted(set(labels[valid]) - set(classes))
+    if unseen:
+        raise ValueError(f"validation labels {unseen} have no training images; they cannot be learned")
+    index = {c: k for k, c in enumerate(classes)}
+    targets = np.array([index.get(label, -1) for label in labels], dtype=np.int64)
+    return TrainData(cache=cache, train=train, valid=valid, classes=classes, targets=targets)
+
+
+@dataclass(frozen=True)
+class Normalizer:
+    """Per-channel mean and std of the training images (0..255 scale)."""
+
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    @classmethod
+    def fit(cls, images: np.ndarray, rows: np.ndarray, chunk: int = 4096) -> Normalizer:
+        total = np.zeros(images.shape[1])
+        squares = np.zeros(images.shape[1])
+        for start in range(0, len(rows), chunk):
+            block = images[np.sort(rows[start : start + chunk])].astype(np.float64)
+            total += block.sum(axis=(0, 2, 3))
+            squares += (block**2).sum(axis=(0, 2, 3))
+        count = len(rows) * images.shape[2] * images.shape[3]
+        mean = total / count
+        std = np.sqrt(np.maximum(squares / count - mean**2, 1e-6))
+        return cls(tuple(mean.tolist()), tuple(std.tolist()))
+
+
+class Batcher:
+    """Cuts float batches from the uint8 cache, normalised and augmented as whole tensors."""
+
+    def __init__(self, data: TrainData, norm: Normalizer, device: torch.device, augment: Augment) -> None:
+        self.images = data.cache.images
+        self.targets = torch.from_numpy(data.targets)
+        self.device = device
+        self.augment = augment
+        shape = (1, len(norm.mean), 1, 1)
+        self.mean = torch.tensor(norm.mean, dtype=torch.float32, device=device).view(shape)
+        self.inv_std = (1.0 / torch.tensor(norm.std, dtype=torch.float32, device=device)).view(shape)
+
+    def inputs(self, rows: np.ndarray) -> torch.Tensor:
+        raw = torch.from_numpy(np.ascontiguousarray(self.images[rows]))
+        x = raw.to(self.device, non_blocking=True).float()
+        return ((x - self.mean) * self.inv_std).contiguous(memory_format=torch.channels_last)
+
+    def train_batch(self, rows: np.ndarray, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.inputs(rows)
+        if self.augment in (Augment.FLIP, Augment.FLIP_SHIFT):
+            flip = (torch.rand(len(rows), generator=generator) < 0.5).to(self.device).view(-1, 1, 1, 1)
+            x = torch.where(flip, x.flip(-1), x)
+        if self.augment in (Augment.SHIFT, Augment.FLIP_SHIFT):
+            x = random_shift(x, generator)
+        return x, self.targets[rows].to(self.device, non_blocking=True)
+
+
+def random_shift(x: torch.Tensor, generator: torch.Generator, fraction: float = 0.125) -> torch.Tensor:
+    """Translate each image by its own random offset of up to `fraction` of the side; zero fill."""
+    n, _, h, w = x.shape
+    pad = max(1, round(min(h, w) * fraction))
+    padded = nn.functional.pad(x, (pad, pad, pad, pad))
+    offsets = torch.randint(0, 2 * pad + 1, (2, n), generator=generator).to(x.device)
+    rows = (torch.arange(h, device=x.device)[None, :] + offsets[0][:, None])[:, None, :, None]
+    cols = (torch.arange(w, device=x.device)[None, :] + offsets[1][:, None])[:, None, None, :]
+    batch = torch.arange(n, device=x.device)[:, None, None, None]
+    channel = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
+    return padded[batch, channel, rows, cols].contiguous(memory_format=torch.channels_last)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What one run produced: per-epoch metrics, predictions on the validation set, the model."""
+
+    config: TrainConfig
+    epochs: pd.DataFrame  # epoch, train_loss, valid_loss, error_rate, accuracy, time
+    classes: tuple[str, ...]
+    n_train: int
+    n_valid: int
+    steps: int  # optimiser steps taken
+    diverged: bool  # a non-finite training loss stopped the run
+    train_error: float  # error on the training images, in eval mode, without augmentation
+    valid_predictions: pd.DataFrame  # path, label, predicted, probability, p_label, loss
+    per_class: pd.DataFrame  # label, n_valid, errors, error_rate
+    batch_losses: np.ndarray = field(repr=False)  # training loss of every step
+    lrs: np.ndarray = field(repr=False)  # learning rate of every step
+    norm: Normalizer = field(repr=False)
+    model: nn.Module = field(repr=False)
+    diagnosis: Diagnosis | None = None  # what went wrong, if anything, in plain words
+    seconds: float = 0.0
+
+    @property
+    def error_rate(self) -> float:
+        """Validation error at the end of the run."""
+        return float(self.epochs["error_rate"].iloc[-1])
+
+
+def steps_per_epoch(n_train: int, batch_size: int) -> int:
+    """Batches per pass: ceil(n/bs), with near-equal batch sizes (never a 1-image BatchNorm batch)."""
+    return max(1, math.ceil(n_train / batch_size))
+
+
+def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    groups = parameter_groups(model, lr_max=config.lr, lr_mult=config.lr_mult)
+    for group in groups:
+        group["weight_decay"] = 0.0 if group.pop("no_decay") else config.weight_decay
+    return torch.optim.AdamW(groups, lr=config.lr, betas=(config.moms[0], 0.99), eps=1e-5)
+
+
+def _eval_epochs(n_epochs: int, max_evals: int) -> set[int]:
+    """1-based epochs after which to validate: every epoch, or max_evals evenly spaced, always the last."""
+    if n_epochs <= max_evals:
+        return set(range(1, n_epochs + 1))
+    return {round(float(x)) for x in np.linspace(n_epochs / max_evals, n_epochs, max_evals)}
+
+
+@torch.inference_mode()
+def predict(model: nn.Module, batcher: Batcher, rows: np.ndarray, batch_size: int = 512) -> torch.Tensor:
+    """Logits for cache rows, in eval mode, without augmentation."""
+    model.eval()
+    out = [
+        model(batcher.inputs(rows[s : s + batch_size])).float().cpu() for s in range(0, len(rows), batch_size)
+    ]
+    return torch.cat(out) if out else torch.empty(0)
+
+
+def _valid_metrics(logits: torch.Tensor, targets: torch.Tensor) -> tuple[float, float]:
+    loss = nn.functional.cross_entropy(logits, targets).item()
+    accuracy = (logits.argmax(1) == targets).float().mean().item()
+    return loss, accuracy
+
+
+OnEpoch = Callable[[dict[str, float]], None]
+
+
+def fit_one_cycle(
+    data: TrainData,
+    *,
+    config: TrainConfig | None = None,
+    model_factory: ModelFactory | None = None,
+    on_epoch: OnEpoch | None = None,
+    lr_suggestion: LRSuggestion | None = None,
+) -> TrainResult:
+    """Train a fresh model with one cycle at `config.lr`; validate after every epoch.
+
+    Args:
+        data: from `train_data`.
+        config: the run's settings (defaults: 4 epochs at 3e-3, convnet).
+        model_factory: ``factory(in_channels, n_classes) -> nn.Module`` instead of `config.model`.
+        on_epoch: called with each epoch's row as it completes (the CLI prints it).
+        lr_suggestion: the LR finder's result, if it ran: the diagnosis compares the LR with it.
+
+    Returns:
+        TrainResult with its `diagnosis`. A run whose loss turns non-finite stops there and is
+        marked `diverged`.
+    """
+    config = config or TrainConfig()
+    device = pick_device(config.device)
+    start = time.perf_counter()
+    with torch.random.fork_rng(devices=[] if device.type == "cpu" else [device]):
+        torch.manual_seed(config.seed)
+        model = _build(data, config, model_factory, device)
+        result = _run(data, config, model, device, on_epoch, start)
+    diagnosis = diagnose(
+        result.epochs,
+        n_valid=result.n_valid,
+        n_classes=len(result.classes),
+        lr=config.lr,
+        batch_losses=result.batch_losses,
+        lr_suggestion=lr_suggestion,
+        train_error=result.train_error,
+    )
+    return replace(result, diagnosis=diagnosis, seconds=time.perf_counter() - start)
+
+
+def _build(
+    data: TrainData, config: TrainConfig, factory: ModelFactory | None, device: torch.device
+) -> nn.Module:
+    if factory is not None:
+        model = factory(data.cache.channels, data.n_classes)
+    else:
+        model = make_model(
+            config.model,
+            in_channels=data.cache.channels,
+            n_classes=data.n_classes,
+            pretrained=config.pretrained,
+        )
+    return model.to(device).to(memory_format=torch.channels_last)
+
+
+def _run(
+    data: TrainData,
+    config: TrainConfig,
+    model: nn.Module,
+    device: torch.device,
+    on_epoch: OnEpoch | None,
+    start: float,
+) -> TrainResult:
+    norm = Normalizer.fit(data.cache.images, data.train)
+    batcher = Batcher(data, norm, device, config.augment)
+    per_epoch = steps_per_epoch(len(data.train), config.batch_size)
+    total = config.steps or per_epoch * config.epochs
+    n_epochs = math.ceil(total / per_epoch)
+    lrs, moms = one_cycle_schedule(
+        total,
+        lr_max=config.lr,
+        pct_start=config.pct_start,
+        div=config.div,
+        div_final=config.div_final,
+        moms=config.moms,
+    )
+    optimizer = _optimizer(model, config)
+    generator = torch.Generator().manual_seed(config.seed)
+    losses = torch.full((total,), float("nan"))
+    valid_targets = torch.from_numpy(data.targets[data.valid])
+    evals, rows, step, diverged = _eval_epochs(n_epochs, config.max_evals), [], 0, False
+    epoch_start = time.perf_counter()
+    for epoch in range(1, n_epochs + 1):
+        model.train()
+        order = data.train[torch.randperm(len(data.train), generator=generator).numpy()]
+        first = step
+        for batch in np.array_split(order, per_epoch):
+            if step >= total:
+                break
+            for group in optimizer.param_groups:
+                group["lr"] = lrs[step] * group["lr_scale"]
+                group["betas"] = (moms[step], 0.99)
+            x, y = batcher.train_batch(batch, generator)
+            loss = nn.functional.cross_entropy(model(x), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses[step] = loss.detach()  # no host sync per step
+            step += 1
+        epoch_losses = losses[first:step]
+        diverged = not bool(torch.isfinite(epoch_losses).all())
+        if epoch in evals or diverged or step >= total:
+            valid_loss, accuracy = _valid_metrics(predict(model, batcher, data.valid), valid_targets)
+            row = {
+                "epoch": epoch,
+                "train_loss": float(epoch_losses.mean()),
+                "valid_loss": valid_loss,
+                "error_rate": 1.0 - accuracy,
+                "accuracy": accuracy,
+                "time": time.perf_counter() - epoch_start,
+            }
+            rows.append(row)
+            if on_epoch:
+                on_epoch(row)
+            epoch_start = time.perf_counter()
+        if diverged or step >= total:
+            break
+    return _result(
+        data, config, model, batcher, norm, rows, losses[:step].numpy(), lrs[:step], step, diverged, start
+    )
+
+
+def _result(
+    data: TrainData,
+    config: TrainConfig,
+    model: nn.Module,
+    batcher: Batcher,
+    norm: Normalizer,
+    rows: list[dict],
+    batch_losses: np.ndarray,
+    lrs: np.ndarray,
+    steps: int,
+    diverged: bool,
+    start: float,
+) -> TrainResult:
+    valid_logits = predict(model, batcher, data.valid)
+    predictions = _predictions(data, valid_logits)
+    train_logits = predict(model, batcher, data.train)
+    train_error = float((train_logits.argmax(1) != torch.from_numpy(data.targets[data.train])).float().mean())
+    per_class = (
+        predictions.assign(errors=predictions["predicted"] != predictions["label"])
+        .groupby("label", sort=True)
+        .agg(n_valid=("errors", "size"), errors=("errors", "sum"))
+        .reindex(list(data.classes), fill_value=0)
+        .rename_axis("label")
+        .reset_index()
+    )
+    per_class["error_rate"] = per_class["errors"] / per_class["n_valid"].where(per_class["n_valid"] > 0)
+    return TrainResult(
+        config=config,
+        epochs=pd.DataFrame(rows, columns=EPOCH_COLUMNS),
+        classes=data.classes,
+        n_train=len(data.train),
+        n_valid=len(data.valid),
+        steps=steps,
+        diverged=diverged,
+        train_error=train_error,
+        valid_predictions=predictions,
+        per_class=per_class,
+        batch_losses=batch_losses,
+        lrs=lrs,
+        norm=norm,
+        model=model,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def _predictions(data: TrainData, logits: torch.Tensor) -> pd.DataFrame:
+    targets = torch.from_numpy(data.targets[data.valid])
+    probs = torch.softmax(logits.double(), dim=1)
+    losses = nn.functional.cross_entropy(logits.double(), targets, reduction="none")
+    predicted = probs.argmax(1)
+    classes = np.array(data.classes, dtype=object)
+    return pd.DataFrame(
+        {
+            "path": [data.cache.paths[i] for i in data.valid],
+            "label": classes[targets.numpy()],
+            "predicted": classes[predicted.numpy()],
+            "probability": probs.max(1).values.numpy(),
+            "p_label": probs.gather(1, targets[:, None])[:, 0].numpy(),
+            "loss": losses.numpy(),
+        }
+    )
+
+
+def save_model(result: TrainResult, path: str | os.PathLike, *, cache: ImageCache) -> None:
+    """Weights, config, classes and preprocessing in one file that `torch.load(weights_only=True)` reads."""
+    state = {
+        "format": "datasize-model-1",
+        "state_dict": {k: v.detach().cpu() for k, v in result.model.state_dict().items()},
+        "config": result.config.to_dict(),
+        "classes": list(result.classes),
+        "mean": list(result.norm.mean),
+        "std": list(result.norm.std),
+        "size": cache.size,
+        "resize": str(cache.resize),
+        "channels": cache.channels,
+    }
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    write_bytes_atomic(path, buffer.getvalue())
+
+
+def load_model(path: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]:
+    """A model saved by `save_model` (weights only: no code in the file is ever run), and its metadata."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(state, dict) or state.get("format") != "datasize-model-1":
+        raise ValueError(f"{str(path)!r} is not a datasize model file")
+    config = state["config"]
+    model = make_model(config["model"], in_channels=state["channels"], n_classes=len(state["classes"]))
+    model.load_state_dict(state["state_dict"])
+    return model.eval(), {k: v for k, v in state.items() if k != "state_dict"}
+
+
+def range_test(
+    data: TrainData,
+    lrs: np.ndarray,
+    *,
+    config: TrainConfig | None = None,
+    model_factory: ModelFactory | None = None,
+    should_stop: Callable[[np.ndarray], bool] | None = None,
+) -> np.ndarray:
+    """Raw training loss of one step at each learning rate in `lrs`, on a fresh model (the LR range test).
+
+    The model is built from `config.seed` exactly as `fit_one_cycle` builds it, and the global random
+    state is forked and restored, so running the test never changes the run that follows. Batches cycle
+    through the training set as many times as needed. `should_stop(losses_so_far)` may end the sweep
+    early (divergence); the returned array is then shorter than `lrs`.
+    """
+    config = config or TrainConfig()
+    device = pick_device(config.device)
+    with torch.random.fork_rng(devices=[] if device.type == "cpu" else [device]):
+        torch.manual_seed(config.seed)
+        model = _build(data, config, model_factory, device)
+        batcher = Batcher(data, Normalizer.fit(data.cache.images, data.train), device, config.augment)
+        optimizer = _optimizer(model, config)
+        generator = torch.Generator().manual_seed(config.seed)
+        per_epoch = steps_per_epoch(len(data.train), config.batch_size)
+        losses: list[float] = []
+        model.train()
+        while len(losses) < len(lrs):
+            order = data.train[torch.randperm(len(data.train), generator=generator).numpy()]
+            for batch in np.array_split(order, per_epoch):
+                if len(losses) >= len(lrs):
+                    break
+                for group in optimizer.param_groups:
+                    group["lr"] = float(lrs[len(losses)]) * group["lr_scale"]
+                x, y = batcher.train_batch(batch, generator)
+                loss = nn.functional.cross_entropy(model(x), y)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                losses.append(loss.item())  # the stop rule needs each value as it comes
+                if should_stop is not None and should_stop(np.asarray(losses)):
+                    return np.asarray(losses)
+    return np.asarray(losses)
