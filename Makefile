@@ -11,8 +11,10 @@ $(BIN)/datasize: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# Validates the sample, runs its learning curve and forecast, writes runs/digits/report.html.
 demo: $(BIN)/datasize
-	$(BIN)/datasize validate data/sample/digits
+	$(BIN)/datasize validate data/sample/digits --show 3
+	$(BIN)/datasize run recipes/digits.toml
 
 test: $(BIN)/datasize
 	$(BIN)/ruff check .

@@ -10,6 +10,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -78,7 +79,8 @@ def _scan_options(command: Callable) -> Callable:
             "-j",
             type=click.IntRange(min=1),
             default=None,
-            help="Worker processes for probing images [default: all cores].",
+            help="Worker processes for probing images, and for curve the parallel training runs "
+            "[default: all cores for probing, 1 run at a time].",
         ),
         click.option(
             "--max-pixels",
@@ -678,3 +680,220 @@ def train(
         )
     say(f"top-loss images (re-check their labels first): {files['top_losses_plot']}")
     say(f"run files written to {out_dir}" + (f"; model saved to {save_path}" if save_path else ""))
+
+
+def _float_list(ctx: click.Context | None, param: click.Parameter | None, value: str | None) -> tuple | None:
+    """A comma-separated list of numbers ("1/16,1/8,0.25" and fractions like 1/16 accepted)."""
+    if value is None:
+        return None
+    from fractions import Fraction
+
+    try:
+        return tuple(float(Fraction(part.strip())) for part in value.split(",") if part.strip())
+    except (ValueError, ZeroDivisionError):
+        raise click.BadParameter(f"{value!r} is not a comma-separated list of numbers") from None
+
+
+@main.command()
+@click.argument("data", type=click.Path())
+@_scan_options
+@_data_options
+@_model_options
+@click.option(
+    "--fractions",
+    callback=_float_list,
+    default=None,
+    help="Fractions of the training set, e.g. '1/16,1/8,1/4,1/2,1' [default].",
+)
+@click.option(
+    "--sizes",
+    callback=_float_list,
+    default=None,
+    help="Absolute training-set sizes instead of fractions, e.g. '100,200,400'.",
+)
+@click.option(
+    "--seeds",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Runs per size (subset draw and training seed).",
+)
+@click.option(
+    "--epochs",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="Epochs of the full training set.",
+)
+@click.option(
+    "--budget",
+    type=click.Choice(["steps", "epochs"]),
+    default="steps",
+    show_default=True,
+    help="steps: every size gets the optimiser steps of --epochs passes over the full set; "
+    "epochs: --epochs passes over each subset.",
+)
+@click.option(
+    "--lr",
+    "lr",
+    callback=_parse_lr,
+    default="3e-3",
+    show_default=True,
+    help="One max learning rate for every run, or 'auto' (the LR finder on the full training set, once).",
+)
+@click.option(
+    "--target-error",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=None,
+    help="Say how many images reach this validation error, e.g. 0.02.",
+)
+@click.option(
+    "--scheduler", default=None, help="A Dask scheduler address (tcp://host:8786): submit the runs there."
+)
+@click.option(
+    "--out",
+    "-o",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default="runs/curve",
+    show_default=True,
+    help="Run folder; re-running resumes it.",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print runs, forecast, plateau, images_needed, backtest, per_class as JSON.",
+)
+@_api_errors
+def curve(
+    data: str,
+    fractions: tuple | None,
+    sizes: tuple | None,
+    seeds: int,
+    epochs: int,
+    budget: str,
+    lr: float | None,
+    target_error: float | None,
+    scheduler: str | None,
+    out_dir: str,
+    as_json: bool,
+    quiet: bool,
+    max_pixels: int | None,
+    **kw: Any,
+) -> None:
+    """Learning curve: train at growing fractions of the training set and forecast the error with more images.
+
+    Every run uses the same fixed validation set and learning rate; subsets are nested and
+    stratified. Each finished run is saved in --out at once, so an interrupted curve resumes where
+    it stopped. Prints the verdict first: where error plateaus, how many images a target error
+    needs (with an interval), and which classes need images most.
+    """
+    from datasize.curve import CurveConfig
+    from datasize.pipeline import run_curve
+    from datasize.report.terminal import curve_lines, run_progress
+    from datasize.train import TrainConfig
+
+    training = TrainConfig(
+        epochs=epochs,
+        **{k: kw.pop(k) for k in ("model", "batch_size", "weight_decay", "augment", "seed", "device")},
+    )
+    if sizes is not None and fractions is not None:
+        raise ValueError("give --fractions or --sizes, not both")
+    plan: dict[str, Any] = {"fractions": fractions} if fractions else {}
+    if sizes is not None:
+        plan["sizes"] = tuple(int(s) for s in sizes)
+    config = CurveConfig(seeds=seeds, budget=budget, lr=lr, train=training, target_error=target_error, **plan)
+    prepare_options = {
+        "split_file": kw.pop("split_file"),
+        "valid_pct": kw.pop("valid_pct"),
+        "split_seed": kw.pop("split_seed"),
+        "size": kw.pop("size"),
+        "resize": kw.pop("resize"),
+        **({"cache_dir": kw.pop("cache_dir")} if kw.get("cache_dir") else {}),
+        **_scan_kwargs(kw),
+    }
+    run_jobs = kw.get("jobs") or 1  # --jobs: parallel runs (and image probing)
+    say = (lambda *_: None) if as_json else click.echo
+    try:
+        with run_progress(quiet=quiet or as_json, echo=say) as on_run:
+            outcome = run_curve(
+                data,
+                config=config,
+                out=out_dir,
+                prepare_options=prepare_options,
+                jobs=run_jobs,
+                scheduler=scheduler,
+                on_stage=lambda text: say(f"[{text}]"),
+                on_run=on_run,
+            )
+    except KeyboardInterrupt:
+        click.echo(
+            f"Interrupted. Finished runs are saved in {out_dir}; run the same command again to resume.",
+            err=True,
+        )
+        sys.exit(130)
+    if as_json:
+        from datasize.outputs import jsonable
+
+        click.echo(json.dumps(jsonable(outcome.summary()), indent=2, sort_keys=True))
+        return
+    for line in curve_lines(outcome):
+        click.echo(line)
+
+
+@main.command()
+@click.argument("run_folder", type=click.Path(file_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["html", "md", "json"]), default="html", show_default=True)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Where to write [default: RUN_FOLDER/report.<format>].",
+)
+@_api_errors
+def report(run_folder: str, fmt: str, output: str | None) -> None:
+    """Write a report of a `datasize curve` run folder: the verdict first, then the evidence.
+
+    HTML is one self-contained file (plots embedded, no network); Markdown comes with its PNGs in a
+    folder beside it; JSON holds the text and tables.
+    """
+    from datasize.report.document import build_report
+    from datasize.report.render import write_report
+
+    target = output or str(Path(run_folder) / f"report.{fmt}")
+    written = write_report(build_report(run_folder), target, fmt)
+    click.echo(f"report written to {written[0]}")
+
+
+@main.command(name="run")
+@click.argument("recipe", type=click.Path(dir_okay=False))
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@_api_errors
+def run_command(recipe: str, quiet: bool) -> None:
+    """Run a whole pipeline described by a TOML recipe (see recipes/); re-running resumes it.
+
+    Scans and validates the data, fixes the split, chooses the learning rate, runs the learning
+    curve, forecasts, and writes the reports; prints the verdict and the report's path last.
+    """
+    from datasize.recipe import load_recipe, run_recipe
+    from datasize.report.terminal import curve_lines, run_progress
+
+    loaded = load_recipe(recipe)
+    click.echo(f"recipe {loaded.source}: data {loaded.data}, run folder {loaded.folder}")
+    try:
+        with run_progress(quiet=quiet, echo=click.echo) as on_run:
+            outcome, reports = run_recipe(
+                loaded, on_stage=lambda text: click.echo(f"[{text}]"), on_run=on_run
+            )
+    except KeyboardInterrupt:
+        click.echo(
+            f"Interrupted. Finished runs are saved in {loaded.folder}; run the same command again to resume.",
+            err=True,
+        )
+        sys.exit(130)
+    for line in curve_lines(outcome):
+        click.echo(line)
+    for path in sorted(reports, key=lambda p: p.suffix == ".html"):  # the HTML report's path last
+        click.echo(f"report: {path}")

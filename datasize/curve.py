@@ -154,7 +154,10 @@ class RunSpec:
 
 
 def plan_runs(config: CurveConfig, n_train: int) -> list[RunSpec]:
-    """Every (size, seed) run, smallest first: the forecast needs the small ones most."""
+    """Every (size, seed) run, smallest first: the forecast needs the small ones most.
+
+    Seeds are `config.train.seed`, +1, ... (`seeds` of them); seed s draws the subsets and trains.
+    """
     if config.sizes is not None:
         too_big = [s for s in config.sizes if s > n_train]
         if too_big:
@@ -162,7 +165,8 @@ def plan_runs(config: CurveConfig, n_train: int) -> list[RunSpec]:
         sizes = list(config.sizes)
     else:
         sizes = sorted({max(1, round(f * n_train)) for f in config.fractions})
-    return [RunSpec(fraction=n / n_train, n_train=n, seed=s) for n in sizes for s in range(config.seeds)]
+    seeds = range(config.train.seed, config.train.seed + config.seeds)
+    return [RunSpec(fraction=n / n_train, n_train=n, seed=s) for n in sizes for s in seeds]
 
 
 def run_config(config: CurveConfig, lr: float, n_full: int) -> TrainConfig:
@@ -186,6 +190,7 @@ class RunTask:
     images_path: str | None  # a memory-mapped cache file that workers open themselves
     config: TrainConfig
     threads: int | None  # torch threads in this worker (None: leave as is)
+    keep_predictions: bool = False  # keep every validation prediction (the largest runs: for the report)
 
 
 def run_one(task: RunTask) -> dict[str, Any]:
@@ -231,6 +236,7 @@ def run_one(task: RunTask) -> dict[str, Any]:
         .to_dict("records"),
         "seconds": time.perf_counter() - start,
         "message": diagnosis.summary(),
+        "predictions": result.valid_predictions.to_dict("records") if task.keep_predictions else None,
     }
 
 
@@ -409,12 +415,15 @@ def _tasks(
     counts = sorted({s.n_train for s in specs})
     shipped, path = _shippable(data) if (jobs or 2) > 1 else (data, None)
     threads = max(1, usable_cores() // jobs) if jobs and jobs > 1 else None
+    largest = max(plan_runs(config, len(data.train)), key=lambda s: s.n_train).n_train
     tasks = []
     for seed in sorted({s.seed for s in specs}):
         subsets = dict(zip(counts, nested_subsets(labels, counts, seed=seed), strict=True))
         for spec in (s for s in specs if s.seed == seed):
             rows = data.train[subsets[spec.n_train]]
-            tasks.append(RunTask(spec, rows, shipped, path, replace(train_config, seed=spec.seed), threads))
+            config_s = replace(train_config, seed=spec.seed)
+            keep = spec.n_train == largest
+            tasks.append(RunTask(spec, rows, shipped, path, config_s, threads, keep_predictions=keep))
     return sorted(tasks, key=lambda t: (t.spec.n_train, t.spec.seed))
 
 

@@ -172,11 +172,12 @@ def test_two_worker_processes_give_the_same_results_as_one(prepared, tmp_path) -
 @pytest.mark.slow
 def test_runs_can_go_to_a_dask_local_cluster(prepared, tmp_path) -> None:
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as cluster, distributed.Client(cluster) as client:
-        result = learning_curve(
-            prepared, config=config(seeds=1), lr=5e-3, folder=tmp_path, scheduler=client
-        )
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        result = learning_curve(prepared, config=config(seeds=1), lr=5e-3, folder=tmp_path, scheduler=client)
     assert len(result.runs) == 3 and set(result.runs["status"]) == {"ok"}
     assert len(list((tmp_path / "runs").glob("*.json"))) == 3

@@ -20,7 +20,7 @@ def test_the_sample_script_rewrites_the_shipped_files_byte_identically(tmp_path:
         check=True,
         capture_output=True,
     )
-    for name in ("digits", "dirty"):
+    for name in ("digits", "dirty", "digits_given", "digits_csv", "digits_names"):
         assert tree_checksums(tmp_path / name) == tree_checksums(SAMPLE / name), name
 
 

@@ -6,6 +6,8 @@ as 8-bit grayscale PNGs in ImageNet-style folders: digits/<label>/<index>.png.
 dirty/: a small folder dataset with a given train/valid split and one planted problem of each kind
 `datasize validate` checks for; the planted files are listed in dirty/PLANTED.csv.
 
+digits_given/, digits_csv/, digits_names/: the digits in the other layouts the recipes use.
+
 Usage: python data/sample/make_sample.py [--out data/sample]
 """
 
@@ -142,16 +144,42 @@ def write_dirty(out: Path) -> None:
         writer.writerows(sorted(planted))
 
 
+DIGIT_NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+
+
+def write_layouts(out: Path) -> None:
+    """The digits again in the three other layouts the recipes show (same PNG bytes as digits/).
+
+    digits_given/: train/<label>/ and valid/<label>/ folders, every fifth image in valid.
+    digits_csv/: images/<index>.png with labels.csv (path, label, group, split); the group is a
+        made-up "scan batch" of ten consecutive images, to show the group column.
+    digits_names/: images/<name>_<index>.png, the label in the file name (pets layout).
+    """
+    images, labels = digit_images()
+    rows = []
+    for index, (image, label) in enumerate(zip(images, labels, strict=True)):
+        side = "valid" if index % 5 == 0 else "train"
+        save_png(image, out / "digits_given" / side / str(label) / f"{index:04d}.png")
+        save_png(image, out / "digits_csv" / "images" / f"{index:04d}.png")
+        save_png(image, out / "digits_names" / "images" / f"{DIGIT_NAMES[label]}_{index:04d}.png")
+        rows.append([f"images/{index:04d}.png", str(label), f"batch{index // 10:03d}", side])
+    with open(out / "digits_csv" / "labels.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(["path", "label", "group", "split"])
+        writer.writerows(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=Path(__file__).resolve().parent, type=Path)
     out = parser.parse_args().out
-    for name in ("digits", "dirty"):
+    for name in ("digits", "dirty", "digits_given", "digits_csv", "digits_names"):
         if (out / name).exists():
             shutil.rmtree(out / name)
     write_digits(out)
     write_dirty(out)
-    print(f"wrote {out / 'digits'} and {out / 'dirty'}")
+    write_layouts(out)
+    print(f"wrote digits, dirty, digits_given, digits_csv and digits_names under {out}")
 
 
 if __name__ == "__main__":

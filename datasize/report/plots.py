@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from typing import Any
 
 from datasize.io import write_bytes_atomic
@@ -14,10 +15,184 @@ PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F
 
 def save_figure(fig: Any, path: str | os.PathLike, *, dpi: int = 110) -> None:
     """Save a figure as PNG atomically and close it."""
+
+    write_bytes_atomic(path, figure_png(fig, dpi=dpi))
+
+
+def figure_png(fig: Any, *, dpi: int = 110) -> bytes:
+    """A figure as PNG bytes (closed afterwards)."""
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
+    with warnings.catch_warnings():
+        # Long class names can defeat tight_layout; bbox_inches="tight" still fits everything.
+        warnings.filterwarnings("ignore", message="Tight layout not applied")
+        fig.tight_layout()
+    fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None}, bbox_inches="tight")
     plt.close(fig)
-    write_bytes_atomic(path, buffer.getvalue())
+    return buffer.getvalue()
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def learning_curve_png(summary: dict[str, Any]) -> bytes:
+    """Error against training images (log x): every seed's points, the mean, the fitted curve, the
+    interval at 2x and 4x, the extrapolation and the target line."""
+    import numpy as np
+
+    from datasize.curves_fit import CurveFamily, predict
+
+    plt = _pyplot()
+    runs = [r for r in summary["runs"] if r.get("status") == "ok" and r.get("error_rate") is not None]
+    forecast = summary.get("forecast") or {}
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    n = np.array([r["n_train"] for r in runs], dtype=float)
+    err = np.array([r["error_rate"] for r in runs], dtype=float)
+    ax.scatter(n, err, s=18, color=PALETTE[5], alpha=0.8, label="each seed", zorder=3)
+    sizes = np.unique(n)
+    means = np.array([err[n == s].mean() for s in sizes])
+    ax.plot(sizes, means, "o", color=PALETTE[0], markersize=7, label="mean over seeds", zorder=4)
+    horizons = forecast.get("forecast") or []
+    fit = forecast.get("fit")
+    if fit and len(sizes):
+        top = max([sizes.max(), *[h["n_train"] for h in horizons]])
+        grid = np.geomspace(sizes.min(), top, 200)
+        family = CurveFamily(fit["family"])
+        curve = predict(family, list(fit["params"].values()), grid)
+        inside = grid <= sizes.max()
+        ax.plot(grid[inside], curve[inside], color=PALETTE[0], linewidth=1.5, label=f"fit ({family})")
+        ax.plot(
+            grid[~inside],
+            curve[~inside],
+            color=PALETTE[0],
+            linewidth=1.5,
+            linestyle="--",
+            label="extrapolation",
+        )
+        if horizons:
+            xs = [sizes.max(), *[h["n_train"] for h in horizons]]
+            lows = [means[-1], *[h["low"] for h in horizons]]
+            highs = [means[-1], *[h["high"] for h in horizons]]
+            ax.fill_between(xs, lows, highs, color=PALETTE[0], alpha=0.15, label="80% interval")
+    target = summary.get("config", {}).get("target_error")
+    if target:
+        ax.axhline(target, color=PALETTE[3], linestyle=":", linewidth=1.5, label=f"target {target:.1%}")
+    ax.set_xscale("log")
+    ax.set_xlabel("training images (log scale)")
+    ax.set_ylabel("validation error rate")
+    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.1%}"))
+    ax.set_ylim(bottom=0)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title("Learning curve", fontsize=10)
+    return figure_png(fig)
+
+
+def epoch_curves_png(records: list[dict[str, Any]]) -> bytes:
+    """Train and validation loss per epoch for one run of each size, overfitting onset marked."""
+    plt = _pyplot()
+    chosen: dict[int, dict[str, Any]] = {}
+    for record in records:
+        if record.get("status") == "ok" and record["n_train"] not in chosen:
+            chosen[record["n_train"]] = record
+    count = max(1, len(chosen))
+    columns = min(3, count)
+    rows = (count + columns - 1) // columns
+    fig, axes = plt.subplots(rows, columns, figsize=(3.4 * columns, 2.6 * rows), squeeze=False)
+    for ax, (n, record) in zip(axes.flat, sorted(chosen.items()), strict=False):
+        epochs = [e["epoch"] for e in record["epochs"]]
+        ax.plot(
+            epochs,
+            [e["train_loss"] for e in record["epochs"]],
+            "-o",
+            markersize=3,
+            color=PALETTE[1],
+            label="train loss",
+        )
+        ax.plot(
+            epochs,
+            [e["valid_loss"] for e in record["epochs"]],
+            "-s",
+            markersize=3,
+            color=PALETTE[0],
+            label="valid loss",
+        )
+        onset = record.get("overfit_onset_epoch")
+        if onset:
+            ax.axvline(
+                onset, color=PALETTE[3], linestyle="--", linewidth=1, label=f"overfitting from {onset}"
+            )
+        ax.set_yscale("log")
+        ax.set_title(f"{n} images, seed {record['seed']}: {record.get('diagnosis')}", fontsize=8)
+        ax.set_xlabel("epoch", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=6)
+    for ax in list(axes.flat)[len(chosen) :]:
+        ax.set_axis_off()
+    return figure_png(fig)
+
+
+def _short(label: Any, limit: int = 24) -> str:
+    text = str(label)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def confusion_png(matrix: Any) -> bytes:
+    """The confusion matrix as a grey heat map with counts (actual rows, predicted columns)."""
+    import numpy as np
+
+    plt = _pyplot()
+    values = matrix.to_numpy()
+    k = len(matrix)
+    fig, ax = plt.subplots(figsize=(1.2 + 0.45 * k, 1.0 + 0.45 * k))
+    ax.imshow(values, cmap="Greys")
+    ax.set_xticks(range(k), [_short(c) for c in matrix.columns], rotation=90, fontsize=7)
+    ax.set_yticks(range(k), [_short(c) for c in matrix.index], fontsize=7)
+    ax.set_xlabel("predicted", fontsize=8)
+    ax.set_ylabel("actual", fontsize=8)
+    high = values.max() if values.size else 0
+    for i, j in np.ndindex(values.shape):
+        if values[i, j]:
+            ax.text(
+                j,
+                i,
+                str(values[i, j]),
+                ha="center",
+                va="center",
+                fontsize=6,
+                color="white" if values[i, j] > high / 2 else "black",
+            )
+    return figure_png(fig)
+
+
+def top_losses_png(losses: Any, root: str, *, columns: int = 4) -> bytes:
+    """The top-loss validation images, read from the dataset, titled predicted / actual / loss / p."""
+    import numpy as np
+    from PIL import Image
+
+    plt = _pyplot()
+    n = max(1, len(losses))
+    rows = (n + columns - 1) // columns
+    fig, axes = plt.subplots(rows, columns, figsize=(2.3 * columns, 2.5 * rows), squeeze=False)
+    for ax, row in zip(axes.flat, losses.to_dict("records"), strict=False):
+        try:
+            with Image.open(os.path.join(root, row["path"])) as image:
+                image.thumbnail((128, 128))
+                pixels = np.asarray(image.convert("RGB"))
+            ax.imshow(pixels)
+        except Exception:  # a file gone since the run: show the title alone
+            pass
+        ax.set_title(
+            f"{row['predicted']} / {row['label']}\nloss {row['loss']:.2f}, p {row['probability']:.2f}",
+            fontsize=7,
+        )
+    for ax in axes.flat:
+        ax.set_axis_off()
+    return figure_png(fig)

@@ -175,3 +175,88 @@ def epoch_line(row: dict) -> str:
         f"{minutes:02d}:{seconds:02d}",
     ]
     return "  ".join(cells)
+
+
+@contextmanager
+def run_progress(*, quiet: bool, echo: Any) -> Iterator[Any]:
+    """An `on_run(done, total, record)` callback: a bar on a terminal, else one plain line per run."""
+    err = console(stderr=True)
+    if quiet:
+        yield None
+        return
+    if not err.is_terminal:
+
+        def line(done: int, total: int, record: dict) -> None:
+            if record:
+                rate = record.get("error_rate")
+                shown = f"error {rate:.4f}" if isinstance(rate, float) else record.get("status", "")
+                echo(
+                    f"run {done}/{total}: n_train={record['n_train']} seed={record['seed']} {shown} "
+                    f"({record.get('diagnosis') or record.get('status')})"
+                )
+            elif done:
+                echo(f"resuming: {done}/{total} runs already finished")
+
+        yield line
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
+
+    bar = Progress(
+        "runs",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    )
+    with bar:
+        task = bar.add_task("runs", total=None)
+
+        def update(done: int, total: int, record: dict) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def curve_lines(outcome: Any) -> list[str]:
+    """The curve's terminal summary: the verdict first, then the table of sizes, then the details."""
+    lines = []
+    forecast = outcome.forecast
+    lines.append("VERDICT: " + outcome.verdict())
+    runs = outcome.curve.runs
+    ok = runs[runs["status"] == "ok"]
+    lines.append(
+        f"learning rate {outcome.lr:.3g} ({outcome.lr_source}); budget: {outcome.curve.config.budget}"
+    )
+    lines.append(
+        f"{'n_train':>8}  {'runs':>4}  {'mean error':>10}  {'sd':>7}  {'train error':>11}  diagnoses"
+    )
+    for n, group in runs.groupby("n_train", sort=True):
+        good = group[group["status"] == "ok"]
+        diagnoses = ", ".join(f"{k} x{v}" for k, v in good["diagnosis"].value_counts().items())
+        bad = len(group) - len(good)
+        if bad:
+            statuses = ", ".join(sorted(set(group["status"]) - {"ok"}))
+            diagnoses += f"{', ' if diagnoses else ''}{bad} not ok ({statuses})"
+        mean = good["error_rate"].mean() if len(good) else float("nan")
+        sd = good["error_rate"].std(ddof=1) if len(good) > 1 else float("nan")
+        lines.append(
+            f"{n:>8}  {len(good):>4}  {mean:>10.4f}  {sd:>7.4f}  "
+            f"{good['train_error'].mean():>11.4f}  {diagnoses}"
+        )
+    if forecast is not None:
+        bt = forecast.backtest.to_dict()
+        if bt.get("error") is not None and bt.get("baseline_error") is not None:
+            lines.append(
+                f"forecast self-check (backtest): fitted on smaller sizes, {bt['chosen']} missed the "
+                f"held-out error by {100 * bt['error']:.2f} points; the last observed point by "
+                f"{100 * bt['baseline_error']:.2f}"
+            )
+    lines.append(
+        f"files in {outcome.folder}: runs.csv, per_class.csv, curve_summary.json "
+        f"(report: datasize report {outcome.folder})"
+    )
+    if len(ok) < len(runs):
+        lines.append(f"{len(runs) - len(ok)} run(s) did not finish cleanly; see runs.csv")
+    return lines

@@ -1,0 +1,165 @@
+"""The whole pipeline behind `datasize curve` and recipes: prepare, LR, curve, forecast, files.
+
+Each stage's output lands in the run folder as it is made, so an interrupted pipeline resumes: the
+split, the decoded images, the chosen learning rate and every finished run are reused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from datasize.curve import CurveConfig, CurveResult, OnRun, learning_curve
+from datasize.outputs import write_json, write_lr_find
+from datasize.prepare import Prepared, prepare
+from datasize.splits import write_split
+
+Stage = Callable[[str], None]  # called with a short description as each stage starts
+
+
+@dataclass(frozen=True)
+class CurveOutcome:
+    """A finished (or resumed) curve, its forecast, and where everything was written."""
+
+    prepared: Prepared = field(repr=False)
+    curve: CurveResult = field(repr=False)
+    forecast: Any  # datasize.forecast.Forecast, or None when too few sizes succeeded
+    forecast_error: str | None  # why there is no forecast
+    lr: float
+    lr_source: str  # "given", "lr_find" or "lr_find (resumed)"
+    folder: Path
+
+    def verdict(self) -> str:
+        """The forecast's verdict, then what the runs' diagnoses say about trusting it."""
+        head = self.forecast.verdict() if self.forecast is not None else str(self.forecast_error)
+        return " ".join([head, *training_notes(self.curve.runs)])
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON the `curve` command prints and `curve_summary.json` holds."""
+        forecast = self.forecast.to_dict() if self.forecast is not None else None
+        return {
+            "verdict": self.verdict(),
+            "training_notes": training_notes(self.curve.runs),
+            "data": self.prepared.summary(),
+            "lr": self.lr,
+            "lr_source": self.lr_source,
+            "budget": str(self.curve.config.budget),
+            "config": self.curve.config.to_dict(),
+            "runs": self.curve.runs.to_dict("records"),
+            "resumed_runs": self.curve.resumed,
+            "forecast": forecast,
+            "plateau": forecast["plateau"] if forecast else None,
+            "images_needed": forecast["images_needed"] if forecast else None,
+            "backtest": forecast["backtest"] if forecast else None,
+            "per_class": forecast["per_class"] if forecast else None,
+            "folder": str(self.folder),
+        }
+
+
+def training_notes(runs: Any) -> list[str]:
+    """Warnings from the runs' diagnoses that change how the curve should be read."""
+    ok = runs[runs["status"] == "ok"]
+    notes = []
+    failed = len(runs) - len(ok)
+    if failed:
+        notes.append(f"{failed} of {len(runs)} runs did not finish cleanly (see runs.csv) and are left out.")
+    if ok.empty:
+        return notes
+    largest = ok[ok["n_train"] == ok["n_train"].max()]
+    short = int((largest["diagnosis"] == "too_few_epochs").sum())
+    if short * 2 >= len(largest) and short:
+        notes.append(
+            f"The largest runs were still improving when training stopped ({short} of {len(largest)} "
+            "diagnosed too_few_epochs): the right end of the curve is limited by training, not by data; "
+            "re-run with more --epochs before trusting the plateau or the images needed."
+        )
+    for kind, words in (("lr_too_high", "too high"), ("lr_too_low", "too low")):
+        count = int((ok["diagnosis"] == kind).sum())
+        if count * 4 >= len(ok):
+            notes.append(f"{count} of {len(ok)} runs found the learning rate {words}; choose another --lr.")
+    return notes
+
+
+def write_validation(prepared: Prepared, folder: Path) -> None:
+    """The dataset's validation findings (with the split's leakage check) as validation.json."""
+    from datasize.validation import validate
+
+    manifest = prepared.manifest.copy()
+    sides = dict(zip(prepared.split.table["path"], prepared.split.table["split"], strict=True))
+    manifest["split"] = manifest["path"].map(sides).fillna("")
+    manifest.attrs = dict(prepared.manifest.attrs)
+    write_json(folder / "validation.json", validate(manifest).to_dict())
+
+
+def choose_lr(prepared: Prepared, config: CurveConfig, folder: Path) -> tuple[float, str]:
+    """The curve's one learning rate: given, or the LR finder's on the full training set (run once)."""
+    if config.lr is not None:
+        return config.lr, "given"
+    stored = folder / "lr_find.json"
+    if stored.exists():
+        try:
+            return float(json.loads(stored.read_text(encoding="utf-8"))["chosen_lr"]), "lr_find (resumed)"
+        except (ValueError, KeyError, json.JSONDecodeError):
+            pass  # unreadable: run the finder again
+    from datasize.lr_find import lr_find
+
+    finder = lr_find(prepared.data, config=config.train)
+    write_lr_find(folder, finder, chosen_lr=finder.suggestion.chosen)
+    return finder.suggestion.chosen, "lr_find"
+
+
+def run_curve(
+    data: str | os.PathLike,
+    *,
+    config: CurveConfig,
+    out: str | os.PathLike,
+    prepare_options: dict[str, Any] | None = None,
+    jobs: int = 1,
+    scheduler: Any = None,
+    on_stage: Stage | None = None,
+    on_run: OnRun | None = None,
+) -> CurveOutcome:
+    """Prepare the data, fix the LR, run (or resume) the curve, forecast, and write every file.
+
+    Args:
+        data: the dataset folder.
+        config: the curve plan (fractions, seeds, budget, training, lr, target error).
+        out: the run folder.
+        prepare_options: keyword arguments for `prepare` (split, size, scan options...). The decoded
+            images are kept in ``<out>/cache`` unless a ``cache_dir`` is given.
+        jobs, scheduler: where runs go (see `learning_curve`).
+    """
+    folder = Path(out)
+    stage = on_stage or (lambda _: None)
+    options = {"cache_dir": folder / "cache", **(prepare_options or {})}
+    stage("scanning and decoding images")
+    prepared = prepare(data, **options)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_split(prepared.split, folder / "split.csv")
+    stage("validating the dataset")
+    write_validation(prepared, folder)
+    stage("choosing the learning rate")
+    lr, source = choose_lr(prepared, config, folder)
+    stage(f"training {config.seeds} seed(s) at each size")
+    curve = learning_curve(
+        prepared, config=config, lr=lr, folder=folder, jobs=jobs, scheduler=scheduler, on_run=on_run
+    )
+    stage("forecasting")
+    forecast, problem = _forecast(curve, config)
+    outcome = CurveOutcome(prepared, curve, forecast, problem, lr, source, folder)
+    write_json(folder / "curve_summary.json", outcome.summary())
+    return outcome
+
+
+def _forecast(curve: CurveResult, config: CurveConfig) -> tuple[Any, str | None]:
+    from datasize.forecast import forecast
+
+    try:
+        result = forecast(curve.runs, per_class=curve.per_class, target_error=config.target_error)
+    except ValueError as exc:
+        return None, f"no forecast: {exc}"
+    return result, None

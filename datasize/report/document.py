@@ -1,0 +1,275 @@
+"""The report's content, read from a run folder: sections of text, tables and figures.
+
+Rendering (HTML, Markdown, JSON) lives in `datasize.report.render`; this module decides what a
+reader sees and in which order: the verdict first, then the evidence behind it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from datasize.report import plots
+
+
+@dataclass(frozen=True)
+class Section:
+    """A titled part of the report."""
+
+    title: str
+    paragraphs: list[str] = field(default_factory=list)
+    tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)  # (caption, table)
+    figures: list[tuple[str, bytes]] = field(default_factory=list)  # (caption, PNG bytes)
+
+
+@dataclass(frozen=True)
+class Report:
+    """A whole report: a title, the verdict in plain words, then the sections."""
+
+    title: str
+    verdict: str
+    sections: list[Section]
+    summary: dict[str, Any] = field(repr=False, default_factory=dict)
+
+
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def _run_records(folder: Path) -> list[dict[str, Any]]:
+    records = []
+    for path in sorted((folder / "runs").glob("*.json")):
+        try:
+            records.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, json.JSONDecodeError):
+            continue
+    return sorted(records, key=lambda r: (r.get("n_train", 0), r.get("seed", 0)))
+
+
+def build_report(folder: str | os.PathLike, *, top_k: int = 16, show: int = 15) -> Report:
+    """Read a `datasize curve` run folder into a Report; FileNotFoundError when it is not one."""
+    folder = Path(folder)
+    summary = _read_json(folder / "curve_summary.json")
+    if summary is None:
+        raise FileNotFoundError(
+            f"{str(folder)!r} has no curve_summary.json: run `datasize curve` into it first"
+        )
+    records = _run_records(folder)
+    sections = [
+        _dataset_section(summary, _read_json(folder / "validation.json"), show),
+        _split_section(_read_json(folder / "split.csv.json")),
+        _lr_section(summary, folder),
+        _curve_section(summary),
+        _epochs_section(records),
+        _per_class_section(summary, show),
+        _largest_run_section(records, summary, top_k),
+        _problems_section(records),
+    ]
+    data = summary.get("data", {})
+    title = f"datasize report: {Path(data.get('root', str(folder))).name}"
+    return Report(title=title, verdict=summary.get("verdict") or "", sections=sections, summary=summary)
+
+
+def _pct(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def _dataset_section(summary: dict[str, Any], validation: dict[str, Any] | None, show: int) -> Section:
+    data = summary.get("data", {})
+    text = [
+        f"{data.get('images', '?')} images in {len(data.get('classes', []))} classes "
+        f"({data.get('unreadable', 0)} unreadable), read from {data.get('root', '?')}; "
+        f"trained at {data.get('size')}x{data.get('size')} px ({data.get('resize')}, "
+        f"{data.get('channels')} channel(s))."
+    ]
+    tables = []
+    if validation:
+        counts = validation.get("counts", {})
+        text.append(
+            f"Validation {'passed' if validation.get('passed') else 'FAILED'}: "
+            f"{counts.get('error', 0)} errors, "
+            f"{counts.get('warning', 0)} warnings, {counts.get('info', 0)} notes."
+        )
+        findings = pd.DataFrame(
+            validation.get("findings", []), columns=["severity", "check", "path", "label", "detail"]
+        )
+        if not findings.empty:
+            shown = findings.groupby("check", sort=False).head(show)
+            caption = f"Findings (at most {show} per check; all of them in validation.json)"
+            tables.append(
+                (caption, shown[["severity", "check", "path", "label", "detail"]].reset_index(drop=True))
+            )
+    return Section("Dataset and validation", text, tables)
+
+
+def _split_section(info: dict[str, Any] | None) -> Section:
+    if not info:
+        return Section("Validation split", ["No split record found."])
+    text = [
+        f"{info.get('method')} split, seed {info.get('seed')}, valid_pct {info.get('valid_pct')}: "
+        f"{info.get('n_train')} train / {info.get('n_valid')} valid images. "
+        f"Fingerprint {info.get('fingerprint')}.",
+    ]
+    if info.get("duplicate_groups"):
+        text.append(
+            f"{info['duplicate_groups']} groups of exact or near duplicates were kept on one side each, "
+            "so no validation image has a copy in the training set."
+        )
+    text += list(info.get("warnings", []))
+    counts = pd.DataFrame(
+        [
+            {"label": k, "train": v.get("train", 0), "valid": v.get("valid", 0)}
+            for k, v in info.get("counts", {}).items()
+        ]
+    )
+    return Section("Validation split", text, [("Images per class", counts)])
+
+
+def _lr_section(summary: dict[str, Any], folder: Path) -> Section:
+    lr, source = summary.get("lr"), summary.get("lr_source")
+    text = [f"Every run used the maximum learning rate {lr:.3g} ({source}) with one-cycle training."]
+    figures = []
+    finder = _read_json(folder / "lr_find.json")
+    if finder:
+        s = finder.get("suggestion", {})
+        text.append(
+            f"LR finder suggestions: valley {s.get('valley'):.3g}, steep {s.get('steep'):.3g}, "
+            f"minimum/10 {s.get('minimum'):.3g}"
+            + ("" if s.get("confident") else "; low confidence: " + "; ".join(s.get("reasons", [])))
+        )
+    if (folder / "lr_find.png").is_file():
+        figures.append(
+            ("LR range test: smoothed loss against learning rate", (folder / "lr_find.png").read_bytes())
+        )
+    return Section("Learning rate", text, figures=figures)
+
+
+def _curve_section(summary: dict[str, Any]) -> Section:
+    forecast = summary.get("forecast") or {}
+    runs = pd.DataFrame(summary.get("runs", []))
+    text = [
+        f"Budget: {summary.get('budget')} (every size gets the same optimiser steps)"
+        if summary.get("budget") == "steps"
+        else f"Budget: {summary.get('budget')}"
+    ]
+    backtest = forecast.get("backtest") or {}
+    if backtest:
+        text.append(
+            "Forecast self-check (backtest): fitted on the smaller sizes, the chosen curve "
+            f"({backtest.get('chosen')}) missed the held-out error by {_pct(backtest.get('error'))}; "
+            "the last observed point missed it by "
+            f"{_pct(backtest.get('baseline_error'))}."
+        )
+    for horizon in forecast.get("forecast") or []:
+        text.append(
+            f"At {horizon['multiple']}x the data ({horizon['n_train']:,} images): expected error "
+            f"{_pct(horizon['expected'])} (80% interval {_pct(horizon['low'])}–{_pct(horizon['high'])})."
+        )
+    tables = []
+    if not runs.empty:
+        ok = runs[runs["status"] == "ok"]
+        table = (
+            ok.groupby("n_train")
+            .agg(
+                runs=("seed", "size"),
+                mean_error=("error_rate", "mean"),
+                sd=("error_rate", "std"),
+                train_error=("train_error", "mean"),
+            )
+            .reset_index()
+        )
+        tables.append(("Error by training-set size", table.round(4)))
+    figures = (
+        [
+            (
+                "Learning curve: each seed, the mean, the fit, the extrapolation and its interval",
+                plots.learning_curve_png(summary),
+            )
+        ]
+        if not runs.empty
+        else []
+    )
+    return Section("Learning curve", text, tables, figures)
+
+
+def _epochs_section(records: list[dict[str, Any]]) -> Section:
+    if not records:
+        return Section("Training per size", ["No finished runs."])
+    text = [
+        "Train and validation loss per epoch, one run per size; a dashed line marks where overfitting begins."
+    ]
+    return Section("Training per size", text, figures=[("Loss per epoch", plots.epoch_curves_png(records))])
+
+
+def _per_class_section(summary: dict[str, Any], show: int) -> Section:
+    per_class = (summary.get("forecast") or {}).get("per_class")
+    if not per_class:
+        return Section("Which classes need images", ["No per-class forecast."])
+    table = pd.DataFrame(per_class)
+    text = [
+        "Classes ranked by the expected cut in the overall error from doubling their images: "
+        "collect the top ones first."
+    ]
+    return Section(
+        "Which classes need images", text, [("Per-class forecast", table.head(max(show, 30)).round(4))]
+    )
+
+
+def _largest_run_section(records: list[dict[str, Any]], summary: dict[str, Any], top_k: int) -> Section:
+    from datasize.interpret import confusion_matrix, most_confused, top_losses
+
+    with_predictions = [r for r in records if r.get("predictions")]
+    if not with_predictions:
+        return Section("Largest run: confusion and top losses", ["No predictions were kept."])
+    run = with_predictions[0]
+    predictions = pd.DataFrame(run["predictions"])
+    classes = summary.get("data", {}).get("classes") or sorted(set(predictions["label"]))
+    matrix = confusion_matrix(predictions, classes)
+    losses = top_losses(predictions, k=min(top_k, len(predictions)))
+    text = [
+        f"Run with {run['n_train']} training images, seed {run['seed']}: "
+        f"validation error {_pct(run.get('error_rate'))}.",
+        "The top-loss images are the validation images the model got most confidently wrong: "
+        "check their labels first.",
+    ]
+    root = summary.get("data", {}).get("root", ".")
+    return Section(
+        "Largest run: confusion and top losses",
+        text,
+        tables=[
+            ("Most confused pairs", most_confused(predictions).head(15)),
+            ("Top losses", losses[["path", "label", "predicted", "probability", "loss"]].round(4)),
+        ],
+        figures=[
+            ("Confusion matrix (rows: actual)", plots.confusion_png(matrix)),
+            ("Top losses: predicted / actual / loss / probability", plots.top_losses_png(losses, root)),
+        ],
+    )
+
+
+def _problems_section(records: list[dict[str, Any]]) -> Section:
+    bad = [r for r in records if r.get("status") != "ok" or r.get("diagnosis") not in (None, "ok")]
+    if not bad:
+        return Section("Runs that went wrong", ["Every run trained cleanly."])
+    table = pd.DataFrame(
+        [
+            {
+                "n_train": r["n_train"],
+                "seed": r["seed"],
+                "status": r.get("status"),
+                "diagnosis": r.get("diagnosis"),
+                "detail": r.get("message", ""),
+            }
+            for r in bad
+        ]
+    )
+    return Section(
+        "Runs that went wrong",
+        ["Diagnoses of runs that were not clean, in plain words."],
+        [("Diagnoses", table)],
+    )

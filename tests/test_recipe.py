@@ -1,0 +1,73 @@
+"""Recipes: TOML files that run the whole pipeline; every shipped recipe loads; bad keys are named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from datasize.cli import main
+from datasize.recipe import load_recipe
+from tests.conftest import ROOT
+from tests.test_train import stripes
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "recipes").glob("*.toml")), ids=lambda p: p.name)
+def test_every_shipped_recipe_loads_and_points_at_shipped_data(path: Path) -> None:
+    recipe = load_recipe(path)
+    assert recipe.data.is_dir(), recipe.data
+    assert path.read_text().startswith("#"), "each recipe is documented in a comment header"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "r.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[data]\npath = "x"\n[curve]\nseedz = 3\n', r"unknown key curve.seedz; \[curve\] takes fractions"),
+        ('[data]\npath = "x"\n[trian]\n', r"unknown table \[trian\]"),
+        ('[data]\npath = "x"\n[curve]\nseeds = "three"\n', r"curve.seeds = 'three' must be a int"),
+        ('[data]\npath = "x"\n[train]\nlr = "fast"\n', r"train.lr = 'fast' must be a number or \"auto\""),
+        ('[data]\npath = "x"\n[train]\nepochs = -2\n', r"\[train\] epochs=-2 must be a positive number"),
+        ('[data]\npath = "x"\n[curve]\nfractions = [2.0]\n', r"\[curve\] fractions=\[2.0\] must be"),
+        ('[data]\npath = "x"\n[output]\nreport = ["pdf"]\n', r"output.report has \['pdf'\]"),
+        ("[split]\nseed = 1\n", r"data.path is required"),
+        ("[data\npath=", r"not valid TOML"),
+    ],
+)
+def test_bad_recipes_are_errors_naming_the_key(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        load_recipe(write(tmp_path, text))
+
+
+def test_relative_paths_are_relative_to_the_recipe(tmp_path: Path) -> None:
+    recipe = load_recipe(write(tmp_path, '[data]\npath = "data"\n[output]\nfolder = "out"\n'))
+    assert recipe.data == tmp_path / "data" and recipe.folder == tmp_path / "out"
+
+
+def test_run_executes_a_recipe_and_resumes_it(tmp_path: Path) -> None:
+    for i in range(24):
+        stripes(tmp_path / "data" / "vertical" / f"{i:02d}.png", vertical=True, seed=i)
+        stripes(tmp_path / "data" / "horizontal" / f"{i:02d}.png", vertical=False, seed=100 + i)
+    path = write(
+        tmp_path,
+        '[data]\npath = "data"\n[train]\nsize = 16\nepochs = 2\nbatch_size = 16\nlr = 0.005\n'
+        '[curve]\nfractions = [0.25, 0.5, 1.0]\nseeds = 1\n'
+        '[output]\nfolder = "out"\nreport = ["html", "md"]\n',
+    )
+    first = CliRunner().invoke(main, ["run", str(path)])
+    assert first.exit_code == 0, first.output
+    assert first.output.strip().splitlines()[-1] == f"report: {tmp_path / 'out' / 'report.html'}"
+    assert (tmp_path / "out" / "report.md").is_file()
+    again = CliRunner().invoke(main, ["run", str(path)])
+    assert again.exit_code == 0 and "resuming: 3/3 runs already finished" in again.output
+
+
+def test_a_missing_recipe_is_a_usage_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["run", str(tmp_path / "none.toml")])
+    assert result.exit_code == 2 and "does not exist" in result.output

@@ -1,0 +1,132 @@
+"""Reports: self-contained HTML, Markdown and JSON from a curve's run folder, escaping all data."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from datasize.cli import main
+from datasize.curve import CurveConfig
+from datasize.pipeline import run_curve
+from datasize.report.document import build_report
+from datasize.report.render import md_escape, to_html, to_markdown
+from datasize.train import TrainConfig
+from tests.test_train import stripes
+
+EVIL = "<script>document.title='pwned'</script>"
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory):
+    """A finished small curve whose second class is named like an HTML script."""
+    root = tmp_path_factory.mktemp("report-data")
+    rows = ["path,label"]
+    for i in range(36):
+        stripes(root / "img" / f"v{i:02d}.png", vertical=True, seed=i)
+        stripes(root / "img" / f"h{i:02d}.png", vertical=False, seed=500 + i)
+        rows += [f"img/v{i:02d}.png,vertical", f'img/h{i:02d}.png,"{EVIL}"']
+    (root / "labels.csv").write_text("\n".join(rows) + "\n")
+    folder = tmp_path_factory.mktemp("report-run")
+    config = CurveConfig(
+        fractions=(0.25, 0.5, 1.0), seeds=2, lr=5e-3, train=TrainConfig(epochs=2, batch_size=16)
+    )
+    run_curve(
+        root,
+        config=config,
+        out=folder,
+        prepare_options={"labels": root / "labels.csv", "size": 16, "jobs": 1},
+    )
+    return folder
+
+
+def test_the_report_opens_with_the_verdict_then_the_evidence(run_folder) -> None:
+    report = build_report(run_folder)
+    assert report.verdict
+    titles = [s.title for s in report.sections]
+    assert titles[:4] == ["Dataset and validation", "Validation split", "Learning rate", "Learning curve"]
+    assert "Largest run: confusion and top losses" in titles
+    curve = next(s for s in report.sections if s.title == "Learning curve")
+    assert curve.figures and curve.figures[0][1][:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_html_is_self_contained_and_escapes_data(run_folder) -> None:
+    page = to_html(build_report(run_folder))
+    assert EVIL not in page
+    assert "&lt;script&gt;document.title=" in page
+    assert re.findall(r"<script", page, flags=re.IGNORECASE) == []
+    sources = re.findall(r'src="([^"]*)"', page)
+    assert sources and all(s.startswith("data:image/png;base64,") for s in sources)
+    assert "http://" not in page and "https://" not in page
+    assert 'id="verdict"' in page
+
+
+def test_markdown_escapes_data_and_links_its_figures(run_folder) -> None:
+    text, figures = to_markdown(build_report(run_folder), "report_files")
+    assert EVIL not in text and "\\<script\\>" in text
+    assert figures and all(name.startswith("report_files/figure") for name in figures)
+    for name in figures:
+        assert f"]({name})" in text
+
+
+def test_md_escape_neutralises_markup() -> None:
+    assert md_escape("a|b *c* <d>") == "a\\|b \\*c\\* \\<d\\>"
+
+
+def test_report_command_writes_each_format(run_folder, tmp_path) -> None:
+    for fmt in ("html", "md", "json"):
+        target = tmp_path / f"r.{fmt}"
+        result = CliRunner().invoke(main, ["report", str(run_folder), "--format", fmt, "-o", str(target)])
+        assert result.exit_code == 0, result.output
+        assert target.is_file() and f"report written to {target}" in result.output
+    assert json.loads((tmp_path / "r.json").read_text())["verdict"]
+    assert (tmp_path / "r_files" / "figure1.png").is_file()
+
+
+def test_a_folder_without_a_curve_is_a_usage_error(tmp_path) -> None:
+    result = CliRunner().invoke(main, ["report", str(tmp_path)])
+    assert result.exit_code == 2 and "has no curve_summary.json" in result.output
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_chromium() is None, reason="Chromium is not installed (apt-get install chromium)")
+def test_a_real_browser_shows_the_verdict_and_plot_and_runs_no_script(run_folder, tmp_path) -> None:
+    page = tmp_path / "report.html"
+    page.write_text(to_html(build_report(run_folder)), encoding="utf-8")
+    flags = [*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run(
+        [_chromium(), *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120
+    ).stdout
+    assert "Verdict." in dom and "data:image/png;base64," in dom
+    assert "<title>pwned</title>" not in dom and re.findall(r"<script", dom, flags=re.IGNORECASE) == []
+    shot = tmp_path / "shot.png"
+    subprocess.run(
+        [_chromium(), *flags, "--window-size=1000,1600", f"--screenshot={shot}", page.as_uri()],
+        capture_output=True,
+        timeout=120,
+    )
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(shot).convert("L"))
+    assert pixels.shape == (1600, 1000) and pixels.std() > 10  # a rendered page, not a blank one
