@@ -12,6 +12,23 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    "prepare": "datasize.prepare",
+    "Prepared": "datasize.prepare",
+    "lr_find": "datasize.lr_find",
+    "fit_one_cycle": "datasize.train",
+    "TrainConfig": "datasize.train",
+    "train_data": "datasize.train",
+    "build_cache": "datasize.cache",
+    "diagnose": "datasize.diagnose",
+    "learning_curve": "datasize.curve",
+    "CurveConfig": "datasize.curve",
+    "forecast": "datasize.forecast",
+    "Forecast": "datasize.forecast",
+    "run_curve": "datasize.pipeline",
+    "build_report": "datasize.report.document",
+    "write_report": "datasize.report.render",
+    "load_recipe": "datasize.recipe",
+    "run_recipe": "datasize.recipe",
     "scan": "datasize.manifest",
     "read_manifest": "datasize.manifest",
     "validate": "datasize.validation",
@@ -32,27 +49,55 @@ _EXPORTS = {
 __all__ = [
     "Check",
     "CheckConfig",
+    "CurveConfig",
     "Findings",
+    "Forecast",
+    "Prepared",
     "SeededSplit",
     "Severity",
     "SplitMethod",
     "SplitResult",
+    "TrainConfig",
     "__version__",
+    "build_cache",
+    "build_report",
+    "diagnose",
+    "fit_one_cycle",
+    "forecast",
+    "learning_curve",
+    "load_recipe",
     "load_suite",
+    "lr_find",
+    "prepare",
     "read_manifest",
     "read_split",
+    "run_curve",
+    "run_recipe",
     "save_suite",
     "scan",
     "split",
+    "train_data",
     "validate",
+    "write_report",
     "write_split",
 ]
 
 if TYPE_CHECKING:
+    from datasize.cache import build_cache
     from datasize.checks import CheckConfig
+    from datasize.curve import CurveConfig, learning_curve
+    from datasize.diagnose import diagnose
     from datasize.expectations import load_suite, save_suite
+    from datasize.forecast import Forecast, forecast
+    from datasize.lr_find import lr_find
     from datasize.manifest import read_manifest, scan
+    from datasize.pipeline import run_curve
+    from datasize.prepare import Prepared, prepare
+    from datasize.recipe import load_recipe, run_recipe
+    from datasize.report.document import build_report
+    from datasize.report.render import write_report
     from datasize.splits import SeededSplit, SplitResult, read_split, split, write_split
+    from datasize.train import TrainConfig, fit_one_cycle, train_data
     from datasize.validation import Findings, validate
     from datasize.vocab import Check, Severity, SplitMethod
 

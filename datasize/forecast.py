@@ -648,7 +648,7 @@ def _verdict_sentences(f: Forecast) -> list[str]:
             + ("." if surely else ", but the curve may be levelling off.")
         )
     if f.images_needed is not None:
-        out.append(_needed_sentence(f.images_needed, f.n_train, width))
+        out.append(_needed_sentence(f.images_needed, f.n_train, width, f.error_rate))
     out.append(_self_check_sentence(f.backtest, f.family))
     if f.excluded_runs:
         left = ", ".join(f"{n} {status}" for status, n in f.excluded_runs.items())
@@ -656,8 +656,15 @@ def _verdict_sentences(f: Forecast) -> list[str]:
     return out
 
 
-def _needed_sentence(need: ImagesNeeded, n_now: int, width: int) -> str:
+def _needed_sentence(need: ImagesNeeded, n_now: int, width: int, measured: float = math.nan) -> str:
     target = _pct(need.target)
+    if need.status == Reach.REACHABLE and math.isfinite(measured) and measured <= need.target:
+        # Measured below target already, but the uncertainty does not rule out a rerun above it.
+        return (
+            f"The measured error ({_pct(measured)}) is already below the {target} target; to stay below it "
+            f"with confidence, plan for {need.conservative:,.0f} images (conservative; median "
+            f"{need.median:,.0f}, {width}% interval {need.low:,.0f}–{need.high:,.0f})."
+        )
     if need.status == Reach.UNRELIABLE:
         return f"The images needed for {target} are not estimated: the curve is too irregular to extrapolate."
     if need.status == Reach.UNREACHABLE and need.floor >= need.target:

@@ -109,3 +109,10 @@ def test_python_dash_m_runs_the_cli() -> None:
         [sys.executable, "-m", "datasize", "--help"], capture_output=True, text=True, check=True
     )
     assert "validate" in result.stdout and "scan" in result.stdout
+
+
+def test_the_readme_cli_reference_matches_the_help() -> None:
+    from scripts.cli_reference import README, updated_readme
+
+    text = README.read_text(encoding="utf-8")
+    assert text == updated_readme(text), "run: python scripts/cli_reference.py --write"

@@ -57,7 +57,7 @@ def test_run_executes_a_recipe_and_resumes_it(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         '[data]\npath = "data"\n[train]\nsize = 16\nepochs = 2\nbatch_size = 16\nlr = 0.005\n'
-        '[curve]\nfractions = [0.25, 0.5, 1.0]\nseeds = 1\n'
+        "[curve]\nfractions = [0.25, 0.5, 1.0]\nseeds = 1\n"
         '[output]\nfolder = "out"\nreport = ["html", "md"]\n',
     )
     first = CliRunner().invoke(main, ["run", str(path)])
