@@ -100,6 +100,12 @@ class DiagnosisConfig:
     #   times the final validation loss means the loss was still dropping steeply (weak evidence)
     overfit_rise: float = 0.10  # validation loss more than 10% above its best (Prechelt's GL > 10) ...
     overfit_patience: int = 2  # ... for at least this many epochs at the end of the run (his UP2)
+    gap_ratio: float = 10.0  # memorised without a rising validation loss: the final validation loss at
+    #   least 10x the training loss, the training set fitted (loss under gap_fit x ln C, error near 0)
+    #   and the validation error beyond noise above it. Weight decay, augmentation and the annealed
+    #   one-cycle end keep the validation loss of a tiny subset from rising, so the gap is the sign.
+    gap_fit: float = 0.05
+    gap_onset: float = 3.0  # the gap "opens" at the first epoch from which valid/train loss stays >= 3
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():
@@ -240,7 +246,7 @@ def diagnose(
     if high is not None:
         return Diagnosis(kinds=(high.kind,), items=(high.item(),), noise=run.noise)
     findings: dict[DiagnosisKind, _Finding] = {}
-    overfit = _overfitting(run)
+    overfit = _overfitting(run) or _memorised_gap(run)
     if overfit is not None:
         findings[DiagnosisKind.OVERFITTING] = overfit
     under = _undertrained(run)
@@ -563,6 +569,42 @@ def _overfitting(run: _Run) -> _Finding | None:
             "Nothing to fix for the error rate yet; if it starts to rise, train fewer epochs or add images."
         )
     return _Finding(DiagnosisKind.OVERFITTING, tuple(signs), evidence, advice)
+
+
+def _memorised_gap(run: _Run) -> _Finding | None:
+    """The training set is fitted while the validation set lags far behind (see DiagnosisConfig.gap_ratio).
+
+    Onset is the first epoch from which the validation loss stays at least `gap_onset` times the
+    training loss: where the model began learning its training images rather than the task.
+    """
+    config = run.config
+    if run.n_epochs < 3 or run.train_error is None or not (run.train[-1] > 0 and run.valid[-1] > 0):
+        return None
+    ratio = run.valid / np.where(run.train > 0, run.train, np.nan)
+    fitted = run.train[-1] < config.gap_fit * run.chance_loss and run.train_error <= run.error[-1] / 5
+    if not (fitted and ratio[-1] >= config.gap_ratio and run.error[-1] > run.train_error + run.margin):
+        return None
+    below = np.flatnonzero(~(ratio >= config.gap_onset))
+    start = int(below[-1]) + 1 if below.size else 0
+    onset = int(run.epoch[min(start, run.n_epochs - 1)])
+    signs = (
+        f"the model fits its training images (training loss {run.train[-1]:.3g}, error "
+        f"{run.train_error:.1%}) far better than the validation images (loss {run.valid[-1]:.3g}, "
+        f"{ratio[-1]:.0f}x; error {run.error[-1]:.1%}), a gap that opened at epoch {onset}: it has "
+        "memorised a training set too small or too narrow to generalise from",
+    )
+    evidence = {
+        "overfit_type": str(OverfitType.MEMORISING),
+        "onset_epoch": onset,
+        "final_train_loss": run.train[-1],
+        "final_valid_loss": run.valid[-1],
+        "valid_over_train_loss": ratio[-1],
+        "train_error": run.train_error,
+        "final_error": run.error[-1],
+        "noise": run.noise,
+    }
+    advice = "More images will help most; stronger augmentation or a smaller model may help too."
+    return _Finding(DiagnosisKind.OVERFITTING, signs, evidence, advice)
 
 
 def _undertrained(run: _Run) -> _Finding | None:

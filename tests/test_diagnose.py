@@ -429,3 +429,26 @@ def test_config_rejects_an_empty_trend_window() -> None:
 def test_config_thresholds_change_the_verdict() -> None:
     result = run(HEALTHY, config=DiagnosisConfig(late_gain=0.1, noise_sigmas=0.5))
     assert result.kinds == (FEW,)
+
+
+def test_a_fitted_training_set_far_ahead_of_validation_is_memorising_overfitting() -> None:
+    # 100 epochs on 60 images: valid loss never rises (augmentation, weight decay, the anneal) but
+    # stays 38x the training loss, which reaches ~0 with every training image right.
+    epochs = table(
+        train=[2.08, 1.37, 0.53, 0.15, 0.046, 0.023, 0.011, 0.0086, 0.0067, 0.0046],
+        valid=[2.30, 2.21, 1.55, 0.90, 0.44, 0.33, 0.25, 0.195, 0.186, 0.172],
+        error=[0.90, 0.82, 0.54, 0.29, 0.12, 0.10, 0.072, 0.045, 0.058, 0.064],
+    )
+    result = diagnose(epochs, n_valid=359, n_classes=10, lr=3e-3, train_error=0.0)
+    assert result.primary is DiagnosisKind.OVERFITTING
+    assert result.overfit_type is OverfitType.MEMORISING
+    assert result.overfit_onset_epoch == 4  # from epoch 4 on, valid loss stays >= 3x the training loss
+    assert "memorised" in result.items[0].message
+
+
+def test_a_small_gap_with_a_fitted_training_set_is_not_overfitting() -> None:
+    epochs = table(
+        train=[1.5, 0.29, 0.11, 0.066], valid=[1.1, 0.25, 0.076, 0.063], error=[0.39, 0.08, 0.02, 0.011]
+    )
+    result = diagnose(epochs, n_valid=359, n_classes=10, lr=3e-3, train_error=0.004)
+    assert DiagnosisKind.OVERFITTING not in result.kinds
