@@ -263,7 +263,7 @@ def run_pil(data: TrainData, config: TrainConfig, plan: Plan, root: Path, worker
 
 
 def breakdown(data: TrainData, config: TrainConfig, plan: Plan, repeats: int = 5) -> list[tuple[str, float]]:
-    """Seconds per run of the work fit_one_cycle adds around the model, each timed alone (median)."""
+    """Seconds per run of the work fit_one_cycle does around the model, each timed alone (median)."""
     norm = Normalizer.fit(data.cache.images, data.train)
     batcher = Batcher(data, norm, torch.device("cpu"), config.augment)
     model = fresh_model(data, config)
@@ -296,13 +296,33 @@ def breakdown(data: TrainData, config: TrainConfig, plan: Plan, repeats: int = 5
         Normalizer.fit(data.cache.images, data.train)
         fresh_model(data, config)
 
+    for p in model.parameters():
+        p.grad = torch.randn_like(p)
+
+    def optimizer_steps(opt: torch.optim.Optimizer) -> Callable[[], None]:
+        def steps() -> None:
+            for _ in range(plan.steps):
+                opt.step()
+
+        return steps
+
+    def valid_pass() -> None:
+        train_module.predict(model, batcher, data.valid)
+
     parts = [
         ("cut + normalise + channels_last (Batcher.inputs)", cut),
         ("... + random shift (Batcher.train_batch)", cut_and_augment),
         ("one-cycle schedule: set lr/betas of each group", schedule),
         ("loss bookkeeping (losses[step] = loss.detach())", bookkeeping),
         ("setup: Normalizer.fit + model build", setup),
+        ("one validation pass, predict() (the last one is run twice)", valid_pass),
+        ("AdamW steps, as fit_one_cycle builds it (in bare too)", optimizer_steps(optimizer)),
     ]
+    with contextlib.suppress(RuntimeError, TypeError, ValueError):  # no fused AdamW in this torch
+        keep = ("params", "weight_decay")
+        groups = [{k: v for k, v in g.items() if k in keep} for g in optimizer.param_groups]
+        fused = torch.optim.AdamW(groups, lr=config.lr, betas=(0.95, 0.99), eps=1e-5, fused=True)
+        parts.append(("AdamW steps with fused=True", optimizer_steps(fused)))
     out = []
     for name, fn in parts:
         fn()
@@ -487,14 +507,15 @@ def main(argv: list[str] | None = None) -> None:
     print("\n".join(ratio_lines(by_name, pairs)))
     if not args.no_breakdown:
         fit, bare = by_name["fit_one_cycle"], by_name["bare"]
+        difference = fit.median() - bare.median()
         print(
             f"\nwhere fit_one_cycle's time goes beyond the bare loop (each part timed alone, s per run):\n"
-            f"  {'fit_one_cycle - bare, whole runs with eval':<52} {fit.median() - bare.median():7.3f}\n"
-            f"  {'evaluation: fit_one_cycle predict() - bare eval':<52} "
+            f"  {'fit_one_cycle - bare, whole runs with eval (medians)':<60} {difference:7.3f}\n"
+            f"  {'evaluation: fit_one_cycle predict() - bare eval (medians)':<60} "
             f"{fit.median('evaluation') - bare.median('evaluation'):7.3f}"
         )
         for name, seconds in breakdown(data, config, plan):
-            print(f"  {name:<52} {seconds:7.3f}")
+            print(f"  {name:<60} {seconds:7.3f}")
     if args.profile:
         profile_fit(data, config, args.profile)
 

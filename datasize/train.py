@@ -231,11 +231,10 @@ def random_shift(x: torch.Tensor, generator: torch.Generator, fraction: float = 
     pad = max(1, round(min(h, w) * fraction))
     padded = nn.functional.pad(x, (pad, pad, pad, pad))
     offsets = torch.randint(0, 2 * pad + 1, (2, n), generator=generator).to(x.device)
-    rows = (torch.arange(h, device=x.device)[None, :] + offsets[0][:, None])[:, None, :, None]
-    cols = (torch.arange(w, device=x.device)[None, :] + offsets[1][:, None])[:, None, None, :]
-    batch = torch.arange(n, device=x.device)[:, None, None, None]
-    channel = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
-    return padded[batch, channel, rows, cols].contiguous(memory_format=torch.channels_last)
+    # Every h x w window of the padded images, as a view (n, c, 2*pad+1, 2*pad+1, h, w); pick one each.
+    windows = padded.unfold(2, h, 1).unfold(3, w, 1)
+    picked = windows[torch.arange(n, device=x.device), :, offsets[0], offsets[1]]
+    return picked.contiguous(memory_format=torch.channels_last)
 
 
 @dataclass(frozen=True)
@@ -274,7 +273,21 @@ def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     groups = parameter_groups(model, lr_max=config.lr, lr_mult=config.lr_mult)
     for group in groups:
         group["weight_decay"] = 0.0 if group.pop("no_decay") else config.weight_decay
-    return torch.optim.AdamW(groups, lr=config.lr, betas=(config.moms[0], 0.99), eps=1e-5)
+    # The fused kernel updates every parameter in one pass: 2-3x cheaper steps than the default
+    # per-parameter loop on CPU, and far less hurt by a busy machine (fewer tiny parallel regions).
+    fused = _fused_supported(groups)
+    return torch.optim.AdamW(groups, lr=config.lr, betas=(config.moms[0], 0.99), eps=1e-5, fused=fused)
+
+
+def _fused_supported(groups: list[dict]) -> bool | None:
+    """True when every parameter is a float tensor on a device with a fused AdamW (CPU since torch 2.4)."""
+    params = [p for group in groups for p in group["params"]]
+    devices = {p.device.type for p in params}
+    if not params or not devices <= {"cpu", "cuda"} or not all(p.is_floating_point() for p in params):
+        return None
+    if "cpu" in devices and tuple(int(v) for v in torch.__version__.split(".")[:2]) < (2, 4):
+        return None
+    return True
 
 
 def _eval_epochs(n_epochs: int, max_evals: int) -> set[int]:
@@ -384,6 +397,7 @@ def _run(
     losses = torch.full((total,), float("nan"))
     valid_targets = torch.from_numpy(data.targets[data.valid])
     evals, rows, step, diverged = _eval_epochs(n_epochs, config.max_evals), [], 0, False
+    valid_logits: torch.Tensor | None = None  # of the last validation pass: the final model's
     epoch_start = time.perf_counter()
     for epoch in range(1, n_epochs + 1):
         model.train()
@@ -405,7 +419,8 @@ def _run(
         epoch_losses = losses[first:step]
         diverged = not bool(torch.isfinite(epoch_losses).all())
         if epoch in evals or diverged or step >= total:
-            valid_loss, accuracy = _valid_metrics(predict(model, batcher, data.valid), valid_targets)
+            valid_logits = predict(model, batcher, data.valid)
+            valid_loss, accuracy = _valid_metrics(valid_logits, valid_targets)
             row = {
                 "epoch": epoch,
                 "train_loss": float(epoch_losses.mean()),
@@ -421,7 +436,18 @@ def _run(
         if diverged or step >= total:
             break
     return _result(
-        data, config, model, batcher, norm, rows, losses[:step].numpy(), lrs[:step], step, diverged, start
+        data,
+        config,
+        model,
+        batcher,
+        norm,
+        rows,
+        losses[:step].numpy(),
+        lrs[:step],
+        step,
+        diverged,
+        start,
+        valid_logits,
     )
 
 
@@ -437,8 +463,10 @@ def _result(
     steps: int,
     diverged: bool,
     start: float,
+    valid_logits: torch.Tensor | None,
 ) -> TrainResult:
-    valid_logits = predict(model, batcher, data.valid)
+    if valid_logits is None:  # the loop always validates after its last step; this is a safety net
+        valid_logits = predict(model, batcher, data.valid)
     predictions = _predictions(data, valid_logits)
     train_logits = predict(model, batcher, data.train)
     train_error = float((train_logits.argmax(1) != torch.from_numpy(data.targets[data.train])).float().mean())

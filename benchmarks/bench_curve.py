@@ -1,0 +1,223 @@
+"""What does a whole learning curve cost, against the model's own arithmetic and against a hand-written loop?
+
+Measured in one run on the digits sample (or --data), the same plan for every contender:
+
+- bare: the optimiser steps of every run of the curve, on pre-made normalised tensors (forward,
+  cross_entropy, backward, AdamW step, nothing else): what the model's arithmetic costs.
+- datasize jobs=1 / jobs=2 / dask: `datasize.learning_curve` (the runs only, in a fresh run folder)
+  and, for jobs=1, the whole pipeline as `datasize curve` runs it (`run_curve`: scan, split,
+  validation, decode, runs, forecast; lr given, so no LR finder).
+- plain: the same curve written by hand as users write it: for each fraction and seed, a fresh model
+  and a torch `DataLoader` over a `Dataset` that decodes each PNG with PIL in `__getitem__`, every
+  epoch, for the same number of steps, evaluating on the validation set at the end.
+
+Ratios printed: datasize / bare (the overhead of everything around the model), plain / datasize,
+jobs=1 / jobs=2 (parallel scaling), dask / jobs=2.
+
+Usage: python benchmarks/bench_curve.py [--fractions 1/8,1/4,1/2,1 --seeds 2 --epochs 4] [--skip-dask]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+import datasize
+from datasize.curve import CurveConfig, learning_curve, nested_subsets, plan_runs, run_config
+from datasize.models import make_model
+from datasize.pipeline import run_curve
+from datasize.prepare import prepare
+from datasize.train import Batcher, Normalizer, TrainConfig, steps_per_epoch
+
+
+def bare_steps(prepared, specs, train: TrainConfig) -> float:
+    """Seconds for every run's optimiser steps on pre-made tensors (batches cut beforehand)."""
+    data = prepared.data
+    norm = Normalizer.fit(data.cache.images, data.train)
+    batcher = Batcher(data, norm, torch.device("cpu"), train.augment)
+    labels = np.array(data.cache.labels, dtype=object)[data.train]
+    total = 0.0
+    for spec in specs:
+        rows = data.train[nested_subsets(labels, [spec.n_train], seed=spec.seed)[0]]
+        per = steps_per_epoch(len(rows), train.batch_size)
+        generator = torch.Generator().manual_seed(spec.seed)
+        batches = []
+        while len(batches) < train.steps:
+            order = rows[torch.randperm(len(rows), generator=generator).numpy()]
+            batches += [batcher.train_batch(b, generator) for b in np.array_split(order, per)]
+        batches = batches[: train.steps]
+        torch.manual_seed(spec.seed)
+        model = make_model(train.model, in_channels=data.cache.channels, n_classes=data.n_classes)
+        model = model.to(memory_format=torch.channels_last).train()
+        optimizer = torch.optim.AdamW(model.parameters(), lr=train.lr, weight_decay=train.weight_decay)
+        start = time.perf_counter()
+        for x, y in batches:
+            loss = nn.functional.cross_entropy(model(x), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        total += time.perf_counter() - start
+    return total
+
+
+class PilDataset(Dataset):
+    """Decode a PNG with PIL on every access, as a hand-written loop does."""
+
+    def __init__(self, root: str, paths: list[str], targets: list[int], size: int, mean: float, std: float):
+        self.root, self.paths, self.targets, self.size = root, paths, targets, size
+        self.mean, self.std = mean, std
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int):
+        with Image.open(Path(self.root, self.paths[i])) as image:
+            array = np.asarray(image.convert("L").resize((self.size, self.size)), dtype=np.float32)
+        x = (torch.from_numpy(array)[None] - self.mean) / self.std
+        return x, self.targets[i]
+
+
+def plain_curve(prepared, specs, train: TrainConfig) -> float:
+    """The same curve as a hand-written loop with a PIL Dataset; returns seconds."""
+    data = prepared.data
+    paths = np.array(data.cache.paths, dtype=object)
+    labels = np.array(data.cache.labels, dtype=object)[data.train]
+    mean, std = (
+        Normalizer.fit(data.cache.images, data.train).mean[0],
+        Normalizer.fit(data.cache.images, data.train).std[0],
+    )
+    size = data.cache.size
+    valid = PilDataset(
+        prepared.root, list(paths[data.valid]), list(data.targets[data.valid]), size, mean, std
+    )
+    start = time.perf_counter()
+    for spec in specs:
+        rows = data.train[nested_subsets(labels, [spec.n_train], seed=spec.seed)[0]]
+        dataset = PilDataset(prepared.root, list(paths[rows]), list(data.targets[rows]), size, mean, std)
+        loader = DataLoader(
+            dataset,
+            batch_size=min(train.batch_size, len(rows)),
+            shuffle=True,
+            drop_last=False,
+            generator=torch.Generator().manual_seed(spec.seed),
+        )
+        torch.manual_seed(spec.seed)
+        model = make_model(train.model, in_channels=data.cache.channels, n_classes=data.n_classes).train()
+        optimizer = torch.optim.AdamW(model.parameters(), lr=train.lr, weight_decay=train.weight_decay)
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=train.lr, total_steps=train.steps + 1
+        )
+        step = 0
+        while step < train.steps:
+            for x, y in loader:
+                if len(y) < 2:
+                    continue
+                loss = nn.functional.cross_entropy(model(x), y)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                scheduler.step()
+                step += 1
+                if step >= train.steps:
+                    break
+        model.eval()
+        with torch.no_grad():
+            for x, _ in DataLoader(valid, batch_size=256):
+                model(x)
+    return time.perf_counter() - start
+
+
+def timed(fn) -> tuple[float, object]:
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="data/sample/digits")
+    parser.add_argument("--fractions", default="1/8,1/4,1/2,1")
+    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--skip-dask", action="store_true")
+    parser.add_argument("--skip-plain", action="store_true")
+    args = parser.parse_args()
+    fractions = tuple(float(Fraction(f)) for f in args.fractions.split(","))
+    print(f"command: {' '.join(sys.argv)}")
+    print(
+        f"machine: {platform.platform()}; torch {torch.__version__} ({torch.get_num_threads()} threads); "
+        f"datasize {datasize.__version__}"
+    )
+    work = Path(tempfile.mkdtemp(prefix="datasize-bench-curve-"))
+    try:
+        prepared = prepare(args.data, cache_dir=work / "cache")
+        config = CurveConfig(
+            fractions=fractions, seeds=args.seeds, lr=3e-3, train=TrainConfig(epochs=args.epochs)
+        )
+        specs = plan_runs(config, len(prepared.data.train))
+        train = run_config(config, 3e-3, len(prepared.data.train))
+        print(
+            f"plan: {len(specs)} runs (sizes {sorted({s.n_train for s in specs})}, {args.seeds} seeds), "
+            f"{train.steps} steps each"
+        )
+        rows = []
+        t_bare = bare_steps(prepared, specs, train)
+        rows.append(("bare optimiser steps", t_bare))
+        t1, _ = timed(lambda: learning_curve(prepared, config=config, lr=3e-3, folder=work / "j1", jobs=1))
+        rows.append(("datasize learning_curve jobs=1", t1))
+        t2, _ = timed(lambda: learning_curve(prepared, config=config, lr=3e-3, folder=work / "j2", jobs=2))
+        rows.append(("datasize learning_curve jobs=2", t2))
+        t_pipe, _ = timed(lambda: run_curve(args.data, config=config, out=work / "pipe", jobs=1))
+        rows.append(("datasize run_curve (whole pipeline) jobs=1", t_pipe))
+        t_dask = None
+        if not args.skip_dask:
+            from distributed import Client, LocalCluster
+
+            with (
+                LocalCluster(
+                    n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+                ) as cluster,
+                Client(cluster) as client,
+            ):
+                t_dask, _ = timed(
+                    lambda: learning_curve(
+                        prepared, config=config, lr=3e-3, folder=work / "dask", scheduler=client
+                    )
+                )
+            rows.append(("datasize learning_curve dask 2 workers", t_dask))
+        t_plain = None
+        if not args.skip_plain:
+            t_plain = plain_curve(prepared, specs, train)
+            rows.append(("plain PIL DataLoader curve", t_plain))
+        print(f"\n{'contender':<44} {'seconds':>8}")
+        for name, seconds in rows:
+            print(f"{name:<44} {seconds:>8.1f}")
+        print("\nratios")
+        print(
+            f"  learning_curve jobs=1 / bare steps:        {t1 / t_bare:.2f}x  "
+            f"(overhead {100 * (t1 / t_bare - 1):.0f}%)"
+        )
+        print(f"  whole pipeline jobs=1 / bare steps:        {t_pipe / t_bare:.2f}x")
+        print(f"  jobs=1 / jobs=2 (speed-up):                {t1 / t2:.2f}x")
+        if t_dask:
+            print(f"  jobs=1 / dask 2 workers (speed-up):        {t1 / t_dask:.2f}x")
+        if t_plain:
+            print(f"  plain PIL curve / learning_curve jobs=1:   {t_plain / t1:.2f}x")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
