@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from datasize.cache import ImageCache
+from datasize.report.plots import plain_text
 
 
 def confusion_matrix(predictions: pd.DataFrame, classes: tuple[str, ...] | list[str]) -> pd.DataFrame:
@@ -41,6 +42,7 @@ def top_losses(predictions: pd.DataFrame, *, k: int = 16) -> pd.DataFrame:
     return ordered.head(k).reset_index(drop=True)
 
 
+@plain_text
 def plot_top_losses(
     losses: pd.DataFrame, cache: ImageCache, path: str | os.PathLike, *, columns: int = 4
 ) -> None:

@@ -1,9 +1,10 @@
-"""Files and processes: atomic output (a reader never sees a half-written file), usable cores."""
+"""Files and processes: atomic output (a reader never sees a half-written file), strict CSV input, cores."""
 
 from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -41,3 +42,34 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
 def write_csv_atomic(path: str | os.PathLike, frame: pd.DataFrame) -> None:
     """A DataFrame as CSV (no index, LF line ends), written atomically."""
     write_text_atomic(path, frame.to_csv(index=False, lineterminator="\n"))
+
+
+def read_csv_text(path: str | os.PathLike, *, what: str) -> pd.DataFrame:
+    """A UTF-8 CSV as a table of strings ("" for empty cells); ValueError naming `what` and the file.
+
+    Rows with more cells than the header are refused: pandas would otherwise take the extra
+    leading cells as an index and shift every column, silently.
+    """
+    name = f"{what} {str(path)!r}"
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{name} does not exist")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8", index_col=False)
+    except UnicodeDecodeError:
+        raise ValueError(f"{name} is not UTF-8 text ({_first_bad_utf8(path)}); save it as UTF-8") from None
+    except pd.errors.ParserWarning:
+        raise ValueError(f"{name} has rows with more cells than its header") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise ValueError(f"{name} is not a readable CSV: {str(exc).strip()}") from None
+
+
+def _first_bad_utf8(path: str | os.PathLike) -> str:
+    data = Path(path).read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return f"line {line}: byte 0x{data[exc.start]:02x} {exc.reason}"
+    return "an invalid byte"

@@ -19,11 +19,13 @@ from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
-from datasize.io import usable_cores
+from datasize.io import read_csv_text, usable_cores
 from datasize.probe import (
+    CONTROL_CHARACTERS,
     DEFAULT_MAX_PIXELS,
     IMAGE_EXTENSIONS,
     ProbeOptions,
+    printable_path,
     probe_file,
     probe_many,
 )
@@ -129,9 +131,13 @@ def scan(
 # --- sources ----------------------------------------------------------------------------------
 
 
-def printable_path(rel: str) -> str:
-    """A path fit for UTF-8 output: bytes that are not UTF-8 shown as \\xNN escapes."""
-    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+def _name_problem(rel: str) -> str | None:
+    """Why a file name cannot be a manifest path, or None when it can."""
+    if rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace") != rel:
+        return "file name is not valid UTF-8"
+    if CONTROL_CHARACTERS.search(rel):
+        return "file name has control characters"
+    return None
 
 
 def _walk(root: Path, problems: list[dict]) -> Iterable[tuple[str, bool]]:
@@ -155,7 +161,7 @@ def _walk(root: Path, problems: list[dict]) -> Iterable[tuple[str, bool]]:
             full = Path(dirpath, name)
             if full.is_symlink():
                 rel = (rel_dir / name).as_posix() if rel_dir.parts else name
-                problems.append(_folder_link(root, full, rel))
+                problems.append(_folder_link(root, full, printable_path(rel)))
 
 
 def _folder_link(root: Path, full: Path, rel: str) -> dict:
@@ -165,7 +171,7 @@ def _folder_link(root: Path, full: Path, rel: str) -> dict:
     except (OSError, RuntimeError):
         return {"path": rel, "reason": "broken or looping link to a folder; not followed"}
     if not target.is_relative_to(root.resolve()):
-        reason = f"link to folder {target} outside the dataset root; not followed"
+        reason = f"link to folder {printable_path(str(target))} outside the dataset root; not followed"
         return {"path": rel, "reason": reason, "check": "link_outside_root"}
     return {"path": rel, "reason": "link to a folder inside the dataset root; not followed"}
 
@@ -185,8 +191,9 @@ def _candidate_files(root: Path) -> tuple[list[str], list[dict]]:
     files: list[str] = []
     skipped: list[dict] = []
     for rel, hidden in _walk(root, skipped):
-        if printable_path(rel) != rel:
-            skipped.append({"path": printable_path(rel), "reason": "file name is not valid UTF-8"})
+        problem = _name_problem(rel)
+        if problem is not None:
+            skipped.append({"path": printable_path(rel), "reason": problem})
             continue
         reason = _skip_reason(rel, hidden)
         if reason is not None and not _looks_like_image(root / rel, reason):
@@ -245,7 +252,7 @@ def _empty_class_folders(root: Path, given: dict[str, str], rows: list[dict]) ->
             if folder.is_dir() and not folder.is_symlink() and not folder.name.startswith("."):
                 rel = folder.relative_to(root).as_posix()
                 if rel not in with_images:
-                    empty.append(rel)
+                    empty.append(printable_path(rel))
     return empty
 
 
@@ -285,22 +292,16 @@ def _rows_from_names(root: Path, pattern: re.Pattern) -> tuple[list[dict], list[
     return rows, skipped, []
 
 
-def _read_labels_csv(csv_path: Path) -> pd.DataFrame:
-    if not csv_path.is_file():
-        raise FileNotFoundError(f"labels file {str(csv_path)!r} does not exist")
-    try:
-        return pd.read_csv(csv_path, dtype=str, keep_default_na=False, encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"labels file {str(csv_path)!r} is not UTF-8 text: {exc.reason}") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise ValueError(f"labels file {str(csv_path)!r} is not a readable CSV: {exc}") from None
-
-
 def safe_relative_path(raw: str, root: Path, *, allow_outside_root: bool = False) -> str:
-    """A CSV path as a POSIX path relative to root; raises ValueError if it would escape root."""
+    """A CSV path as a POSIX path relative to root; raises ValueError if it would escape root.
+
+    Also refused: empty paths, the root itself ("."), and control characters (NUL included).
+    """
     text = raw.strip().replace("\\", "/")
     if not text:
         raise ValueError("empty path")
+    if CONTROL_CHARACTERS.search(text):
+        raise ValueError(f"path '{printable_path(raw)}' has control characters")
     candidate = PurePosixPath(text)
     if candidate.is_absolute() or ".." in candidate.parts:
         if not allow_outside_root:
@@ -309,8 +310,12 @@ def safe_relative_path(raw: str, root: Path, *, allow_outside_root: bool = False
                 "paths must stay inside the dataset root (allow_outside_root to permit)"
             )
         full = Path(text) if candidate.is_absolute() else root / text
-        return os.path.relpath(os.path.normpath(full), root).replace(os.sep, "/")
-    return PurePosixPath(*[p for p in candidate.parts if p != "."]).as_posix()
+        rel = os.path.relpath(os.path.normpath(full), root).replace(os.sep, "/")
+    else:
+        rel = PurePosixPath(*[p for p in candidate.parts if p != "."]).as_posix()
+    if rel == ".":
+        raise ValueError(f"path {raw!r} names the dataset root, not a file")
+    return rel
 
 
 def _rows_from_csv(
@@ -322,7 +327,7 @@ def _rows_from_csv(
     split_col: str | None,
     allow_outside_root: bool,
 ) -> tuple[list[dict], list[dict], list[str]]:
-    table = _read_labels_csv(csv_path)
+    table = read_csv_text(csv_path, what="labels file")
     wanted = [c for c in (path_col, label_col, group_col, split_col) if c]
     missing = [c for c in wanted if c not in table.columns]
     if missing:
@@ -334,8 +339,14 @@ def _rows_from_csv(
     for line, record in enumerate(table.to_dict("records"), start=2):
         try:
             rel = safe_relative_path(record[path_col], root, allow_outside_root=allow_outside_root)
+            if CONTROL_CHARACTERS.search(record[label_col]):
+                raise ValueError(f"label '{printable_path(record[label_col])}' has control characters")
         except ValueError as exc:
-            skipped.append({"path": record[path_col], "reason": f"{csv_path.name} line {line}: {exc}"})
+            # A refused row is an error of the label table, not a note: its image would go missing.
+            reason = f"{csv_path.name} line {line}: {exc}"
+            skipped.append(
+                {"path": printable_path(record[path_col]), "reason": reason, "check": "manifest_schema"}
+            )
             continue
         split = record[split_col].strip().lower() if split_col else ""
         split = GIVEN_SPLIT_FOLDERS.get(split, split)
@@ -387,7 +398,7 @@ def _assemble(rows: list[dict], probed: dict[str, dict]) -> pd.DataFrame:
 
 def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
     """Read a manifest CSV written by `write_manifest` (or `datasize scan -o`)."""
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    table = read_csv_text(path, what="manifest")
     missing = [c for c in MANIFEST_COLUMNS if c not in table.columns]
     if missing:
         raise ValueError(f"{str(path)!r} is not a datasize manifest: missing columns {missing}")

@@ -11,7 +11,7 @@ import re
 import stat
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -58,6 +58,11 @@ MODE_REASONS = {
 }
 
 _PNG_END = b"IEND\xaeB`\x82"
+# C0 and C1 control characters: in a name or label printed to a terminal they could move the cursor,
+# rewrite earlier lines or forge a finding, so such names are never rows and are shown escaped.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Room for metadata beyond the pixels in the largest file `max_file_bytes` lets through.
+_METADATA_BYTES = 64 << 20
 
 HASH_SIZE = 8  # 8x8 low-frequency DCT coefficients -> a 64-bit perceptual hash
 _DCT_SIZE = 32
@@ -125,16 +130,42 @@ def _fail(record: dict, check: Check, reason: str) -> dict:
     return record
 
 
-def _link_problem(full: Path, options: ProbeOptions) -> tuple[Check, str] | None:
-    if not full.is_symlink():
-        return None
-    try:
-        target = full.resolve(strict=True)
-    except (OSError, RuntimeError):
-        return Check.UNREADABLE, "broken or looping link"
-    root = Path(options.root).resolve()
-    if not options.follow_links and not target.is_relative_to(root):
-        return Check.LINK_OUTSIDE_ROOT, f"link to {target} outside the dataset root; not followed"
+def printable_path(rel: str) -> str:
+    """A path fit for UTF-8 output: bytes that are not UTF-8 and control characters as \\xNN escapes."""
+    text = rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return CONTROL_CHARACTERS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def max_file_bytes(max_pixels: int) -> int:
+    """The largest file an image within `max_pixels` can need; larger files are refused unread.
+
+    8 bytes a pixel (16-bit RGBA, stored uncompressed) plus room for metadata: a huge or sparse file
+    can then neither fill memory nor keep the scan reading for minutes.
+    """
+    return 8 * max_pixels + _METADATA_BYTES
+
+
+def _link_problem(rel: str, options: ProbeOptions) -> tuple[Check, str] | None:
+    """A link on the way to the file (the file itself or any folder above it) that must not be followed.
+
+    Every component is checked, not only the last: a CSV path through a linked folder
+    (``photos/more/x.png`` with ``more -> /elsewhere``) would otherwise read outside the root.
+    """
+    root = Path(options.root)
+    current = root
+    for part in PurePosixPath(rel).parts:
+        current = current / part
+        if not current.is_symlink():
+            continue
+        try:
+            target = current.resolve(strict=True)
+        except (OSError, RuntimeError):
+            return Check.UNREADABLE, "broken or looping link"
+        if not options.follow_links and not target.is_relative_to(root.resolve()):
+            folder = printable_path(current.relative_to(root).as_posix())
+            via = "" if current == root / rel else f" (through the folder link {folder})"
+            where = printable_path(str(target))
+            return Check.LINK_OUTSIDE_ROOT, f"link to {where} outside the dataset root{via}; not followed"
     return None
 
 
@@ -142,18 +173,32 @@ def probe_file(rel: str, options: ProbeOptions) -> dict:
     """Facts about one file under `options.root`; problems are recorded, never raised."""
     record = _empty_record(rel)
     full = Path(options.root, rel)
-    link = _link_problem(full, options)
+    link = _link_problem(rel, options)
     if link is not None:
         return _fail(record, *link)
     try:
-        if not stat.S_ISREG(full.stat().st_mode):
+        info = full.stat()
+        if stat.S_ISDIR(info.st_mode):
+            return _fail(record, Check.UNREADABLE, "a folder, not an image file")
+        if not stat.S_ISREG(info.st_mode):
             # Opening a FIFO would block forever and a device never ends: never read them.
             return _fail(record, Check.UNREADABLE, "not a regular file (a pipe, socket or device)")
+        limit = max_file_bytes(options.max_pixels)
+        if info.st_size > limit:
+            record["bytes"] = info.st_size
+            return _fail(
+                record,
+                Check.DECOMPRESSION_BOMB,
+                f"file of {info.st_size:,} bytes is larger than any image within the limit of "
+                f"{options.max_pixels:,} pixels needs ({limit:,} bytes); refused unread",
+            )
         with open(full, "rb") as f:
-            data = f.read()
-    except OSError as exc:
-        return _fail(record, Check.UNREADABLE, f"cannot read file: {exc.strerror or exc}")
+            data = f.read(limit + 1)
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the name
+        return _fail(record, Check.UNREADABLE, f"cannot read file: {getattr(exc, 'strerror', None) or exc}")
     record["bytes"] = len(data)
+    if len(data) > limit:  # it grew after the size check
+        return _fail(record, Check.DECOMPRESSION_BOMB, f"file is larger than {limit:,} bytes; refused")
     if not data:
         return _fail(record, Check.EMPTY_FILE, "zero-byte file")
     record["sha256"] = hashlib.sha256(data).hexdigest()
@@ -203,10 +248,13 @@ def _inspect_open_image(record: dict, image: Image.Image, data_tail: bytes, opti
         image.load()
         if image.format == "PNG" and not data_tail.endswith(_PNG_END):
             raise OSError("PNG ends without its IEND chunk")
-        record["phash"] = f"{perceptual_hash(image):016x}"
-        record["dhash"] = f"{difference_hash(image):016x}"
     except Exception as exc:
         return _fail(record, Check.TRUNCATED, f"image data is truncated or corrupt: {exc}")
+    try:
+        record["phash"] = f"{perceptual_hash(image):016x}"
+        record["dhash"] = f"{difference_hash(image):016x}"
+    except Exception as exc:  # decoded, but its pixel mode cannot become gray or RGB (LAB, say)
+        return _fail(record, Check.UNREADABLE, f"mode {image.mode} cannot be converted to gray or RGB: {exc}")
     return record
 
 

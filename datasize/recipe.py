@@ -4,7 +4,8 @@ A recipe has these tables, every key optional except `data.path`; relative paths
 the recipe file's folder. Unknown tables or keys, and values of the wrong type, are errors that
 name the key.
 
-    [data]    path, labels, path_col, label_col, group_col, split_col, label_re
+    [data]    path, labels, path_col, label_col, group_col, split_col, label_re,
+              allow_outside_root, follow_links (true/false, default false: see SECURITY.md)
     [split]   file, method, valid_pct, seed
     [train]   model, size, resize, epochs, lr ("auto" or a number), batch_size, weight_decay,
               augment, seed, device
@@ -33,6 +34,8 @@ SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
         "group_col": (str,),
         "split_col": (str,),
         "label_re": (str,),
+        "allow_outside_root": (bool,),  # CSV paths may be absolute or use ".."
+        "follow_links": (bool,),  # read through links that lead outside the dataset
     },
     "split": {"file": (str,), "method": (str,), "valid_pct": (float, int), "seed": (int,)},
     "train": {
@@ -88,7 +91,7 @@ def _check_types(raw: dict[str, Any], source: Path) -> None:
                 raise ValueError(
                     f"{source}: unknown key {table}.{key}; [{table}] takes {', '.join(SCHEMA[table])}"
                 )
-            if isinstance(value, bool) or not isinstance(value, allowed):
+            if (isinstance(value, bool) and bool not in allowed) or not isinstance(value, allowed):
                 names = " or ".join(t.__name__ for t in allowed)
                 raise ValueError(f"{source}: {table}.{key} = {value!r} must be a {names}")
 

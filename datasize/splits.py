@@ -55,7 +55,7 @@ import pandas as pd
 from datasize import draws
 from datasize.checks import CheckConfig, with_duplicate_groups
 from datasize.duplicates import DEFAULT_NEAR_RADIUS
-from datasize.io import write_csv_atomic, write_text_atomic
+from datasize.io import read_csv_text, write_csv_atomic, write_text_atomic
 from datasize.vocab import Split, SplitMethod
 
 SPLIT_COLUMNS = ["path", "label", "split"]  # then "group" for the group method
@@ -447,14 +447,19 @@ def read_split(path: str | os.PathLike) -> SplitResult:
         raise FileNotFoundError(f"split file {str(path)!r} does not exist")
     if not side_path.is_file():
         raise FileNotFoundError(f"split file {str(path)!r} has no sidecar {str(side_path)!r}")
-    table = pd.read_csv(csv_path, dtype=str, keep_default_na=False, encoding="utf-8")
+    table = read_csv_text(csv_path, what="split file")
     missing = [c for c in SPLIT_COLUMNS if c not in table.columns]
     if missing:
         raise ValueError(f"{str(path)!r} is not a split file: missing columns {missing}")
     odd = sorted(set(table["split"]) - SIDES)
     if odd:
         raise ValueError(f"{str(path)!r} holds split values {odd}; a side must be 'train' or 'valid'")
-    info = json.loads(side_path.read_text(encoding="utf-8"))
+    try:
+        info = json.loads(side_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"split record {str(side_path)!r} is not JSON: {exc}") from None
+    if not isinstance(info, dict):
+        raise ValueError(f"split record {str(side_path)!r} is not a JSON object")
     found, recorded = fingerprint(table), info.get("fingerprint")
     if found != recorded:
         raise ValueError(

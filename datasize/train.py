@@ -11,7 +11,9 @@ from __future__ import annotations
 import io
 import math
 import os
+import pickle
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
@@ -536,7 +538,11 @@ def save_model(result: TrainResult, path: str | os.PathLike, *, cache: ImageCach
 
 def load_model(path: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]:
     """A model saved by `save_model` (weights only: no code in the file is ever run), and its metadata."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"{str(path)!r} is not a datasize model file: {first}") from None
     if not isinstance(state, dict) or state.get("format") != "datasize-model-1":
         raise ValueError(f"{str(path)!r} is not a datasize model file")
     config = state["config"]

@@ -19,6 +19,7 @@ from datasize.checks import (
     label_variant_table,
     with_duplicate_groups,
 )
+from datasize.io import read_csv_text
 from datasize.manifest import Progress, scan
 from datasize.vocab import Check, Severity
 
@@ -113,10 +114,11 @@ def validate(
 
 
 def _apply_split(manifest: pd.DataFrame, split: str | os.PathLike | pd.DataFrame) -> pd.DataFrame:
-    table = split if isinstance(split, pd.DataFrame) else pd.read_csv(split, dtype=str, keep_default_na=False)
+    table = split if isinstance(split, pd.DataFrame) else read_csv_text(split, what="split file")
     missing = {"path", "split"} - set(table.columns)
     if missing:
-        raise ValueError(f"split table needs columns 'path' and 'split'; missing {sorted(missing)}")
+        where = "" if isinstance(split, pd.DataFrame) else f" {str(split)!r}"
+        raise ValueError(f"split table{where} needs columns 'path' and 'split'; missing {sorted(missing)}")
     sides = dict(zip(table["path"], table["split"], strict=True))
     out = manifest.copy()
     out["split"] = out["path"].map(sides).fillna("")

@@ -19,6 +19,20 @@ def save_figure(fig: Any, path: str | os.PathLike, *, dpi: int = 110) -> None:
     write_bytes_atomic(path, figure_png(fig, dpi=dpi))
 
 
+def plain_text(function: Any) -> Any:
+    """Draw with matplotlib's maths parsing off: a class named "$x$" or "a$b" is text, not TeX."""
+    import functools
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import matplotlib
+
+        with matplotlib.rc_context({"text.parse_math": False}):
+            return function(*args, **kwargs)
+
+    return wrapper
+
+
 def figure_png(fig: Any, *, dpi: int = 110) -> bytes:
     """A figure as PNG bytes (closed afterwards)."""
     import matplotlib.pyplot as plt
@@ -42,6 +56,7 @@ def _pyplot() -> Any:
     return plt
 
 
+@plain_text
 def learning_curve_png(summary: dict[str, Any]) -> bytes:
     """Error against training images (log x): every seed's points, the mean, the fitted curve, the
     interval at 2x and 4x, the extrapolation and the target line."""
@@ -95,6 +110,7 @@ def learning_curve_png(summary: dict[str, Any]) -> bytes:
     return figure_png(fig)
 
 
+@plain_text
 def epoch_curves_png(records: list[dict[str, Any]]) -> bytes:
     """Train and validation loss per epoch for one run of each size, overfitting onset marked."""
     plt = _pyplot()
@@ -144,6 +160,7 @@ def _short(label: Any, limit: int = 24) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+@plain_text
 def confusion_png(matrix: Any) -> bytes:
     """The confusion matrix as a grey heat map with counts (actual rows, predicted columns)."""
     import numpy as np
@@ -172,6 +189,7 @@ def confusion_png(matrix: Any) -> bytes:
     return figure_png(fig)
 
 
+@plain_text
 def top_losses_png(losses: Any, root: str, *, columns: int = 4) -> bytes:
     """The top-loss validation images, read from the dataset, titled predicted / actual / loss / p."""
     import numpy as np

@@ -1,0 +1,423 @@
+"""Security and data safety: each promise of SECURITY.md, backed by the test named there.
+
+The dataset is read-only to every command; output files appear whole or not at all, and a killed
+curve resumes to the same results; paths from CSVs and recipes, and links, stay inside the dataset
+unless the user allows otherwise; oversized images are refused undecoded; model files never run
+code; the HTML report shows data as text; nothing opens a network connection.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+from datasize import io as datasize_io
+from datasize.cli import main
+from datasize.manifest import scan
+from datasize.probe import ProbeOptions, probe_file
+from datasize.recipe import load_recipe
+from datasize.train import load_model
+from tests.conftest import ROOT, encode, image_array, tree_checksums
+from tests.test_bad_input import png_declaring
+from tests.test_train import stripes
+
+EVIL_LABEL = "<img src=x onerror=alert(1)>"
+
+
+def tree_state(root: Path) -> dict[str, tuple]:
+    """Content, kind, permissions and modification time of everything under root (links not followed)."""
+    sums = tree_checksums(root)
+    return {rel: (digest, *_stat(root / rel)) for rel, digest in sums.items()}
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    info = path.lstat()
+    return info.st_mode, info.st_mtime_ns
+
+
+def picture(seed: int, size: tuple[int, int] = (32, 32)) -> bytes:
+    return encode(Image.fromarray(image_array(seed, size)))
+
+
+# --- no command changes the dataset ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def workbench(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    """A dataset with a class named like an HTML tag and a few bad files, and every command run on it."""
+    base = tmp_path_factory.mktemp("workbench")
+    root, out = base / "data", base / "out"
+    for i in range(24):
+        stripes(root / "plain" / f"{i:02d}.png", vertical=True, seed=i)
+        stripes(root / EVIL_LABEL / f"{i:02d}.png", vertical=False, seed=100 + i)
+    (root / "plain" / "empty.png").write_bytes(b"")
+    (root / "plain" / "notes.txt").write_text("not an image\n")
+    (root / "plain" / ".hidden.png").write_bytes(picture(1))
+    (base / "outside.png").write_bytes(picture(2))
+    (root / "plain" / "outside.png").symlink_to(base / "outside.png")
+    before = tree_state(root)
+    data, split = str(root), str(out / "split.csv")
+    common = ["--split", split, "--size", "16", "--cache-dir", str(out / "cache"), "-q"]
+    one_epoch = [*common, "--epochs", "1"]
+    curve = str(out / "curve")
+    commands = {
+        "scan": (["scan", data, "-o", str(out / "manifest.csv")], 0),
+        "validate": (
+            ["validate", data, "-o", str(out / "findings.csv"), "--suite", str(out / "suite.json")],
+            1,
+        ),
+        "split": (["split", data, "-o", split], 0),
+        "lr-find": (["lr-find", data, *common, "--num-it", "10", "-o", str(out / "lr")], 0),
+        "train": (["train", data, *one_epoch, "--save", str(out / "model.pt"), "-o", str(out / "train")], 0),
+        "curve": (["curve", data, *one_epoch, "--fractions", "1/4,1/2,1", "--seeds", "1", "-o", curve], 0),
+        "report html": (["report", curve], 0),
+        "report md": (["report", curve, "--format", "md", "-o", str(out / "report.md")], 0),
+        "report json": (["report", curve, "--format", "json", "-o", str(out / "report.json")], 0),
+    }
+    results = {name: CliRunner().invoke(main, args) for name, (args, _) in commands.items()}
+    expected = {name: code for name, (_, code) in commands.items()}
+    return SimpleNamespace(
+        root=root, out=out, before=before, after=tree_state(root), results=results, expected=expected
+    )
+
+
+@pytest.mark.slow
+def test_no_command_modifies_moves_or_deletes_a_file_under_the_dataset_root(workbench) -> None:
+    codes = {name: result.exit_code for name, result in workbench.results.items()}
+    assert codes == workbench.expected, {n: r.output[-500:] for n, r in workbench.results.items()}
+    assert workbench.after == workbench.before
+
+
+class Tags(HTMLParser):
+    """Every start tag of a page, with its attributes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+
+@pytest.mark.slow
+def test_the_html_report_shows_a_label_named_like_a_tag_as_text(workbench) -> None:
+    page = (workbench.out / "curve" / "report.html").read_text(encoding="utf-8")
+    assert EVIL_LABEL not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+    parser = Tags()
+    parser.feed(page)
+    handlers = [(tag, name) for tag, attrs in parser.tags for name in attrs if name.startswith("on")]
+    assert handlers == []
+    assert not {tag for tag, _ in parser.tags} & {"script", "iframe", "object", "embed", "link", "a", "base"}
+    sources = [attrs.get("src") or "" for tag, attrs in parser.tags if tag == "img"]
+    assert sources and all(s.startswith("data:image/png;base64,") for s in sources)
+
+
+@pytest.mark.slow
+def test_the_markdown_report_escapes_a_label_named_like_a_tag(workbench) -> None:
+    text = (workbench.out / "report.md").read_text(encoding="utf-8")
+    assert EVIL_LABEL not in text and r"\<img src=x onerror=alert\(1\)\>" in text
+
+
+# --- output is atomic; interrupted curves resume -------------------------------------------------
+
+# Writing files anywhere but datasize/io.py would bypass the temporary-file-then-rename writers.
+DIRECT_WRITE = re.compile(
+    r"\.write_text\(|\.write_bytes\(|\bopen\([^)]*['\"][wax]b?\+?['\"]|\.to_csv\(\s*[^)\s=]+\s*[,)]"
+    r"|savefig\((?!\s*buffer)|np\.save\(|torch\.save\(\s*\w+,(?!\s*buffer)|json\.dump\(|\.tofile\("
+    r"|open_memmap\((?!\s*partial)"  # the image cache: a partial file, renamed when whole
+)
+
+
+def test_every_output_file_is_written_through_the_atomic_writers() -> None:
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in sorted((ROOT / "datasize").rglob("*.py"))
+        if path.name != "io.py"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if DIRECT_WRITE.search(line)
+    ]
+    assert offenders == []
+
+
+def test_a_write_that_fails_midway_leaves_the_old_file_whole_and_no_temporary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "runs.csv"
+    target.write_text("old, whole\n")
+
+    def crash(src: str, dst: str) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(datasize_io.os, "replace", crash)
+    with pytest.raises(OSError, match="disk full"):
+        datasize_io.write_text_atomic(target, "new" * 1000)
+    assert target.read_text() == "old, whole\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["runs.csv"]
+
+
+@pytest.fixture(scope="module")
+def small_curve_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from benchmarks.bench_kill import make_dataset
+
+    root = tmp_path_factory.mktemp("kill") / "data"
+    make_dataset(root, 45, seed=1)
+    return root
+
+
+SMALL_CURVE = ["--fractions", "1/2,1", "--seeds", "1", "--epochs", "1", "--size", "16", "--lr", "3e-3"]
+
+
+@pytest.mark.slow
+def test_a_curve_killed_with_sigkill_resumes_to_the_results_of_an_uninterrupted_run(
+    small_curve_data: Path, tmp_path: Path
+) -> None:
+    from benchmarks.bench_kill import run_to_end, run_trial
+
+    reference = tmp_path / "reference"
+    seconds, done = run_to_end(small_curve_data, reference, SMALL_CURVE)
+    assert done.returncode == 0, done.stderr
+    mid_curve = run_trial(
+        1, small_curve_data, tmp_path, reference, seconds, args=SMALL_CURVE, kill_when_saved=1
+    )
+    moment = float(np.random.default_rng(0).uniform(0, seconds))
+    anywhere = run_trial(2, small_curve_data, tmp_path, reference, moment, args=SMALL_CURVE)
+    for trial in (mid_curve, anywhere):
+        assert trial.unparsable == [] and trial.resume_code == 0 and trial.diffs == [], trial
+    assert mid_curve.killed and mid_curve.resumed_runs >= 1
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_a_curve_cleanly_and_says_how_to_resume(small_curve_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    command = [
+        sys.executable,
+        "-m",
+        "datasize",
+        "curve",
+        str(small_curve_data),
+        *SMALL_CURVE,
+        "-q",
+        "-o",
+        str(out),
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(out.glob("runs/*.json")) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1] == (
+        f"Interrupted. Finished runs are saved in {out}; run the same command again to resume."
+    )
+    resumed = subprocess.run(
+        [*command[:-3], "--json", "-o", str(out)], capture_output=True, text=True, timeout=300
+    )
+    assert resumed.returncode == 0 and json.loads(resumed.stdout)["resumed_runs"] >= 1
+
+
+# --- paths stay inside the dataset unless the user allows otherwise ------------------------------
+
+
+@pytest.fixture
+def escaping(tmp_path: Path) -> SimpleNamespace:
+    """A root with one image, an image beside it, and a labels CSV that reaches out to it twice."""
+    root = tmp_path / "root"
+    (root / "cat").mkdir(parents=True)
+    (root / "cat" / "a.png").write_bytes(picture(1))
+    (tmp_path / "secret.png").write_bytes(picture(2))
+    (tmp_path / "other.png").write_bytes(picture(3))
+    labels = tmp_path / "labels.csv"
+    labels.write_text(f"path,label\ncat/a.png,cat\n../secret.png,cat\n{tmp_path / 'other.png'},cat\n")
+    return SimpleNamespace(root=root, labels=labels)
+
+
+def test_csv_paths_that_leave_the_root_are_refused_as_errors(escaping) -> None:
+    manifest = scan(escaping.root, labels=escaping.labels, jobs=1)
+    assert list(manifest["path"]) == ["cat/a.png"]
+    refused = [s for s in manifest.attrs["skipped"] if s.get("check") == "manifest_schema"]
+    assert [s["reason"].split(":")[0] for s in refused] == ["labels.csv line 3", "labels.csv line 4"]
+
+
+def test_csv_paths_that_leave_the_root_are_read_only_when_allowed(escaping) -> None:
+    manifest = scan(escaping.root, labels=escaping.labels, jobs=1, allow_outside_root=True)
+    assert list(manifest["path"]) == ["../other.png", "../secret.png", "cat/a.png"]
+    assert (manifest["error"] == "").all()
+
+
+def test_the_command_line_refuses_outside_csv_paths_unless_allow_outside_root(escaping) -> None:
+    args = ["scan", str(escaping.root), "--labels", str(escaping.labels), "--json"]
+    refused = CliRunner().invoke(main, args)
+    allowed = CliRunner().invoke(main, [*args, "--allow-outside-root"])
+    assert [r["path"] for r in json.loads(refused.stdout)] == ["cat/a.png"]
+    assert [r["path"] for r in json.loads(allowed.stdout)] == ["../other.png", "../secret.png", "cat/a.png"]
+
+
+def test_recipe_csv_paths_that_leave_the_root_are_refused_unless_the_recipe_allows_it(escaping) -> None:
+    recipe = escaping.labels.parent / "recipe.toml"
+    recipe.write_text(f'[data]\npath = "root"\nlabels = "{escaping.labels.name}"\n')
+    assert list(scan(load_recipe(recipe).data, **load_recipe(recipe).scan_options)["path"]) == ["cat/a.png"]
+    recipe.write_text(recipe.read_text() + "allow_outside_root = true\n")
+    loaded = load_recipe(recipe)
+    assert list(scan(loaded.data, **loaded.scan_options)["path"]) == [
+        "../other.png",
+        "../secret.png",
+        "cat/a.png",
+    ]
+
+
+def test_links_out_of_the_root_are_not_read_unless_follow_links(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "cat").mkdir(parents=True)
+    (tmp_path / "secret.png").write_bytes(picture(3))
+    (root / "cat" / "link.png").symlink_to(tmp_path / "secret.png")
+    default = probe_file("cat/link.png", ProbeOptions(root=str(root)))
+    followed = probe_file("cat/link.png", ProbeOptions(root=str(root), follow_links=True))
+    assert (default["error_check"], default["sha256"]) == ("link_outside_root", "")
+    assert (followed["error"], followed["width"]) == ("", 32)
+
+
+def test_a_csv_path_through_a_folder_link_out_of_the_root_is_not_read(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "secret.png").write_bytes(picture(4))
+    (root / "more").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (tmp_path / "labels.csv").write_text("path,label\nmore/secret.png,cat\n")
+    row = scan(root, labels=tmp_path / "labels.csv", jobs=1).iloc[0]
+    assert (row["error_check"], row["sha256"]) == ("link_outside_root", "")
+    assert "through the folder link more" in row["error"]
+
+
+# --- images over the pixel limit; model files --------------------------------------------------
+
+
+def test_images_over_the_pixel_limit_are_refused_before_decoding(tmp_path: Path) -> None:
+    # The pixel data is garbage: decoding it would report `truncated`, not `decompression_bomb`.
+    (tmp_path / "claims.png").write_bytes(png_declaring(3000, 3000))
+    (tmp_path / "real.png").write_bytes(encode(Image.new("L", (1200, 1000))))
+    options = ProbeOptions(root=str(tmp_path), max_pixels=1_000_000)
+    for name in ("claims.png", "real.png"):
+        record = probe_file(name, options)
+        assert record["error_check"] == "decompression_bomb" and "refused undecoded" in record["error"]
+        assert record["phash"] == ""  # never decoded: no perceptual hash was computed
+
+
+class RunsCode:
+    """Unpickling this runs code: it writes a file named by `marker`."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (exec, (f"import pathlib; pathlib.Path({str(self.marker)!r}).write_text('ran')",))
+
+
+def test_a_model_file_holding_pickled_code_is_refused_and_runs_nothing(tmp_path: Path) -> None:
+    marker, path = tmp_path / "marker", tmp_path / "model.pt"
+    torch.save({"format": "datasize-model-1", "config": RunsCode(marker)}, path)
+    with pytest.raises(Exception, match=r"Weights only load failed|not a datasize model"):
+        load_model(path)
+    assert not marker.exists()
+    torch.load(path, weights_only=False)  # the payload is live: a full unpickle would run it
+    assert marker.read_text() == "ran"
+
+
+# --- no network -----------------------------------------------------------------------------------
+
+# Installed as sitecustomize, so that every Python process of the run (workers too) is watched.
+NO_NETWORK_HOOK = """
+import ipaddress, os, socket, sys
+
+LOOKUPS = ("socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyaddr", "http.client.connect",
+           "urllib.Request", "ftplib.connect", "smtplib.connect")
+
+def _local(sock, address):
+    # A pipe between processes, or a bind to the loopback address with no traffic (urllib3 binds
+    # ::1 at import to learn whether IPv6 works).
+    if sock.family == socket.AF_UNIX:
+        return True
+    try:
+        return ipaddress.ip_address(address[0]).is_loopback
+    except (ValueError, TypeError, IndexError):
+        return False
+
+def _guard(event, args):
+    if event in ("socket.connect", "socket.sendto", "socket.sendmsg"):
+        if getattr(args[0], "family", None) == socket.AF_UNIX:
+            return
+    elif event == "socket.bind":
+        if _local(*args[:2]):
+            return
+    elif event not in LOOKUPS:
+        return
+    sys.stderr.write(f"NETWORK ATTEMPT: {event} {args!r}\\n")
+    sys.stderr.flush()
+    os._exit(97)
+
+sys.addaudithook(_guard)
+"""
+
+
+@pytest.mark.slow
+def test_a_whole_pipeline_opens_no_network_connection(tmp_path: Path) -> None:
+    for i in range(24):
+        stripes(tmp_path / "data" / "vertical" / f"{i:02d}.png", vertical=True, seed=i)
+        stripes(tmp_path / "data" / "horizontal" / f"{i:02d}.png", vertical=False, seed=100 + i)
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(
+        textwrap.dedent(
+            """\
+            [data]
+            path = "data"
+            [train]
+            size = 16
+            epochs = 1
+            batch_size = 16
+            lr = "auto"
+            [curve]
+            fractions = [0.25, 0.5, 1.0]
+            seeds = 1
+            [output]
+            folder = "out"
+            report = ["html", "md", "json"]
+            """
+        )
+    )
+    (tmp_path / "hook").mkdir()
+    (tmp_path / "hook" / "sitecustomize.py").write_text(NO_NETWORK_HOOK)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "hook"), str(ROOT)])}
+    probe = subprocess.run(
+        [sys.executable, "-c", "import socket; socket.socket().connect(('192.0.2.1', 9))"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert probe.returncode == 97 and "NETWORK ATTEMPT: socket.connect" in probe.stderr  # the guard works
+    result = subprocess.run(
+        [sys.executable, "-m", "datasize", "run", str(recipe), "-q"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "NETWORK ATTEMPT" not in result.stderr
+    assert (tmp_path / "out" / "report.html").is_file() and (tmp_path / "out" / "lr_find.json").is_file()
