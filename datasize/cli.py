@@ -21,6 +21,11 @@ EXIT_USAGE = 2
 EXIT_INTERNAL = 3
 
 
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 def _api_errors(command: Callable) -> Callable:
     """Bad arguments and missing files from the API become a one-line error with exit code 2.
 
@@ -33,16 +38,23 @@ def _api_errors(command: Callable) -> Callable:
         try:
             return command(*args, **kwargs)
         except (ValueError, FileNotFoundError, NotADirectoryError, PermissionError) as exc:
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {_first_line(exc)}", err=True)
             sys.exit(EXIT_USAGE)
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             sys.exit(130)
+        except OSError as exc:  # a file gone since the scan, a full disk: name the file
+            if os.environ.get("DATASIZE_DEBUG"):
+                raise
+            where = f" ({exc.filename})" if exc.filename else ""
+            click.echo(f"Error: {exc.strerror or _first_line(exc)}{where}", err=True)
+            sys.exit(EXIT_INTERNAL)
         except Exception as exc:
             if os.environ.get("DATASIZE_DEBUG"):
                 raise
             click.echo(
-                f"Error: internal error {type(exc).__name__}: {exc} (set DATASIZE_DEBUG=1 for the traceback)",
+                f"Error: internal error {type(exc).__name__}: {_first_line(exc)} "
+                "(set DATASIZE_DEBUG=1 for the traceback)",
                 err=True,
             )
             sys.exit(EXIT_INTERNAL)
@@ -897,3 +909,126 @@ def run_command(recipe: str, quiet: bool) -> None:
         click.echo(line)
     for path in sorted(reports, key=lambda p: p.suffix == ".html"):  # the HTML report's path last
         click.echo(f"report: {path}")
+
+
+@main.command()
+@click.argument("run_folder", type=click.Path(file_okay=False))
+@click.option(
+    "--target-error",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=None,
+    help="Plan the fewest new images whose overall error is at most this, e.g. 0.05.",
+)
+@click.option(
+    "--budget",
+    type=click.FloatRange(0, min_open=True),
+    default=None,
+    help="Plan the best use of this many new images (of this much money, with --cost).",
+)
+@click.option(
+    "--cost",
+    "cost_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="CSV with columns label,cost: the cost of one image of each class; a row '*,COST' prices "
+    "every class it does not name [default: every image costs 1].",
+)
+@click.option(
+    "--confidence",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.9,
+    show_default=True,
+    help="With --target-error: the share of the curves' refits that must reach it.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seeds the refits.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False), default=None, help="Also write the table as CSV here."
+)
+@_api_errors
+def plan(
+    run_folder: str,
+    target_error: float | None,
+    budget: float | None,
+    cost_file: str | None,
+    confidence: float,
+    seed: int,
+    as_json: bool,
+    output: str | None,
+) -> None:
+    """Plan which classes to collect images of: the fewest for --target-error, or the best use of --budget.
+
+    Reads the per-class learning curves of RUN_FOLDER (made by `datasize curve`) and spends new
+    images where they cut the overall error most per unit of cost; classes the model mistakes for
+    each other are collected together, plateaued classes get nothing. Prints each class's images to
+    collect and its expected error after, with intervals, and writes plan.json and plan.csv into
+    RUN_FOLDER (`datasize report` shows them). A target is planned for the --confidence quantile.
+    """
+    if (target_error is None) == (budget is None):
+        raise ValueError("give exactly one of --target-error and --budget")
+    from datasize.io import write_csv_atomic
+    from datasize.plan import plan_collection, write_plan
+
+    result = plan_collection(
+        run_folder, target_error=target_error, budget=budget, cost=cost_file, confidence=confidence, seed=seed
+    )
+    files = write_plan(result, run_folder)
+    if output:
+        write_csv_atomic(output, result.table)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True))
+        return
+    for line in _plan_lines(result):
+        click.echo(line)
+    click.echo(f"plan written to {files[0]} and {files[1]}" + (f"; table to {output}" if output else ""))
+
+
+def _plan_lines(result: Any) -> list[str]:
+    """The plan's verdict, then its table in aligned columns."""
+    width = round(100 * (result.interval[1] - result.interval[0]))
+    head = [
+        "class",
+        "group",
+        "have",
+        "collect",
+        "1st round",
+        "error now",
+        "after",
+        f"{width}% interval",
+        "reason",
+    ]
+    rows = [
+        [
+            str(r.label),
+            str(r.group),
+            f"{r.have:,}",
+            f"{r.collect:,}",
+            f"{r.first_round:,}",
+            f"{r.error_now:.1%}",
+            f"{r.error_after:.1%}",
+            f"{r.low:.1%}–{r.high:.1%}",
+            str(r.reason),
+        ]
+        for r in result.table.itertuples()
+    ]
+    total = [
+        "overall",
+        "",
+        f"{int(result.table['have'].sum()):,}",
+        f"{result.images:,}",
+        f"{int(result.table['first_round'].sum()):,}",
+        f"{result.error_now:.1%}",
+        f"{result.expected:.1%}",
+        f"{result.low:.1%}–{result.high:.1%}",
+        "",
+    ]
+    widths = [max(len(row[i]) for row in [head, *rows, total]) for i in range(len(head))]
+
+    def line(row: list[str]) -> str:
+        cells = [
+            c.ljust(w) if i in (0, 1, 8) else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        return "  ".join(cells).rstrip()
+
+    return [result.verdict(), "", line(head), *map(line, rows), line(total)]

@@ -17,7 +17,11 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def help_text(command: click.Command, name: str) -> str:
-    context = click.Context(command, info_name=name, terminal_width=100, max_content_width=100)
+    # The same help option names as a real invocation under the `datasize` group (click caches the
+    # help option on the command, so the first context's names must be the real ones).
+    context = click.Context(
+        command, info_name=name, terminal_width=100, max_content_width=100, help_option_names=["-h", "--help"]
+    )
     return command.get_help(context)
 
 

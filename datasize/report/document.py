@@ -67,6 +67,7 @@ def build_report(folder: str | os.PathLike, *, top_k: int = 16, show: int = 15) 
         _curve_section(summary),
         _epochs_section(records),
         _per_class_section(summary, show),
+        *_plan_section(_read_json(folder / "plan.json")),
         _largest_run_section(records, summary, top_k),
         _problems_section(records),
     ]
@@ -218,6 +219,24 @@ def _per_class_section(summary: dict[str, Any], show: int) -> Section:
     return Section(
         "Which classes need images", text, [("Per-class forecast", table.head(max(show, 30)).round(4))]
     )
+
+
+def _plan_section(plan: dict[str, Any] | None) -> list[Section]:
+    """The collection plan `datasize plan` wrote into the folder, when there is one."""
+    if not plan:
+        return []
+    interval = plan.get("interval") or [0.1, 0.9]
+    width = round(100 * (interval[1] - interval[0]))
+    table = pd.DataFrame(plan.get("table", []))
+    text = [
+        plan.get("verdict", ""),
+        f"Overall: {_pct(plan.get('error_now'))} now, {_pct(plan.get('expected'))} expected after collecting "
+        f"({width}% interval {_pct(plan.get('low'))}–{_pct(plan.get('high'))}); spread evenly over every "
+        f"class, the same spend would give {_pct(plan.get('uniform_error'))}. Re-run `datasize plan` after "
+        "re-running the curve: this plan was made from the curve as it was then.",
+    ]
+    caption = f"Images to collect per class, and each class's error expected after ({width}% interval)"
+    return [Section("Collection plan", text, [(caption, table.round(4))] if not table.empty else [])]
 
 
 def _largest_run_section(records: list[dict[str, Any]], summary: dict[str, Any], top_k: int) -> Section:
