@@ -140,9 +140,15 @@ class Group:
         return Reason.PLATEAUED if self.plateau is not None and self.plateau.plateaued else None
 
     def expected(self, extra: float) -> float:
-        """The group's error after `extra` more images, on the fit to all runs."""
+        """The group's error after `extra` more images: the mean over the refits, drift included."""
         if self.fit is None:
             return float(self.shares @ self.error_now) / self.share
+        return float(self.sampled(extra).mean())
+
+    def fitted(self, extra: float) -> float:
+        """The group's error after `extra` more images on the fit to all runs (measured, without one)."""
+        if self.fit is None:
+            return self.expected(extra)
         return float(self.fit.predict(self.images + extra))
 
     def sampled(self, extra: float) -> np.ndarray:
@@ -185,7 +191,7 @@ class Curves:
         return np.array([g.images for g in self.groups])
 
     def expected(self, extra: np.ndarray) -> float:
-        """The overall error after `extra` images per group, on the point fits."""
+        """The overall error after `extra` images per group (each group's mean over its refits)."""
         return float(sum(g.share * g.expected(x) for g, x in zip(self.groups, extra, strict=True)))
 
 
@@ -410,7 +416,7 @@ class Outlook:
     """What an allocation is expected to give, with intervals for what a rerun would measure."""
 
     labels: tuple[str, ...]  # classes, in the groups' order
-    expected: np.ndarray  # per class: its error after, on the point fits
+    expected: np.ndarray  # per class: its error after, the mean over the refits
     low: np.ndarray  # per class: the interval of a rerun's measured class error
     high: np.ndarray
     overall: float  # the overall expected error
@@ -459,8 +465,9 @@ def greedy_path(
     """Allocations of growing cost, each one chunk more than the last: (spent, images per group).
 
     Each step buys about `chunk` cost units of the group with the largest cut in the overall
-    (point-fit) error per unit of cost; `chunk=None` makes each step 1% of the cost of the data so
-    far. Stops when no group cuts the error any more, or nothing more fits under `limit`.
+    expected error (the mean over the refits) per unit of cost; `chunk=None` makes each step 1% of
+    the cost of the data so far. Stops when no group cuts the error any more, or nothing more fits
+    under `limit`.
     """
     eligible = [i for i, g in enumerate(curves.groups) if g.reason is None]
     extra = np.zeros(len(curves.groups))
@@ -515,7 +522,7 @@ PLAN_COLUMNS = [
     "first_round",  # of which, in the first round
     "cost",  # per image
     "error_now",  # measured in the largest runs
-    "error_after",  # expected after collecting (the point fits)
+    "error_after",  # expected after collecting (the mean over the refits)
     "low",  # the interval of a rerun's measured class error after collecting
     "high",
     "share",  # of the validation images: the class's weight in the overall error
@@ -633,10 +640,7 @@ def plan_collection(
     seen = outlook(curves, extra, interval=interval)
     spent = float(per_class[0] @ np.array([prices[x] for x in labels]))
     floors = np.array(
-        [
-            g.share * g.expected(g.images * (SEARCH_LIMIT - 1) if g.reason is None else 0)
-            for g in curves.groups
-        ]
+        [g.share * g.fitted(g.images * (SEARCH_LIMIT - 1) if g.reason is None else 0) for g in curves.groups]
     )
     limiting = tuple(
         curves.groups[i].name for i in np.argsort(-floors, kind="stable") if floors[i] >= floors.max() / 3
