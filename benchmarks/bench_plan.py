@@ -6,7 +6,7 @@ of new images from the pool that remains. Those images are then added, and the m
 (3 seeds, the same settings, `epochs` passes over the grown set, as a user would) and measured on
 the fixed validation set. Beside the plan, the same budget is spent:
     uniform   evenly over every class (the issue's baseline), and
-    worst     in proportion to each class's current error (a tempting heuristic)
+    worst     in proportion to each class's current error (a tempting heuristic; capped at the pool)
 from the same pool, in the same order, and measured the same way.
 
 Printed per (pilot, budget): the measured overall error of each allocation (mean of 3 seeds, with
@@ -239,6 +239,7 @@ def run_pilot(args, prepared, pilot_seed: int, workdir: Path) -> list[dict[str, 
         spend = plan.spent
         uniform = np.floor(spend / len(labels) / costs + 1e-9)
         worst = np.floor(worst_first(by_label["error_now"].to_numpy(dtype=float), spend) / costs)
+        worst = np.minimum(worst, [len(pool[x]) for x in labels])  # digits' pool is small
         row = {
             "pilot": pilot_seed,
             "scenario": kind,
