@@ -458,6 +458,11 @@ def _model_options(command: Callable) -> Callable:
     return command
 
 
+def _model_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
+    """Take the `_model_options` values out of the command's keyword arguments, for TrainConfig."""
+    return {k: kw.pop(k) for k in ("model", "batch_size", "weight_decay", "augment", "seed", "device")}
+
+
 def _prepare_from_options(data: str, kw: dict[str, Any], quiet: bool) -> Any:
     from datasize.prepare import prepare
     from datasize.report.terminal import progress_bar
@@ -550,9 +555,7 @@ def lr_find_command(
     from datasize.outputs import jsonable, write_lr_find
     from datasize.train import TrainConfig
 
-    config = TrainConfig(
-        **{k: kw.pop(k) for k in ("model", "batch_size", "weight_decay", "augment", "seed", "device")}
-    )
+    config = TrainConfig(**_model_kwargs(kw))
     prepared = _prepare_from_options(data, kw, quiet)
     if not as_json:
         _echo_prepared(prepared)
@@ -640,7 +643,7 @@ def train(
     config = TrainConfig(
         epochs=epochs,
         lr=lr or 3e-3,
-        **{k: kw.pop(k) for k in ("model", "batch_size", "weight_decay", "augment", "seed", "device")},
+        **_model_kwargs(kw),
     )
     prepared = _prepare_from_options(data, kw, quiet)
     say = (lambda *_: None) if as_json else click.echo
@@ -808,7 +811,7 @@ def curve(
 
     training = TrainConfig(
         epochs=epochs,
-        **{k: kw.pop(k) for k in ("model", "batch_size", "weight_decay", "augment", "seed", "device")},
+        **_model_kwargs(kw),
     )
     if sizes is not None and fractions is not None:
         raise ValueError("give --fractions or --sizes, not both")

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from datasize.duplicates import connected_roots
 from datasize.vocab import SplitMethod
 
 HASH_PERSON = b"datasize.split"  # BLAKE2b personalisation: keeps these draws apart from other keyed uses
@@ -30,23 +31,13 @@ def codes(values: pd.Series | np.ndarray, *, none: Any = None) -> np.ndarray:
 
 def units(n: int, *groupings: np.ndarray) -> np.ndarray:
     """A unit id per item (its first item): items sharing a code (>= 0) in any grouping are one unit."""
-    parent = list(range(n))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
+    linked = [np.empty((0, 2), dtype=np.int64)]
     for codes in groupings:
         members = np.flatnonzero(codes >= 0)
         order = members[np.argsort(codes[members], kind="stable")]
         same = codes[order[1:]] == codes[order[:-1]]
-        for a, b in zip(order[:-1][same].tolist(), order[1:][same].tolist(), strict=True):
-            ra, rb = find(a), find(b)
-            if ra != rb:
-                parent[max(ra, rb)] = min(ra, rb)
-    return np.array([find(i) for i in range(n)], dtype=np.int64)
+        linked.append(np.stack([order[:-1][same], order[1:][same]], axis=1))
+    return connected_roots(n, np.concatenate(linked))
 
 
 def sides(

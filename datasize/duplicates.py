@@ -46,6 +46,27 @@ def near_pairs(hashes: np.ndarray, *, radius: int = DEFAULT_NEAR_RADIUS) -> np.n
     return np.unique(np.concatenate(found).astype(np.int64), axis=0)
 
 
+def connected_roots(n: int, pairs: np.ndarray) -> np.ndarray:
+    """For items 0..n-1 linked by `pairs` (an (m, 2) array), each item's component: its smallest member.
+
+    >>> connected_roots(5, np.array([[3, 1], [1, 4]])).tolist()
+    [0, 1, 2, 1, 1]
+    """
+    parent = list(range(n))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]  # path halving keeps the trees flat
+            i = parent[i]
+        return i
+
+    for a, b in np.asarray(pairs).reshape(-1, 2).tolist():
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return np.array([find(i) for i in range(n)], dtype=np.int64)
+
+
 def near_components(phash: np.ndarray, dhash: np.ndarray, *, radius: int = DEFAULT_NEAR_RADIUS) -> np.ndarray:
     """A component id per image: images linked by chains of near-duplicate pairs share one.
 
@@ -55,19 +76,7 @@ def near_components(phash: np.ndarray, dhash: np.ndarray, *, radius: int = DEFAU
     unique, inverse = np.unique(keys, axis=0, return_inverse=True)
     pairs = near_pairs(unique[:, 0], radius=radius)
     close = np.bitwise_count(unique[pairs[:, 0], 1] ^ unique[pairs[:, 1], 1]) <= radius
-    parent = list(range(len(unique)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for a, b in pairs[close].tolist():
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    roots = np.array([find(i) for i in range(len(unique))], dtype=np.int64)
+    roots = connected_roots(len(unique), pairs[close])
     return roots[inverse.ravel()]
 
 
