@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -21,7 +22,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageOps
 
-from datasize.io import usable_cores, write_text_atomic
+from datasize.io import remove_stale_temporaries, usable_cores, write_text_atomic
+from datasize.probe import DEFAULT_MAX_PIXELS, pixel_limit
 
 Progress = Callable[[int, int], None]
 
@@ -70,6 +72,9 @@ class DecodeSpec:
     size: int  # side of the square output, pixels
     resize: Resize  # squish, crop or pad
     channels: int  # 1 (grayscale) or 3 (RGB)
+    # No image is decoded above this many pixels: `build_cache` sets it to the largest image the scan
+    # measured (each within the scan's --max-pixels), so a file swapped since is refused undecoded.
+    max_pixels: int = DEFAULT_MAX_PIXELS
 
 
 def to_uint8(image: Image.Image, channels: int) -> Image.Image:
@@ -109,13 +114,28 @@ def decode(rel: str, spec: DecodeSpec) -> np.ndarray:
     """One image as a (channels, size, size) uint8 array."""
     with open(Path(spec.root, rel), "rb") as f:
         data = f.read()
-    with Image.open(io.BytesIO(data)) as image:
+    with pixel_limit(spec.max_pixels):
+        try:
+            image = Image.open(io.BytesIO(data))
+        except Image.DecompressionBombError as exc:  # declares over twice the limit
+            declared = re.search(r"\((\d+) pixels\)", str(exc))
+            raise _grown(rel, int(declared.group(1)) if declared else 0, spec) from None
+    with image:
+        if image.width * image.height > spec.max_pixels:
+            raise _grown(rel, image.width * image.height, spec)
         if image.format == "JPEG":
             # Decode at the smallest JPEG scale still at least twice the target: far less work.
             image.draft("L" if spec.channels == 1 else "RGB", (2 * spec.size, 2 * spec.size))
         square = fit_square(to_uint8(image, spec.channels), spec.size, spec.resize)
     array = np.asarray(square, dtype=np.uint8)
     return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+
+
+def _grown(rel: str, pixels: int, spec: DecodeSpec) -> ValueError:
+    return ValueError(
+        f"image {rel!r} has {pixels:,} pixels now, more than any image the scan measured "
+        f"({spec.max_pixels:,}); it changed since the scan: scan the dataset again"
+    )
 
 
 def decode_many(rels: list[str], spec: DecodeSpec) -> np.ndarray:
@@ -198,7 +218,8 @@ def build_cache(
         stored = _load_stored(Path(cache_dir), key, shape)
         if stored is not None:
             return ImageCache(stored, paths, labels, size, resize, key, decoded=0)
-    spec = DecodeSpec(root=str(root), size=size, resize=resize, channels=channels)
+    largest = int((readable["width"].astype("int64") * readable["height"].astype("int64")).max())
+    spec = DecodeSpec(root=str(root), size=size, resize=resize, channels=channels, max_pixels=max(1, largest))
     if cache_dir is None:
         images = np.empty(shape, dtype=np.uint8)
         _decode_into(images, list(paths), spec, jobs=jobs, progress=progress)
@@ -225,6 +246,7 @@ def _decode_to_file(
     progress: Progress | None,
 ) -> np.ndarray:
     folder.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(folder)  # a decode killed earlier; never read, only taking space
     partial = folder / f".{key}.{os.getpid()}.partial.npy"
     images = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=shape)
     try:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from datasize.io import usable_cores, write_csv_atomic
+from datasize.io import remove_stale_temporaries, usable_cores, write_csv_atomic
 from datasize.outputs import jsonable, write_json
 from datasize.prepare import Prepared
 from datasize.train import TrainConfig, TrainData, fit_one_cycle, steps_per_epoch
@@ -387,6 +387,8 @@ def learning_curve(
         on_run(len(records), len(specs), {})
     tasks = _tasks(prepared, config, todo, train_config, jobs if scheduler is None else None)
     (folder / "runs").mkdir(parents=True, exist_ok=True)
+    for place in (folder, folder / "runs"):  # what a run killed mid-write left behind
+        remove_stale_temporaries(place)
     for spec, record in _execute(tasks, jobs=jobs, scheduler=scheduler):
         write_json(folder / "runs" / f"{spec.name}.json", record)
         records[spec.name] = record

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import warnings
 from pathlib import Path
@@ -22,7 +23,9 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     """Write to a temporary file beside `path`, flush it to disk, then rename it into place."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    # The writer's pid is in the name, so `remove_stale_temporaries` can tell a dead writer's leftover
+    # from a file another live process is still writing.
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -32,6 +35,45 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+# `.NAME.PID.XXXXXXXX.tmp` (write_bytes_atomic) and `.NAME.PID.partial.npy` (the image cache).
+_TEMPORARY = re.compile(r"^\..+\.(\d+)\.(?:[a-z0-9_]{8}\.tmp|partial\.npy)$")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files that writers killed mid-write left in `folder`; returns them.
+
+    Only our own temporaries whose writing process is gone are touched. They are never read (every
+    reader opens the renamed file), so this only frees the space; nothing else in the folder moves.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / ".runs.csv.999999999.abcd_123.tmp").write_text("half")
+    >>> _ = (folder / f".runs.csv.{os.getpid()}.abcd_123.tmp").write_text("mine, still writing")
+    >>> [p.name for p in remove_stale_temporaries(folder)]
+    ['.runs.csv.999999999.abcd_123.tmp']
+    """
+    removed = []
+    folder = Path(folder)
+    if not folder.is_dir():
+        return removed
+    for path in sorted(folder.iterdir()):
+        match = _TEMPORARY.match(path.name)
+        if match and path.is_file() and not path.is_symlink() and not _alive(int(match.group(1))):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:

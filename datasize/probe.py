@@ -5,11 +5,13 @@ Runs inside worker processes, so it imports only Pillow and numpy and returns pl
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import re
 import stat
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -172,51 +174,95 @@ def _link_problem(rel: str, options: ProbeOptions) -> tuple[Check, str] | None:
 def probe_file(rel: str, options: ProbeOptions) -> dict:
     """Facts about one file under `options.root`; problems are recorded, never raised."""
     record = _empty_record(rel)
-    full = Path(options.root, rel)
-    link = _link_problem(rel, options)
-    if link is not None:
-        return _fail(record, *link)
     try:
-        info = full.stat()
-        if stat.S_ISDIR(info.st_mode):
-            return _fail(record, Check.UNREADABLE, "a folder, not an image file")
-        if not stat.S_ISREG(info.st_mode):
-            # Opening a FIFO would block forever and a device never ends: never read them.
-            return _fail(record, Check.UNREADABLE, "not a regular file (a pipe, socket or device)")
-        limit = max_file_bytes(options.max_pixels)
-        if info.st_size > limit:
-            record["bytes"] = info.st_size
-            return _fail(
-                record,
-                Check.DECOMPRESSION_BOMB,
-                f"file of {info.st_size:,} bytes is larger than any image within the limit of "
-                f"{options.max_pixels:,} pixels needs ({limit:,} bytes); refused unread",
-            )
-        with open(full, "rb") as f:
-            data = f.read(limit + 1)
-    except (OSError, ValueError) as exc:  # ValueError: a NUL in the name
-        return _fail(record, Check.UNREADABLE, f"cannot read file: {getattr(exc, 'strerror', None) or exc}")
+        data = read_file_checked(rel, options)
+    except FileRefused as refused:
+        record["bytes"] = refused.size
+        return _fail(record, refused.check, str(refused))
     record["bytes"] = len(data)
-    if len(data) > limit:  # it grew after the size check
-        return _fail(record, Check.DECOMPRESSION_BOMB, f"file is larger than {limit:,} bytes; refused")
     if not data:
         return _fail(record, Check.EMPTY_FILE, "zero-byte file")
     record["sha256"] = hashlib.sha256(data).hexdigest()
     return _probe_image(record, data, options)
 
 
+@contextlib.contextmanager
+def pixel_limit(max_pixels: int) -> Iterator[None]:
+    """Pillow's decompression-bomb guard set to our limit while the block runs.
+
+    Pillow refuses (at `Image.open`) images over twice its `MAX_IMAGE_PIXELS` and warns above it;
+    with it set to `max_pixels` a limit above Pillow's default is honoured, and the warning is
+    silenced because the caller compares the declared size with `max_pixels` itself.
+    """
+    previous = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous
+
+
+class FileRefused(ValueError):
+    """A file the probe's rules do not let us read: `check` says which rule, the message why."""
+
+    def __init__(self, check: Check, reason: str, size: int = 0) -> None:
+        super().__init__(reason)
+        self.check = check
+        self.size = size
+
+
+def read_file_checked(rel: str, options: ProbeOptions) -> bytes:
+    """The bytes of `rel` under `options.root`, read under the probe's rules; raises `FileRefused`.
+
+    Refused: links out of the root (unless `follow_links`), broken or looping links, folders,
+    pipes and devices (never opened), files larger than any image within `max_pixels` can be,
+    and files that cannot be read.
+    """
+    link = _link_problem(rel, options)
+    if link is not None:
+        raise FileRefused(*link)
+    try:
+        info = Path(options.root, rel).stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise FileRefused(Check.UNREADABLE, "a folder, not an image file")
+        if not stat.S_ISREG(info.st_mode):
+            # Opening a FIFO would block forever and a device never ends: never read them.
+            raise FileRefused(Check.UNREADABLE, "not a regular file (a pipe, socket or device)")
+        limit = max_file_bytes(options.max_pixels)
+        if info.st_size > limit:
+            raise FileRefused(
+                Check.DECOMPRESSION_BOMB,
+                f"file of {info.st_size:,} bytes is larger than any image within the limit of "
+                f"{options.max_pixels:,} pixels needs ({limit:,} bytes); refused unread",
+                info.st_size,
+            )
+        with open(Path(options.root, rel), "rb") as f:
+            data = f.read(limit + 1)
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the name
+        if isinstance(exc, FileRefused):
+            raise
+        reason = getattr(exc, "strerror", None) or exc
+        raise FileRefused(Check.UNREADABLE, f"cannot read file: {reason}") from None
+    if len(data) > limit:  # it grew after the size check
+        raise FileRefused(
+            Check.DECOMPRESSION_BOMB, f"file is larger than {limit:,} bytes; refused", len(data)
+        )
+    return data
+
+
 def _probe_image(record: dict, data: bytes, options: ProbeOptions) -> dict:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+    with pixel_limit(options.max_pixels):
         try:
             image = Image.open(io.BytesIO(data))
         except Image.DecompressionBombError as exc:
             declared = re.search(r"\((\d+) pixels\)", str(exc))
-            size = f"{int(declared.group(1)):,} pixels" if declared else "too many pixels"
+            size = f"{int(declared.group(1)):,} pixels" if declared else "declared size"
             return _fail(
                 record,
                 Check.DECOMPRESSION_BOMB,
-                f"declares {size}, over the limit of {options.max_pixels:,}; refused undecoded",
+                f"{size} exceeds the limit of {options.max_pixels:,}; refused undecoded",
             )
         except UnidentifiedImageError:
             return _fail(record, Check.UNREADABLE, "not an image Pillow can identify")

@@ -319,6 +319,71 @@ def test_images_over_the_pixel_limit_are_refused_before_decoding(tmp_path: Path)
         assert record["phash"] == ""  # never decoded: no perceptual hash was computed
 
 
+def test_a_pixel_limit_above_pillows_own_is_honoured(tmp_path: Path) -> None:
+    # 225 megapixels: Pillow's default guard would refuse it at open; the user's limit allows it,
+    # so the (garbage) pixel data gets decoded and is reported as what it is.
+    (tmp_path / "large.png").write_bytes(png_declaring(15000, 15000))
+    allowed = probe_file("large.png", ProbeOptions(root=str(tmp_path), max_pixels=300_000_000))
+    default = probe_file("large.png", ProbeOptions(root=str(tmp_path)))
+    assert allowed["error_check"] == "truncated" and allowed["width"] == 15000
+    assert default["error_check"] == "decompression_bomb"
+    assert Image.MAX_IMAGE_PIXELS == 89_478_485  # Pillow's own setting is restored
+
+
+def test_an_image_swapped_for_a_larger_one_after_the_scan_is_not_decoded(tmp_path: Path) -> None:
+    from datasize.cache import build_cache
+
+    for i in range(3):
+        (tmp_path / "cat").mkdir(exist_ok=True)
+        (tmp_path / "cat" / f"{i}.png").write_bytes(picture(i))
+    manifest = scan(tmp_path, jobs=1)
+    (tmp_path / "cat" / "1.png").write_bytes(picture(9, size=(64, 64)))
+    with pytest.raises(ValueError, match=r"'cat/1.png' has 4,096 pixels now.*changed since the scan"):
+        build_cache(manifest, root=tmp_path, size=16, jobs=1)
+
+
+@pytest.mark.parametrize(
+    "path, reason",
+    [
+        ("../secret.png", "absolute or contains '..'"),
+        ("{secret}", "absolute or contains '..'"),
+        ("cat/link.png", "outside the dataset root"),
+        ("cat/gone.png", "cannot read file"),
+    ],
+)
+def test_the_report_reads_no_top_loss_image_from_outside_the_dataset_root(
+    tmp_path: Path, path: str, reason: str
+) -> None:
+    from datasize.report.plots import _thumbnail
+
+    root = tmp_path / "root"
+    (root / "cat").mkdir(parents=True)
+    (root / "cat" / "fine.png").write_bytes(picture(5))
+    (tmp_path / "secret.png").write_bytes(picture(6))
+    (root / "cat" / "link.png").symlink_to(tmp_path / "secret.png")
+    pixels, why = _thumbnail(str(root), path.format(secret=tmp_path / "secret.png"))
+    assert pixels is None and reason in why
+    fine, _ = _thumbnail(str(root), "cat/fine.png")
+    assert fine.shape == (32, 32, 3)
+
+
+def test_a_resumed_curve_removes_the_temporaries_of_killed_writers_only(
+    small_curve_data: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "curve"
+    args = ["curve", str(small_curve_data), "-o", str(out), "-q", *SMALL_CURVE]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    dead = [out / ".runs.csv.999999999.abcd_123.tmp", out / "runs" / ".f1-s0.json.999999999.x_y_z_12.tmp"]
+    live = out / f".runs.csv.{os.getpid()}.abcd_123.tmp"  # a writer still at work
+    for path in [*dead, live]:
+        path.write_text("half-written")
+    kept = [live, out / "runs.csv", *sorted((out / "runs").glob("*.json"))]
+    before = {p: p.read_bytes() for p in kept}
+    assert CliRunner().invoke(main, args).exit_code == 0
+    assert not any(p.exists() for p in dead)
+    assert {p: p.read_bytes() for p in kept} == before  # finished runs kept, the live temporary too
+
+
 class RunsCode:
     """Unpickling this runs code: it writes a file named by `marker`."""
 
@@ -421,3 +486,19 @@ def test_a_whole_pipeline_opens_no_network_connection(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     assert "NETWORK ATTEMPT" not in result.stderr
     assert (tmp_path / "out" / "report.html").is_file() and (tmp_path / "out" / "lr_find.json").is_file()
+
+
+def test_every_test_security_md_names_exists() -> None:
+    """A promise is only as good as its test: each `file::test` named in SECURITY.md must be there."""
+    text = (ROOT / "SECURITY.md").read_text(encoding="utf-8")
+    missing, named, current = [], 0, None
+    for reference in re.findall(r"`((?:tests|datasize)/[\w/]+\.py)?(::\w+)?[^`]*`", text):
+        path, name = reference
+        current = path or current
+        if not name:
+            continue
+        named += 1
+        source = (ROOT / current).read_text(encoding="utf-8")
+        if not re.search(rf"^def {re.escape(name[2:])}\(|^def {re.escape(name[2:])}\b", source, re.M):
+            missing.append(f"{current}{name}")
+    assert named >= 20 and missing == []

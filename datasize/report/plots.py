@@ -189,24 +189,48 @@ def confusion_png(matrix: Any) -> bytes:
     return figure_png(fig)
 
 
-@plain_text
-def top_losses_png(losses: Any, root: str, *, columns: int = 4) -> bytes:
-    """The top-loss validation images, read from the dataset, titled predicted / actual / loss / p."""
+def _thumbnail(root: str, raw: str) -> Any:
+    """A top-loss image as RGB pixels, read under the scan's rules; None with the reason if refused.
+
+    The path comes from a run folder's JSON, which anyone could have edited: it must stay inside the
+    dataset root (no absolute path, no "..", no link out of the root) and be within the default
+    pixel limit, exactly as the scan would have required.
+    """
+    import io as _io
+    from pathlib import Path
+
     import numpy as np
     from PIL import Image
 
+    from datasize.manifest import safe_relative_path
+    from datasize.probe import DEFAULT_MAX_PIXELS, ProbeOptions, pixel_limit, read_file_checked
+
+    try:
+        rel = safe_relative_path(str(raw), Path(root))
+        data = read_file_checked(rel, ProbeOptions(root=root))
+        with pixel_limit(DEFAULT_MAX_PIXELS), Image.open(_io.BytesIO(data)) as image:
+            if image.width * image.height > DEFAULT_MAX_PIXELS:
+                return None, "over the pixel limit"
+            image.thumbnail((128, 128))
+            return np.asarray(image.convert("RGB")), ""
+    except Exception as exc:  # gone since the run, refused, or not an image: show the title alone
+        return None, str(exc)
+
+
+@plain_text
+def top_losses_png(losses: Any, root: str, *, columns: int = 4) -> bytes:
+    """The top-loss validation images, read from the dataset, titled predicted / actual / loss / p.
+
+    An image that cannot be shown (see `_thumbnail`) leaves its panel empty but keeps its title.
+    """
     plt = _pyplot()
     n = max(1, len(losses))
     rows = (n + columns - 1) // columns
     fig, axes = plt.subplots(rows, columns, figsize=(2.3 * columns, 2.5 * rows), squeeze=False)
     for ax, row in zip(axes.flat, losses.to_dict("records"), strict=False):
-        try:
-            with Image.open(os.path.join(root, row["path"])) as image:
-                image.thumbnail((128, 128))
-                pixels = np.asarray(image.convert("RGB"))
+        pixels, _ = _thumbnail(root, row["path"])
+        if pixels is not None:
             ax.imshow(pixels)
-        except Exception:  # a file gone since the run: show the title alone
-            pass
         ax.set_title(
             f"{row['predicted']} / {row['label']}\nloss {row['loss']:.2f}, p {row['probability']:.2f}",
             fontsize=7,
