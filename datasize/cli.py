@@ -452,15 +452,49 @@ def _model_options(command: Callable) -> Callable:
             help="Seed of model init, batch order and augmentation.",
         ),
         click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
+        click.option(
+            "--pretrained/--no-pretrained",
+            default=False,
+            show_default=True,
+            help="Pretrained weights (tv:/timm: backbones; from their libraries' caches).",
+        ),
+        click.option(
+            "--freeze-epochs",
+            type=click.IntRange(min=0),
+            default=0,
+            show_default=True,
+            help="fastai's fine_tune: train the head this many epochs with the body frozen, "
+            "then everything for --epochs at half the LR.",
+        ),
+        click.option(
+            "--lr-mult",
+            type=click.FloatRange(min=1),
+            default=1.0,
+            show_default=True,
+            help="Discriminative LRs: the body trains at LR/lr-mult, the head at LR (fastai: 100).",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
     return command
 
 
+_MODEL_KEYS = (
+    "model",
+    "batch_size",
+    "weight_decay",
+    "augment",
+    "seed",
+    "device",
+    "pretrained",
+    "freeze_epochs",
+    "lr_mult",
+)
+
+
 def _model_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
     """Take the `_model_options` values out of the command's keyword arguments, for TrainConfig."""
-    return {k: kw.pop(k) for k in ("model", "batch_size", "weight_decay", "augment", "seed", "device")}
+    return {k: kw.pop(k) for k in _MODEL_KEYS}
 
 
 def _prepare_from_options(data: str, kw: dict[str, Any], quiet: bool) -> Any:

@@ -8,7 +8,7 @@ name the key.
               allow_outside_root, follow_links (true/false, default false: see SECURITY.md)
     [split]   file, method, valid_pct, seed
     [train]   model, size, resize, epochs, lr ("auto" or a number), batch_size, weight_decay,
-              augment, seed, device
+              augment, seed, device, pretrained, freeze_epochs, lr_mult (fine-tuning)
     [curve]   fractions, sizes, seeds, budget, target_error, jobs
     [output]  folder, report (a list of "html", "md", "json")
 """
@@ -49,6 +49,9 @@ SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
         "augment": (str,),
         "seed": (int,),
         "device": (str,),
+        "pretrained": (bool,),
+        "freeze_epochs": (int,),
+        "lr_mult": (float, int),
     },
     "curve": {
         "fractions": (list,),

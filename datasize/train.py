@@ -28,7 +28,7 @@ from datasize.cache import ImageCache
 from datasize.diagnose import Diagnosis, diagnose
 from datasize.io import write_bytes_atomic
 from datasize.lr_find import LRSuggestion
-from datasize.models import ModelFactory, make_model, parameter_groups
+from datasize.models import ModelFactory, make_model, parameter_groups, set_frozen
 
 EPOCH_COLUMNS = ["epoch", "train_loss", "valid_loss", "error_rate", "accuracy", "time"]
 
@@ -61,6 +61,10 @@ class TrainConfig:
     max_evals: int = 16  # at most this many validation passes when a run has many short epochs
     pretrained: bool = False  # pretrained weights for tv:/timm: backbones
     lr_mult: float = 1.0  # discriminative LRs: the body trains at lr/lr_mult, the head at lr
+    # fastai's fine_tune when > 0: this many passes with the body frozen (head and BatchNorm train,
+    # one cycle at lr, pct_start 0.99), then the whole model unfrozen for `epochs` at lr/2, fresh
+    # optimiser state. With `steps`, the frozen phase is steps * freeze_epochs / epochs long.
+    freeze_epochs: int = 0
     device: str = "auto"  # auto (CUDA when present), cpu, cuda, cuda:1...
 
     def __post_init__(self) -> None:
@@ -79,6 +83,8 @@ class TrainConfig:
             raise ValueError(f"pct_start={self.pct_start} must be between 0 and 1")
         if self.weight_decay < 0:
             raise ValueError(f"weight_decay={self.weight_decay} must be 0 or more")
+        if not isinstance(self.freeze_epochs, int) or self.freeze_epochs < 0:
+            raise ValueError(f"freeze_epochs={self.freeze_epochs!r} must be a whole number, 0 or more")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields."""
@@ -121,6 +127,31 @@ def one_cycle_schedule(
     lrs = np.where(warm, cos_between(lr_max / div, lr_max, up), cos_between(lr_max, lr_max / div_final, down))
     momenta = np.where(warm, cos_between(moms[0], moms[1], up), cos_between(moms[1], moms[2], down))
     return lrs, momenta
+
+
+def training_schedule(config: TrainConfig, per_epoch: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Per-step learning rates and momenta of a whole run, and how many first steps train frozen.
+
+    Without `freeze_epochs`, one cycle at `config.lr`. With it, fastai's `fine_tune`: a frozen cycle
+    at `lr` that almost only warms up (pct_start 0.99), then a full cycle at `lr / 2`.
+
+    >>> config = TrainConfig(lr=1.0, epochs=2, freeze_epochs=1, div=4.0, div_final=100.0)
+    >>> lrs, _, frozen = training_schedule(config, per_epoch=3)
+    >>> frozen, [round(x, 3) for x in lrs.tolist()]
+    (3, [0.25, 0.631, 0.01, 0.125, 0.464, 0.453, 0.278, 0.087, 0.005])
+    """
+    main = config.steps or per_epoch * config.epochs
+    shape = {"div": config.div, "div_final": config.div_final, "moms": config.moms}
+    if not config.freeze_epochs:
+        lrs, moms = one_cycle_schedule(main, lr_max=config.lr, pct_start=config.pct_start, **shape)
+        return lrs, moms, 0
+    if config.steps is None:
+        frozen = per_epoch * config.freeze_epochs
+    else:
+        frozen = max(1, round(config.steps * config.freeze_epochs / config.epochs))
+    head_lrs, head_moms = one_cycle_schedule(frozen, lr_max=config.lr, pct_start=0.99, **shape)
+    lrs, moms = one_cycle_schedule(main, lr_max=config.lr / 2, pct_start=config.pct_start, **shape)
+    return np.concatenate([head_lrs, lrs]), np.concatenate([head_moms, moms]), frozen
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -384,16 +415,11 @@ def _run(
     norm = Normalizer.fit(data.cache.images, data.train)
     batcher = Batcher(data, norm, device, config.augment)
     per_epoch = steps_per_epoch(len(data.train), config.batch_size)
-    total = config.steps or per_epoch * config.epochs
+    lrs, moms, frozen = training_schedule(config, per_epoch)
+    total = len(lrs)
     n_epochs = math.ceil(total / per_epoch)
-    lrs, moms = one_cycle_schedule(
-        total,
-        lr_max=config.lr,
-        pct_start=config.pct_start,
-        div=config.div,
-        div_final=config.div_final,
-        moms=config.moms,
-    )
+    if frozen:
+        set_frozen(model, True)
     optimizer = _optimizer(model, config)
     generator = torch.Generator().manual_seed(config.seed)
     losses = torch.full((total,), float("nan"))
@@ -408,6 +434,9 @@ def _run(
         for batch in np.array_split(order, per_epoch):
             if step >= total:
                 break
+            if frozen and step == frozen:  # fine_tune: unfreeze, with fresh optimiser state as fastai
+                set_frozen(model, False)
+                optimizer = _optimizer(model, config)
             for group in optimizer.param_groups:
                 group["lr"] = lrs[step] * group["lr_scale"]
                 group["betas"] = (moms[step], 0.99)
@@ -571,6 +600,8 @@ def range_test(
     with torch.random.fork_rng(devices=[] if device.type == "cpu" else [device]):
         torch.manual_seed(config.seed)
         model = _build(data, config, model_factory, device)
+        if config.freeze_epochs:  # the LR of a fine-tune is the frozen phase's: test that model
+            set_frozen(model, True)
         batcher = Batcher(data, Normalizer.fit(data.cache.images, data.train), device, config.augment)
         optimizer = _optimizer(model, config)
         generator = torch.Generator().manual_seed(config.seed)

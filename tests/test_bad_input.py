@@ -29,8 +29,7 @@ from click.testing import CliRunner, Result
 from PIL import Image
 
 from datasize.cli import main
-from tests.conftest import encode, image_array
-from tests.test_train import stripes
+from tests.conftest import encode, image_array, stripes
 
 Plant = Callable[[Path], list[str]]  # plants one problem under the dataset root; returns extra CLI args
 

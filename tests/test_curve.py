@@ -20,7 +20,7 @@ from datasize.curve import (
 )
 from datasize.prepare import prepare
 from datasize.train import TrainConfig
-from tests.test_train import stripes
+from tests.conftest import stripes
 
 TINY = TrainConfig(epochs=2, batch_size=16)
 

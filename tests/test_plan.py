@@ -399,7 +399,7 @@ def test_plan_reads_a_real_run_folder_and_the_report_shows_it(tmp_path) -> None:
     from datasize.curve import CurveConfig
     from datasize.pipeline import run_curve
     from datasize.train import TrainConfig
-    from tests.test_train import stripes
+    from tests.conftest import stripes
 
     data = tmp_path / "data"
     for i in range(32):

@@ -9,8 +9,7 @@ from click.testing import CliRunner
 
 from datasize.cli import main
 from datasize.recipe import load_recipe
-from tests.conftest import ROOT
-from tests.test_train import stripes
+from tests.conftest import ROOT, stripes
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "recipes").glob("*.toml")), ids=lambda p: p.name)

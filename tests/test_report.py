@@ -17,7 +17,7 @@ from datasize.pipeline import run_curve
 from datasize.report.document import build_report
 from datasize.report.render import md_escape, to_html, to_markdown
 from datasize.train import TrainConfig
-from tests.test_train import stripes
+from tests.conftest import stripes
 
 EVIL = "<script>document.title='pwned'</script>"
 

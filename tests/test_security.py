@@ -32,9 +32,8 @@ from datasize.manifest import scan
 from datasize.probe import ProbeOptions, probe_file
 from datasize.recipe import load_recipe
 from datasize.train import load_model
-from tests.conftest import ROOT, encode, image_array, tree_checksums
+from tests.conftest import ROOT, encode, image_array, stripes, tree_checksums
 from tests.test_bad_input import png_declaring
-from tests.test_train import stripes
 
 EVIL_LABEL = "<img src=x onerror=alert(1)>"
 

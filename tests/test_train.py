@@ -10,7 +10,6 @@ from PIL import Image
 
 from datasize import cache as cache_module
 from datasize.cache import Resize, build_cache, default_size, fit_square, to_uint8
-from datasize.manifest import scan
 from datasize.train import (
     TrainConfig,
     fit_one_cycle,
@@ -21,29 +20,6 @@ from datasize.train import (
     save_model,
     train_data,
 )
-
-
-def stripes(path, *, vertical: bool, seed: int, size: int = 16) -> None:
-    """A noisy striped image: an easy two-class problem that a CNN learns in a few steps."""
-    rng = np.random.default_rng(seed)
-    phase = rng.integers(0, 4)
-    line = ((np.arange(size) + phase) // 2 % 2) * 180.0
-    image = np.tile(line, (size, 1)) if vertical else np.tile(line[:, None], (1, size))
-    image = np.clip(image + rng.normal(0, 25, (size, size)) + 30, 0, 255).astype(np.uint8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(image).save(path)
-
-
-@pytest.fixture(scope="module")
-def striped(tmp_path_factory) -> tuple:
-    root = tmp_path_factory.mktemp("stripes")
-    for i in range(48):
-        stripes(root / "vertical" / f"{i:02d}.png", vertical=True, seed=i)
-        stripes(root / "horizontal" / f"{i:02d}.png", vertical=False, seed=1000 + i)
-    manifest = scan(root, jobs=1)
-    sides = np.where(np.arange(len(manifest)) % 4 == 0, "valid", "train")
-    split = pd.DataFrame({"path": manifest["path"], "split": sides})
-    return root, manifest, split
 
 
 def small_config(**kw) -> TrainConfig:
