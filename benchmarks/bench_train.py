@@ -419,6 +419,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--max-seconds", type=float, default=150, help="start no new round after this long (default 150)"
     )
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    parser.add_argument("--no-bf16", action="store_true", help="skip the bfloat16 autocast row")
     parser.add_argument("--no-breakdown", action="store_true", help="skip timing fit_one_cycle's parts alone")
     parser.add_argument("--profile", type=int, metavar="TOP", default=0, help="print a torch.profiler table")
     args = parser.parse_args(argv)
@@ -440,6 +441,8 @@ def contenders(
         "bare": lambda: run_bare(data, config, plan),
         "fit_one_cycle": lambda: run_fit(data, config),
     }
+    if not args.no_bf16:
+        out["fit_one_cycle bf16"] = lambda: run_fit(data, replace(config, precision="bf16"))
     for w in args.pil_workers:
         out[f"pil w{w}"] = lambda w=w: run_pil(data, config, plan, args.data, w)
     return out
@@ -496,6 +499,16 @@ def main(argv: list[str] | None = None) -> None:
         ("fit_one_cycle (whole) / bare train loop only", "fit_one_cycle", "total", "bare", "train"),
         ("fit_one_cycle train part / bare train loop", "fit_one_cycle", "train", "bare", "train"),
     ]
+    if not args.no_bf16:
+        pairs.append(
+            (
+                "fit_one_cycle bf16 / fit_one_cycle fp32",
+                "fit_one_cycle bf16",
+                "total",
+                "fit_one_cycle",
+                "total",
+            )
+        )
     for w in args.pil_workers:
         name = f"pil w{w}"
         pairs += [

@@ -22,12 +22,21 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageOps
 
-from datasize.io import remove_stale_temporaries, usable_cores, write_text_atomic
+from datasize.io import (
+    available_memory,
+    default_cache_dir,
+    remove_stale_temporaries,
+    usable_cores,
+    write_text_atomic,
+)
 from datasize.probe import DEFAULT_MAX_PIXELS, pixel_limit
 
 Progress = Callable[[int, int], None]
 
 CACHE_FORMAT = 1
+# A cache asked for in memory goes to a memory-mapped file under `default_cache_dir()` instead when
+# it would take more than this share of the memory available.
+MEMORY_SHARE = 0.5
 
 
 class Resize(StrEnum):
@@ -197,7 +206,8 @@ def build_cache(
         size: square side in pixels (default: `default_size`).
         resize: squish, crop or pad.
         channels: 1 or 3 (default: 1 when every image is grayscale).
-        cache_dir: keep the cache as a memory-mapped file here and reuse it; None keeps it in memory.
+        cache_dir: keep the cache as a memory-mapped file here and reuse it; None keeps it in memory,
+            unless it needs over half the available memory: then it goes under `default_cache_dir()`.
         jobs: decoding processes (default: all cores).
         progress: called as ``progress(done, total)``.
     """
@@ -214,6 +224,9 @@ def build_cache(
     key = cache_key(readable, size, resize, channels)
     paths, labels = tuple(readable["path"]), tuple(readable["label"])
     shape = (len(paths), channels, size, size)
+    if cache_dir is None and np.prod(shape) > MEMORY_SHARE * available_memory():
+        # Would not fit comfortably: a memory-mapped file lets the OS page it in and out instead.
+        cache_dir = default_cache_dir()
     if cache_dir is not None:
         stored = _load_stored(Path(cache_dir), key, shape)
         if stored is not None:

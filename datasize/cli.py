@@ -453,6 +453,14 @@ def _model_options(command: Callable) -> Callable:
         ),
         click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
         click.option(
+            "--precision",
+            type=click.Choice(["fp32", "bf16"]),
+            default="fp32",
+            show_default=True,
+            help="bf16: forward passes in bfloat16 autocast (faster on CPUs with AVX512-BF16/AMX and recent "
+            "GPUs; weights stay fp32).",
+        ),
+        click.option(
             "--pretrained/--no-pretrained",
             default=False,
             show_default=True,
@@ -486,6 +494,7 @@ _MODEL_KEYS = (
     "augment",
     "seed",
     "device",
+    "precision",
     "pretrained",
     "freeze_epochs",
     "lr_mult",
@@ -696,6 +705,13 @@ def train(
             )
         )
     plan = f"{config.epochs} epochs at max lr {format_lr(config.lr)}, seed {config.seed}"
+    if config.freeze_epochs:
+        body = f", body at lr/{config.lr_mult:g}" if config.lr_mult != 1 else ""
+        plan = (
+            f"{config.freeze_epochs} frozen epoch{'s' if config.freeze_epochs > 1 else ''} at max lr "
+            f"{format_lr(config.lr)}, then {config.epochs} unfrozen at {format_lr(config.lr / 2)}{body}, "
+            f"seed {config.seed}"
+        )
     say(f"training {config.model} for {plan}")
     say(epoch_header())
     result = fit_one_cycle(
@@ -768,6 +784,13 @@ def _float_list(ctx: click.Context | None, param: click.Parameter | None, value:
     help="Runs per size (subset draw and training seed).",
 )
 @click.option(
+    "--seed-stop",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Run seeds beyond the second only where they disagree: skip one once the seeds' standard "
+    "error is under this times the validation set's own (0.5 is a good value) [default: every seed].",
+)
+@click.option(
     "--epochs",
     type=click.IntRange(min=1),
     default=4,
@@ -820,6 +843,7 @@ def curve(
     fractions: tuple | None,
     sizes: tuple | None,
     seeds: int,
+    seed_stop: float | None,
     epochs: int,
     budget: str,
     lr: float | None,
@@ -852,7 +876,15 @@ def curve(
     plan: dict[str, Any] = {"fractions": fractions} if fractions else {}
     if sizes is not None:
         plan["sizes"] = tuple(int(s) for s in sizes)
-    config = CurveConfig(seeds=seeds, budget=budget, lr=lr, train=training, target_error=target_error, **plan)
+    config = CurveConfig(
+        seeds=seeds,
+        seed_stop=seed_stop,
+        budget=budget,
+        lr=lr,
+        train=training,
+        target_error=target_error,
+        **plan,
+    )
     prepare_options = {
         "split_file": kw.pop("split_file"),
         "valid_pct": kw.pop("valid_pct"),

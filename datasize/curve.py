@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import time
 import traceback
@@ -69,6 +70,11 @@ class CurveConfig:
     lr: float | None = None  # one fixed max LR for every run; None: the LR finder's, on the full set
     train: TrainConfig = field(default_factory=TrainConfig)  # model, epochs, batch size...
     target_error: float | None = None  # the forecast says how many images reach this error
+    # Seeds beyond the second run only where the seeds so far disagree: at each size, another seed is
+    # skipped once the standard error of the seeds' mean is under `seed_stop` x the validation set's
+    # own standard error (a noise that more seeds cannot reduce: every run meets the same images).
+    # None runs every seed. See `seed_needed`.
+    seed_stop: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "budget", Budget(self.budget))
@@ -85,6 +91,8 @@ class CurveConfig:
             raise ValueError(f"seeds={self.seeds} must be at least 1")
         if self.lr is not None and not self.lr > 0:
             raise ValueError(f"lr={self.lr} must be positive (or None for the LR finder)")
+        if self.seed_stop is not None and not (math.isfinite(self.seed_stop) and self.seed_stop > 0):
+            raise ValueError(f"seed_stop={self.seed_stop} must be a positive number (or None: every seed)")
         if self.target_error is not None and not 0 < self.target_error < 1:
             raise ValueError(f"target_error={self.target_error} must be between 0 and 1")
 
@@ -167,6 +175,53 @@ def plan_runs(config: CurveConfig, n_train: int) -> list[RunSpec]:
         sizes = sorted({max(1, round(f * n_train)) for f in config.fractions})
     seeds = range(config.train.seed, config.train.seed + config.seeds)
     return [RunSpec(fraction=n / n_train, n_train=n, seed=s) for n in sizes for s in seeds]
+
+
+def seed_needed(errors: list[float], n_valid: int, seed_stop: float) -> bool:
+    """Whether one more seed at a size is worth running, given the error rates of the seeds so far.
+
+    Every run is measured on the same validation set, so its sampling error, sqrt(p(1-p)/n_valid),
+    is shared by all seeds and no number of seeds removes it. Seeds only average out the seed-to-seed
+    spread. Once the standard error of the seeds' mean, sd/sqrt(k), is under `seed_stop` times that
+    shared noise, another seed changes the estimate by less than the noise already in it.
+    At least two seeds are always run (one gives no spread).
+
+    >>> seed_needed([0.10], n_valid=400, seed_stop=0.5)
+    True
+    >>> seed_needed([0.100, 0.105], n_valid=400, seed_stop=0.5)  # 0.0025 < 0.5 x 0.015
+    False
+    >>> seed_needed([0.08, 0.14], n_valid=400, seed_stop=0.5)  # 0.03 > 0.5 x 0.016
+    True
+    """
+    if len(errors) < 2:
+        return True
+    values = np.asarray(errors, dtype=float)
+    p = min(max(float(values.mean()), 0.5 / n_valid), 1 - 0.5 / n_valid)
+    valid_se = math.sqrt(p * (1 - p) / n_valid)
+    seeds_se = float(values.std(ddof=1)) / math.sqrt(len(values))
+    return seeds_se >= seed_stop * valid_se
+
+
+def _waves(specs: list[RunSpec], config: CurveConfig) -> list[list[RunSpec]]:
+    """Runs in the order they may start: all at once, or (seed_stop) two seeds, then one seed a wave."""
+    if config.seed_stop is None:
+        return [specs]
+    first = config.train.seed + 2
+    later = sorted({s.seed for s in specs if s.seed >= first})
+    return [[s for s in specs if s.seed < first], *[[s for s in specs if s.seed == seed] for seed in later]]
+
+
+def _still_needed(spec: RunSpec, records: dict[str, dict[str, Any]], config: CurveConfig) -> bool:
+    done = [
+        r
+        for r in records.values()
+        if r.get("n_train") == spec.n_train
+        and r.get("seed", spec.seed) < spec.seed
+        and r.get("status") == "ok"
+    ]
+    if not done or config.seed_stop is None:
+        return True
+    return seed_needed([r["error_rate"] for r in done], int(done[0]["n_valid"]), config.seed_stop)
 
 
 def run_config(config: CurveConfig, lr: float, n_full: int) -> TrainConfig:
@@ -343,6 +398,7 @@ class CurveResult:
     records: list[dict[str, Any]] = field(repr=False)
     folder: Path | None = None
     resumed: int = 0  # runs found finished in the folder and not run again
+    skipped: tuple[str, ...] = ()  # runs `seed_stop` found not worth running (their RunSpec names)
 
 
 OnRun = Callable[[int, int, dict[str, Any]], None]  # (done, total, record)
@@ -385,16 +441,21 @@ def learning_curve(
     resumed = len(records)
     if on_run:
         on_run(len(records), len(specs), {})
-    tasks = _tasks(prepared, config, todo, train_config, jobs if scheduler is None else None)
     (folder / "runs").mkdir(parents=True, exist_ok=True)
     for place in (folder, folder / "runs"):  # what a run killed mid-write left behind
         remove_stale_temporaries(place)
-    for spec, record in _execute(tasks, jobs=jobs, scheduler=scheduler):
-        write_json(folder / "runs" / f"{spec.name}.json", record)
-        records[spec.name] = record
-        if on_run:
-            on_run(len(records), len(specs), record)
-    ordered = [records[s.name] for s in specs]
+    skipped: list[str] = []
+    for wave in _waves(todo, config):
+        # Decided from the finished runs alone, so a resumed curve decides the same way.
+        needed = [s for s in wave if _still_needed(s, records, config)]
+        skipped += [s.name for s in wave if s not in needed]
+        tasks = _tasks(prepared, config, needed, train_config, jobs if scheduler is None else None)
+        for spec, record in _execute(tasks, jobs=jobs, scheduler=scheduler):
+            write_json(folder / "runs" / f"{spec.name}.json", record)
+            records[spec.name] = record
+            if on_run:
+                on_run(len(records), len(specs) - len(skipped), record)
+    ordered = [records[s.name] for s in specs if s.name in records]
     result = CurveResult(
         config=config,
         lr=lr,
@@ -403,6 +464,7 @@ def learning_curve(
         records=ordered,
         folder=folder,
         resumed=resumed,
+        skipped=tuple(skipped),
     )
     write_csv_atomic(folder / "runs.csv", result.runs)
     write_csv_atomic(folder / "per_class.csv", result.per_class)

@@ -121,12 +121,19 @@ def _backbone(name: str, *, in_channels: int, n_classes: int, pretrained: bool) 
             raise ValueError(
                 f"model {name!r} needs timm: pip install 'datasize-toolkit[backbones]'"
             ) from None
+        except Exception as exc:  # installed but broken, e.g. a torchvision built for another torch
+            raise ValueError(f"model {name!r}: timm is installed but fails to import: {exc}") from None
         return timm.create_model(arch, pretrained=pretrained, num_classes=n_classes, in_chans=in_channels)
     try:
         import torchvision
     except ImportError:
         raise ValueError(
             f"model {name!r} needs torchvision: pip install 'datasize-toolkit[backbones]'"
+        ) from None
+    except Exception as exc:  # e.g. "operator torchvision::nms does not exist": built for another torch
+        raise ValueError(
+            f"model {name!r}: torchvision is installed but fails to import ({exc}); "
+            "install the torchvision release made for this torch"
         ) from None
     model = torchvision.models.get_model(arch, weights="DEFAULT" if pretrained else None)
     return _replace_head(_adapt_input(model, in_channels), n_classes)
@@ -156,25 +163,48 @@ def _adapt_input(model: nn.Module, in_channels: int) -> nn.Module:
     raise ValueError("cannot find the backbone's first RGB convolution to adapt to grayscale")
 
 
+# Where torchvision and timm keep the classifier: ResNet/RegNet `fc`; VGG/MobileNet/EfficientNet/
+# DenseNet/ConvNeXt `classifier`; Swin and timm models `head`; torchvision's ViT `heads`.
+HEAD_NAMES = ("fc", "classifier", "head", "heads")
+
+# Normalisation layers stay trainable while the body is frozen, as fastai's `train_bn` does: their
+# statistics must follow the new data. torchvision's LayerNorm2d is a LayerNorm.
+NORM_TYPES = (
+    nn.modules.batchnorm._BatchNorm,
+    nn.modules.instancenorm._InstanceNorm,
+    nn.LayerNorm,
+    nn.GroupNorm,
+)
+
+
+def _head(model: nn.Module) -> nn.Module | None:
+    for name in HEAD_NAMES:
+        head = getattr(model, name, None)
+        if isinstance(head, nn.Module):
+            return head
+    return None
+
+
 def _replace_head(model: nn.Module, n_classes: int) -> nn.Module:
-    for attr in ("fc", "classifier", "head"):
-        head = getattr(model, attr, None)
-        if isinstance(head, nn.Linear):
-            setattr(model, attr, nn.Linear(head.in_features, n_classes))
-            return model
-        if isinstance(head, nn.Sequential) and isinstance(head[-1], nn.Linear):
-            head[-1] = nn.Linear(head[-1].in_features, n_classes)
-            return model
-    raise ValueError(f"cannot find the classifier head of {type(model).__name__} to replace")
+    """The classifier's last Linear layer replaced by a fresh one with `n_classes` outputs."""
+    head = _head(model)
+    linears = [(name, m) for name, m in head.named_modules() if isinstance(m, nn.Linear)] if head else []
+    if not linears:
+        raise ValueError(f"cannot find the classifier head of {type(model).__name__} to replace")
+    name, last = linears[-1]
+    new = nn.Linear(last.in_features, n_classes)
+    if not name:  # the head is the Linear itself
+        setattr(model, next(n for n in HEAD_NAMES if getattr(model, n, None) is head), new)
+    else:
+        parent = head.get_submodule(name.rpartition(".")[0]) if "." in name else head
+        setattr(parent, name.rpartition(".")[2], new)
+    return model
 
 
 def head_parameters(model: nn.Module) -> list[nn.Parameter]:
     """The parameters of the classifier head (trained alone while the body is frozen)."""
-    for attr in ("head", "fc", "classifier"):
-        head = getattr(model, attr, None)
-        if isinstance(head, nn.Module):
-            return list(head.parameters())
-    return list(model.parameters())[-2:]
+    head = _head(model)
+    return list(head.parameters()) if head is not None else list(model.parameters())[-2:]
 
 
 def parameter_groups(model: nn.Module, *, lr_max: float, lr_mult: float = 1.0) -> list[dict]:
@@ -195,9 +225,9 @@ def parameter_groups(model: nn.Module, *, lr_max: float, lr_mult: float = 1.0) -
 
 
 def set_frozen(model: nn.Module, frozen: bool) -> None:
-    """Freeze (or unfreeze) everything but the head; BatchNorm layers stay trainable, as fastai does."""
+    """Freeze (or unfreeze) everything but the head; normalisation layers stay trainable, as fastai does."""
     head = {id(p) for p in head_parameters(model)}
     for module in model.modules():
-        is_norm = isinstance(module, nn.modules.batchnorm._BatchNorm)
+        is_norm = isinstance(module, NORM_TYPES)
         for p in module.parameters(recurse=False):
             p.requires_grad = (not frozen) or id(p) in head or is_norm

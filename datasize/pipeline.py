@@ -51,6 +51,7 @@ class CurveOutcome:
             "config": self.curve.config.to_dict(),
             "runs": self.curve.runs.to_dict("records"),
             "resumed_runs": self.curve.resumed,
+            "skipped_runs": list(self.curve.skipped),
             "forecast": forecast,
             "plateau": forecast["plateau"] if forecast else None,
             "images_needed": forecast["images_needed"] if forecast else None,

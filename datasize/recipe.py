@@ -8,8 +8,8 @@ name the key.
               allow_outside_root, follow_links (true/false, default false: see SECURITY.md)
     [split]   file, method, valid_pct, seed
     [train]   model, size, resize, epochs, lr ("auto" or a number), batch_size, weight_decay,
-              augment, seed, device, pretrained, freeze_epochs, lr_mult (fine-tuning)
-    [curve]   fractions, sizes, seeds, budget, target_error, jobs
+              augment, seed, device, precision, pretrained, freeze_epochs, lr_mult
+    [curve]   fractions, sizes, seeds, seed_stop, budget, target_error, jobs
     [output]  folder, report (a list of "html", "md", "json")
 """
 
@@ -49,6 +49,7 @@ SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
         "augment": (str,),
         "seed": (int,),
         "device": (str,),
+        "precision": (str,),
         "pretrained": (bool,),
         "freeze_epochs": (int,),
         "lr_mult": (float, int),
@@ -57,6 +58,7 @@ SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
         "fractions": (list,),
         "sizes": (list,),
         "seeds": (int,),
+        "seed_stop": (float, int),
         "budget": (str,),
         "target_error": (float, int),
         "jobs": (int,),
@@ -138,7 +140,7 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
         lambda: TrainConfig(**{k: v for k, v in train.items() if k not in ("size", "resize", "lr")}),
     )
     plan: dict[str, Any] = {k: tuple(curve[k]) for k in ("fractions", "sizes") if k in curve}
-    plan.update({k: curve[k] for k in ("seeds", "budget", "target_error") if k in curve})
+    plan.update({k: curve[k] for k in ("seeds", "seed_stop", "budget", "target_error") if k in curve})
     config = _keyed(
         source, "curve", lambda: CurveConfig(lr=None if lr == "auto" else float(lr), train=training, **plan)
     )

@@ -33,6 +33,13 @@ from datasize.models import ModelFactory, make_model, parameter_groups, set_froz
 EPOCH_COLUMNS = ["epoch", "train_loss", "valid_loss", "error_rate", "accuracy", "time"]
 
 
+class Precision(StrEnum):
+    """The arithmetic of forward passes (weights, gradients and the optimiser stay fp32)."""
+
+    FP32 = "fp32"
+    BF16 = "bf16"  # bfloat16 autocast: faster on CPUs with AVX512-BF16/AMX and on recent GPUs
+
+
 class Augment(StrEnum):
     """Light augmentation applied to whole batches as tensor ops."""
 
@@ -66,6 +73,7 @@ class TrainConfig:
     # optimiser state. With `steps`, the frozen phase is steps * freeze_epochs / epochs long.
     freeze_epochs: int = 0
     device: str = "auto"  # auto (CUDA when present), cpu, cuda, cuda:1...
+    precision: Precision = Precision.FP32  # bf16: forward passes under bfloat16 autocast
 
     def __post_init__(self) -> None:
         try:
@@ -73,6 +81,11 @@ class TrainConfig:
         except ValueError:
             choices = ", ".join(a.value for a in Augment)
             raise ValueError(f"augment={self.augment!r} is not one of {choices}") from None
+        try:
+            object.__setattr__(self, "precision", Precision(self.precision))
+        except ValueError:
+            choices = ", ".join(p.value for p in Precision)
+            raise ValueError(f"precision={self.precision!r} is not one of {choices}") from None
         for name in ("lr", "batch_size", "epochs", "div", "div_final", "max_evals", "lr_mult"):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
@@ -90,6 +103,7 @@ class TrainConfig:
         """JSON-ready fields."""
         out = asdict(self)
         out["augment"] = str(self.augment)
+        out["precision"] = str(self.precision)
         out["moms"] = list(self.moms)
         return out
 
@@ -218,7 +232,9 @@ class Normalizer:
     std: tuple[float, ...]
 
     @classmethod
-    def fit(cls, images: np.ndarray, rows: np.ndarray, chunk: int = 4096) -> Normalizer:
+    def fit(cls, images: np.ndarray, rows: np.ndarray, chunk_bytes: int = 32 << 20) -> Normalizer:
+        # Chunks of at most `chunk_bytes` as float64: the peak stays small whatever the image size.
+        chunk = max(1, chunk_bytes // (8 * int(np.prod(images.shape[1:]))))
         total = np.zeros(images.shape[1])
         squares = np.zeros(images.shape[1])
         for start in range(0, len(rows), chunk):
@@ -234,14 +250,27 @@ class Normalizer:
 class Batcher:
     """Cuts float batches from the uint8 cache, normalised and augmented as whole tensors."""
 
-    def __init__(self, data: TrainData, norm: Normalizer, device: torch.device, augment: Augment) -> None:
+    def __init__(
+        self,
+        data: TrainData,
+        norm: Normalizer,
+        device: torch.device,
+        augment: Augment,
+        precision: Precision = Precision.FP32,
+    ) -> None:
         self.images = data.cache.images
+        self.precision = Precision(precision)
         self.targets = torch.from_numpy(data.targets)
         self.device = device
         self.augment = augment
         shape = (1, len(norm.mean), 1, 1)
         self.mean = torch.tensor(norm.mean, dtype=torch.float32, device=device).view(shape)
         self.inv_std = (1.0 / torch.tensor(norm.std, dtype=torch.float32, device=device)).view(shape)
+
+    def autocast(self) -> Any:
+        """The context forward passes run in: bfloat16 autocast, or nothing for fp32."""
+        enabled = self.precision == Precision.BF16
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=enabled)
 
     def inputs(self, rows: np.ndarray) -> torch.Tensor:
         raw = torch.from_numpy(np.ascontiguousarray(self.images[rows]))
@@ -334,9 +363,11 @@ def _eval_epochs(n_epochs: int, max_evals: int) -> set[int]:
 def predict(model: nn.Module, batcher: Batcher, rows: np.ndarray, batch_size: int = 512) -> torch.Tensor:
     """Logits for cache rows, in eval mode, without augmentation."""
     model.eval()
-    out = [
-        model(batcher.inputs(rows[s : s + batch_size])).float().cpu() for s in range(0, len(rows), batch_size)
-    ]
+    with batcher.autocast():
+        out = [
+            model(batcher.inputs(rows[s : s + batch_size])).float().cpu()
+            for s in range(0, len(rows), batch_size)
+        ]
     return torch.cat(out) if out else torch.empty(0)
 
 
@@ -413,7 +444,7 @@ def _run(
     start: float,
 ) -> TrainResult:
     norm = Normalizer.fit(data.cache.images, data.train)
-    batcher = Batcher(data, norm, device, config.augment)
+    batcher = Batcher(data, norm, device, config.augment, config.precision)
     per_epoch = steps_per_epoch(len(data.train), config.batch_size)
     lrs, moms, frozen = training_schedule(config, per_epoch)
     total = len(lrs)
@@ -441,7 +472,8 @@ def _run(
                 group["lr"] = lrs[step] * group["lr_scale"]
                 group["betas"] = (moms[step], 0.99)
             x, y = batcher.train_batch(batch, generator)
-            loss = nn.functional.cross_entropy(model(x), y)
+            with batcher.autocast():
+                loss = nn.functional.cross_entropy(model(x).float(), y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -602,7 +634,8 @@ def range_test(
         model = _build(data, config, model_factory, device)
         if config.freeze_epochs:  # the LR of a fine-tune is the frozen phase's: test that model
             set_frozen(model, True)
-        batcher = Batcher(data, Normalizer.fit(data.cache.images, data.train), device, config.augment)
+        norm = Normalizer.fit(data.cache.images, data.train)
+        batcher = Batcher(data, norm, device, config.augment, config.precision)
         optimizer = _optimizer(model, config)
         generator = torch.Generator().manual_seed(config.seed)
         per_epoch = steps_per_epoch(len(data.train), config.batch_size)
@@ -616,7 +649,8 @@ def range_test(
                 for group in optimizer.param_groups:
                     group["lr"] = float(lrs[len(losses)]) * group["lr_scale"]
                 x, y = batcher.train_batch(batch, generator)
-                loss = nn.functional.cross_entropy(model(x), y)
+                with batcher.autocast():
+                    loss = nn.functional.cross_entropy(model(x).float(), y)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

@@ -181,3 +181,48 @@ def test_runs_can_go_to_a_dask_local_cluster(prepared, tmp_path) -> None:
         result = learning_curve(prepared, config=config(seeds=1), lr=5e-3, folder=tmp_path, scheduler=client)
     assert len(result.runs) == 3 and set(result.runs["status"]) == {"ok"}
     assert len(list((tmp_path / "runs").glob("*.json"))) == 3
+
+
+# --- skipping seeds the curve does not need (seed_stop) ---------------------------------------------
+
+# Error of each (size, seed) in the stand-in runs below: at 16 images the first two seeds disagree
+# (0.30 vs 0.10), at 32 and 64 they agree within the validation noise (n_valid 400 here).
+ERRORS = {16: [0.30, 0.10, 0.25, 0.20], 32: [0.200, 0.201, 0.5, 0.5], 64: [0.100, 0.104, 0.5, 0.5]}
+
+
+def fake_run(task) -> dict:
+    spec = task.spec
+    error = ERRORS[spec.n_train][spec.seed]
+    return {"n_train": spec.n_train, "seed": spec.seed, "fraction": spec.fraction, "status": "ok",
+            "error_rate": error, "n_valid": 400, "per_class": []}  # fmt: skip
+
+
+def test_seed_stop_runs_extra_seeds_only_where_the_first_ones_disagree(
+    prepared, tmp_path, monkeypatch
+) -> None:
+    import datasize.curve as curve_module
+
+    ran: list[tuple[int, int]] = []
+
+    def recording(task) -> dict:
+        ran.append((task.spec.n_train, task.spec.seed))
+        return fake_run(task)
+
+    monkeypatch.setattr(curve_module, "run_one", recording)
+    plan = config(seeds=4, seed_stop=0.5)
+    result = learning_curve(prepared, config=plan, lr=5e-3, folder=tmp_path)
+    # Two seeds everywhere first; then seeds 2 and 3 only at 16 images, where the spread stays large.
+    assert ran == [(16, 0), (16, 1), (32, 0), (32, 1), (64, 0), (64, 1), (16, 2), (16, 3)]
+    assert result.skipped == ("n0000032-s2", "n0000064-s2", "n0000032-s3", "n0000064-s3")
+    kept = [[16, 0], [16, 1], [16, 2], [16, 3], [32, 0], [32, 1], [64, 0], [64, 1]]
+    assert result.runs[["n_train", "seed"]].values.tolist() == kept
+    ran.clear()
+    again = learning_curve(prepared, config=plan, lr=5e-3, folder=tmp_path)  # resumed: same decisions
+    assert ran == [] and again.skipped == result.skipped and again.resumed == 8
+    every = learning_curve(prepared, config=config(seeds=4), lr=5e-3, folder=tmp_path / "every")
+    assert len(every.runs) == 12 and every.skipped == ()
+
+
+def test_seed_stop_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="seed_stop=0 must be a positive number"):
+        config(seed_stop=0)

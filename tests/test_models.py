@@ -8,6 +8,7 @@ a `fc` or `classifier` head): what they check is datasize's own glue, not the li
 from __future__ import annotations
 
 import sys
+from collections import OrderedDict
 from types import SimpleNamespace
 
 import numpy as np
@@ -55,10 +56,23 @@ class TinyClassifierNet(nn.Module):
         return self.classifier(self.features(x))
 
 
+class TinyVisionTransformer(nn.Module):
+    """Shaped like torchvision's ViT: conv_proj (RGB) -> LayerNorm -> heads.head."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv_proj = nn.Conv2d(3, 8, 4, stride=4)
+        self.norm = nn.LayerNorm(8)
+        self.heads = nn.Sequential(OrderedDict(head=nn.Linear(8, 1000)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.heads(self.norm(self.conv_proj(x).mean(dim=(2, 3))))
+
+
 @pytest.fixture
 def fake_torchvision(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, object]]:
     calls: list[tuple[str, object]] = []
-    nets = {"resnet18": TinyTorchvisionNet, "vgg11": TinyClassifierNet}
+    nets = {"resnet18": TinyTorchvisionNet, "vgg11": TinyClassifierNet, "vit_b_16": TinyVisionTransformer}
 
     def get_model(arch: str, weights: object = None) -> nn.Module:
         calls.append((arch, weights))
@@ -83,6 +97,16 @@ def test_a_torchvision_backbone_gets_a_new_head_and_asks_for_weights_only_when_p
     assert model(torch.zeros(2, 3, 16, 16)).shape == (2, 5)
 
 
+def test_a_vision_transformer_gets_a_new_head_and_keeps_its_layer_norm_trainable_when_frozen(
+    fake_torchvision,
+) -> None:
+    model = make_model("tv:vit_b_16", in_channels=1, n_classes=6)
+    assert model.heads.head.out_features == 6 and model.conv_proj.in_channels == 1
+    set_frozen(model, True)
+    trainable = {name for name, p in model.named_parameters() if p.requires_grad}
+    assert trainable == {"heads.head.weight", "heads.head.bias", "norm.weight", "norm.bias"}
+
+
 def test_a_grayscale_input_sums_the_first_convolution_over_rgb(fake_torchvision) -> None:
     rgb = make_model("tv:resnet18", in_channels=3, n_classes=2)
     gray = make_model("tv:resnet18", in_channels=1, n_classes=2)  # same seed: same conv1 before adapting
@@ -91,6 +115,22 @@ def test_a_grayscale_input_sums_the_first_convolution_over_rgb(fake_torchvision)
     # A gray image gives the first layer what the same image as RGB (three equal channels) gives it.
     x = torch.rand(2, 1, 16, 16)
     torch.testing.assert_close(gray.conv1(x), rgb.conv1(x.repeat(1, 3, 1, 1)))
+
+
+def test_a_broken_torchvision_install_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def failing(name: str, *args: object, **kwargs: object) -> object:
+        if name == "torchvision":
+            raise RuntimeError("operator torchvision::nms does not exist")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.delitem(sys.modules, "torchvision", raising=False)
+    monkeypatch.setattr(builtins, "__import__", failing)
+    with pytest.raises(ValueError, match=r"torchvision is installed but fails to import \(operator"):
+        make_model("tv:resnet18", in_channels=3, n_classes=2)
 
 
 def test_a_missing_backbone_library_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -220,3 +260,28 @@ def test_train_fine_tunes_from_the_command_line(striped, tmp_path) -> None:
     result = CliRunner().invoke(main, [*args, "--batch-size", "16", "-o", str(tmp_path), "-q", "--json"])
     assert result.exit_code == 0, result.output
     assert '"freeze_epochs": 1' in result.output and '"lr_mult": 10.0' in result.output
+
+
+def _importable(name: str) -> bool:
+    try:
+        __import__(name)
+    except Exception:  # absent, or built for another torch (RuntimeError)
+        return False
+    return True
+
+
+REAL_BACKBONES = ["tv:resnet18", "tv:mobilenet_v3_small", "tv:convnext_tiny", "tv:vit_b_16", "timm:resnet18"]
+
+
+@pytest.mark.parametrize("name", REAL_BACKBONES)
+def test_real_backbones_adapt_and_freeze(name: str) -> None:
+    """With the backbones extra installed (skipped otherwise): the real architectures, untrained."""
+    library = "torchvision" if name.startswith("tv:") else "timm"
+    if not _importable(library):
+        pytest.skip(f"{library} is not installed (or not built for this torch)")
+    model = make_model(name, in_channels=1, n_classes=7).eval()
+    side = 224 if "vit" in name else 64
+    assert model(torch.zeros(2, 1, side, side)).shape == (2, 7)
+    set_frozen(model, True)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert 0 < trainable < sum(p.numel() for p in model.parameters()) / 2  # MobileNet: a large MLP head

@@ -296,3 +296,44 @@ def test_a_bad_lr_is_a_usage_error(striped) -> None:
 
     result = CliRunner().invoke(main, ["train", str(striped[0]), "--lr", "fast"])
     assert result.exit_code == 2 and "neither a number nor 'auto'" in result.output
+
+
+def test_bfloat16_autocast_trains_as_well_and_stays_seeded(striped) -> None:
+    root, manifest, split = striped
+    data = train_data(build_cache(manifest, root=root, size=16, jobs=1), split)
+    fp32 = fit_one_cycle(data, config=small_config(epochs=4))
+    bf16 = fit_one_cycle(data, config=small_config(epochs=4, precision="bf16"))
+    again = fit_one_cycle(data, config=small_config(epochs=4, precision="bf16"))
+    pd.testing.assert_frame_equal(bf16.epochs.drop(columns="time"), again.epochs.drop(columns="time"))
+    assert bf16.error_rate <= 0.1 and abs(bf16.error_rate - fp32.error_rate) <= 1 / 24
+    # The losses are close, not equal: the forward passes really ran in bfloat16.
+    assert not np.array_equal(bf16.batch_losses, fp32.batch_losses)
+    np.testing.assert_allclose(bf16.batch_losses, fp32.batch_losses, rtol=0.2, atol=0.05)
+    assert bf16.model.head.weight.dtype == torch.float32  # weights stay fp32
+    with pytest.raises(ValueError, match="precision='fp16' is not one of fp32, bf16"):
+        TrainConfig(precision="fp16")
+
+
+def test_a_cache_too_large_for_memory_goes_to_a_memory_mapped_file(striped, tmp_path, monkeypatch) -> None:
+    root, manifest, _ = striped
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    in_memory = build_cache(manifest, root=root, size=16, jobs=1)
+    monkeypatch.setattr(cache_module, "available_memory", lambda: 2 * in_memory.images.nbytes - 1)
+    mapped = build_cache(manifest, root=root, size=16, jobs=1)
+    assert not isinstance(in_memory.images, np.memmap) and isinstance(mapped.images, np.memmap)
+    assert [p.suffix for p in sorted((tmp_path / "datasize").iterdir())] == [".done", ".npy"]
+    np.testing.assert_array_equal(mapped.images, in_memory.images)
+
+
+def test_normalisation_statistics_do_not_depend_on_the_chunk_size(striped) -> None:
+    from datasize.train import Normalizer
+
+    root, manifest, _ = striped
+    images = build_cache(manifest, root=root, size=16, jobs=1).images
+    rows = np.arange(len(images))
+    whole, chunked = Normalizer.fit(images, rows), Normalizer.fit(images, rows, chunk_bytes=3 * 16 * 16 * 8)
+    np.testing.assert_allclose(whole.mean, chunked.mean)
+    np.testing.assert_allclose(whole.std, chunked.std)
+    expected = images.astype(np.float64)
+    np.testing.assert_allclose(whole.mean, [expected.mean()])
+    np.testing.assert_allclose(whole.std, [expected.std()], rtol=1e-6)

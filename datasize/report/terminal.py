@@ -259,4 +259,10 @@ def curve_lines(outcome: Any) -> list[str]:
     )
     if len(ok) < len(runs):
         lines.append(f"{len(runs) - len(ok)} run(s) did not finish cleanly; see runs.csv")
+    skipped = outcome.curve.skipped
+    if skipped:
+        lines.append(
+            f"{len(skipped)} run(s) skipped by --seed-stop (their size's seeds already agreed within the "
+            f"validation noise): {', '.join(skipped)}"
+        )
     return lines
