@@ -26,7 +26,7 @@ from torch import nn
 
 from datasize.cache import ImageCache
 from datasize.diagnose import Diagnosis, diagnose
-from datasize.io import write_bytes_atomic
+from datasize.io import release_free_memory, write_bytes_atomic
 from datasize.lr_find import LRSuggestion
 from datasize.models import ModelFactory, make_model, parameter_groups, set_frozen
 
@@ -257,9 +257,11 @@ class Batcher:
         device: torch.device,
         augment: Augment,
         precision: Precision = Precision.FP32,
+        batch_size: int = 64,
     ) -> None:
         self.images = data.cache.images
         self.precision = Precision(precision)
+        self.eval_batch = eval_batch_size(batch_size, data.cache.size)
         self.targets = torch.from_numpy(data.targets)
         self.device = device
         self.augment = augment
@@ -359,15 +361,33 @@ def _eval_epochs(n_epochs: int, max_evals: int) -> set[int]:
     return {round(float(x)) for x in np.linspace(n_epochs / max_evals, n_epochs, max_evals)}
 
 
+def eval_batch_size(train_batch: int, side: int) -> int:
+    """Images per evaluation batch: 512 at 16 px, fewer for larger images, never under the training batch.
+
+    Large batches make evaluation cheaper per image, but activations grow with batch x pixels: at
+    64 px a 512-image batch of a small CNN needs about 1 GB. Scaling by the pixels keeps evaluation
+    within what a training step (which also keeps activations for backward) already needs.
+
+    >>> eval_batch_size(64, 16), eval_batch_size(64, 32), eval_batch_size(64, 64)
+    (512, 128, 64)
+    """
+    return max(train_batch, min(512, 512 * 256 // (side * side)))
+
+
 @torch.inference_mode()
-def predict(model: nn.Module, batcher: Batcher, rows: np.ndarray, batch_size: int = 512) -> torch.Tensor:
-    """Logits for cache rows, in eval mode, without augmentation."""
+def predict(
+    model: nn.Module, batcher: Batcher, rows: np.ndarray, batch_size: int | None = None
+) -> torch.Tensor:
+    """Logits for cache rows, in eval mode, without augmentation (batches: `Batcher.eval_batch`)."""
+    batch_size = batch_size or batcher.eval_batch
     model.eval()
     with batcher.autocast():
-        out = [
-            model(batcher.inputs(rows[s : s + batch_size])).float().cpu()
-            for s in range(0, len(rows), batch_size)
-        ]
+        out = []
+        for start in range(0, len(rows), batch_size):
+            out.append(model(batcher.inputs(rows[start : start + batch_size])).float().cpu())
+            if len(out) % 16 == 0:  # long passes: keep the heap from growing with the images seen
+                release_free_memory()
+    release_free_memory()
     return torch.cat(out) if out else torch.empty(0)
 
 
@@ -444,7 +464,7 @@ def _run(
     start: float,
 ) -> TrainResult:
     norm = Normalizer.fit(data.cache.images, data.train)
-    batcher = Batcher(data, norm, device, config.augment, config.precision)
+    batcher = Batcher(data, norm, device, config.augment, config.precision, config.batch_size)
     per_epoch = steps_per_epoch(len(data.train), config.batch_size)
     lrs, moms, frozen = training_schedule(config, per_epoch)
     total = len(lrs)
@@ -635,7 +655,7 @@ def range_test(
         if config.freeze_epochs:  # the LR of a fine-tune is the frozen phase's: test that model
             set_frozen(model, True)
         norm = Normalizer.fit(data.cache.images, data.train)
-        batcher = Batcher(data, norm, device, config.augment, config.precision)
+        batcher = Batcher(data, norm, device, config.augment, config.precision, config.batch_size)
         optimizer = _optimizer(model, config)
         generator = torch.Generator().manual_seed(config.seed)
         per_epoch = steps_per_epoch(len(data.train), config.batch_size)
