@@ -25,6 +25,7 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -179,6 +180,11 @@ def main() -> None:
         rows.append(("datasize learning_curve jobs=1", t1))
         t2, _ = timed(lambda: learning_curve(prepared, config=config, lr=3e-3, folder=work / "j2", jobs=2))
         rows.append(("datasize learning_curve jobs=2", t2))
+        bf16 = replace(config, train=replace(config.train, precision="bf16"))
+        t_bf16, _ = timed(
+            lambda: learning_curve(prepared, config=bf16, lr=3e-3, folder=work / "bf16", jobs=1)
+        )
+        rows.append(("datasize learning_curve jobs=1 bf16", t_bf16))
         t_pipe, _ = timed(lambda: run_curve(args.data, config=config, out=work / "pipe", jobs=1))
         rows.append(("datasize run_curve (whole pipeline) jobs=1", t_pipe))
         t_dask = None
@@ -211,6 +217,7 @@ def main() -> None:
         )
         print(f"  whole pipeline jobs=1 / bare steps:        {t_pipe / t_bare:.2f}x")
         print(f"  jobs=1 / jobs=2 (speed-up):                {t1 / t2:.2f}x")
+        print(f"  bf16 / fp32, learning_curve jobs=1:        {t_bf16 / t1:.2f}x")
         if t_dask:
             print(f"  jobs=1 / dask 2 workers (speed-up):        {t1 / t_dask:.2f}x")
         if t_plain:

@@ -25,6 +25,8 @@ _EXPORTS = {
     "forecast": "datasize.forecast",
     "Forecast": "datasize.forecast",
     "run_curve": "datasize.pipeline",
+    "plan_collection": "datasize.plan",
+    "CollectionPlan": "datasize.plan",
     "build_report": "datasize.report.document",
     "write_report": "datasize.report.render",
     "load_recipe": "datasize.recipe",
@@ -49,6 +51,7 @@ _EXPORTS = {
 __all__ = [
     "Check",
     "CheckConfig",
+    "CollectionPlan",
     "CurveConfig",
     "Findings",
     "Forecast",
@@ -68,6 +71,7 @@ __all__ = [
     "load_recipe",
     "load_suite",
     "lr_find",
+    "plan_collection",
     "prepare",
     "read_manifest",
     "read_split",
@@ -92,6 +96,7 @@ if TYPE_CHECKING:
     from datasize.lr_find import lr_find
     from datasize.manifest import read_manifest, scan
     from datasize.pipeline import run_curve
+    from datasize.plan import CollectionPlan, plan_collection
     from datasize.prepare import Prepared, prepare
     from datasize.recipe import load_recipe, run_recipe
     from datasize.report.document import build_report

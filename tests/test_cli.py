@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -98,10 +97,17 @@ def test_help_answers_quickly_without_heavy_imports() -> None:
     heavy = "('pandas', 'torch', 'great_expectations')"
     probe = f"import sys, datasize.cli; print(sorted(m for m in {heavy} if m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "[]"
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "datasize", "--help"], capture_output=True, check=True)
-    assert time.perf_counter() - start < 2.0  # generous: a cold start on a loaded CI machine
+    assert result.stdout.strip() == "[]"  # speed itself is for benchmarks, not tests
+
+
+def test_every_public_name_resolves_lazily() -> None:
+    import datasize
+
+    names = set(datasize.__all__) - {"__version__"}
+    assert names == set(datasize._EXPORTS)
+    for name in sorted(names):
+        value = getattr(datasize, name)
+        assert getattr(value, "__name__", name) == name, name
 
 
 def test_python_dash_m_runs_the_cli() -> None:
