@@ -39,7 +39,7 @@ import datasize
 from datasize.curve import CurveConfig, learning_curve, nested_subsets, plan_runs, run_config
 from datasize.models import make_model
 from datasize.pipeline import run_curve
-from datasize.prepare import prepare
+from datasize.preparation import prepare
 from datasize.train import Batcher, Normalizer, TrainConfig, steps_per_epoch
 
 

@@ -67,7 +67,7 @@ from datasize.plan import (
     read_per_class,
     read_predictions,
 )
-from datasize.prepare import prepare
+from datasize.preparation import prepare
 from datasize.train import TrainConfig, fit_one_cycle
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -39,8 +39,8 @@ from pathlib import Path
 import pandas as pd
 
 from datasize.curve import CurveConfig, learning_curve, seed_needed
-from datasize.forecast import forecast
-from datasize.prepare import prepare
+from datasize.forecasting import forecast
+from datasize.preparation import prepare
 from datasize.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]

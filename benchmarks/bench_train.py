@@ -55,7 +55,7 @@ from torch.utils.data import DataLoader, Dataset
 import datasize
 import datasize.train as train_module
 from datasize.models import make_model
-from datasize.prepare import prepare
+from datasize.preparation import prepare
 from datasize.train import Batcher, Normalizer, TrainConfig, TrainData, fit_one_cycle, steps_per_epoch
 
 REPO = Path(__file__).resolve().parent.parent

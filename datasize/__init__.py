@@ -12,18 +12,18 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "prepare": "datasize.prepare",
-    "Prepared": "datasize.prepare",
-    "lr_find": "datasize.lr_find",
+    "prepare": "datasize.preparation",
+    "Prepared": "datasize.preparation",
+    "lr_find": "datasize.lr_finder",
     "fit_one_cycle": "datasize.train",
     "TrainConfig": "datasize.train",
     "train_data": "datasize.train",
     "build_cache": "datasize.cache",
-    "diagnose": "datasize.diagnose",
+    "diagnose": "datasize.diagnosis",
     "learning_curve": "datasize.curve",
     "CurveConfig": "datasize.curve",
-    "forecast": "datasize.forecast",
-    "Forecast": "datasize.forecast",
+    "forecast": "datasize.forecasting",
+    "Forecast": "datasize.forecasting",
     "run_curve": "datasize.pipeline",
     "plan_collection": "datasize.plan",
     "CollectionPlan": "datasize.plan",
@@ -90,14 +90,14 @@ if TYPE_CHECKING:
     from datasize.cache import build_cache
     from datasize.checks import CheckConfig
     from datasize.curve import CurveConfig, learning_curve
-    from datasize.diagnose import diagnose
+    from datasize.diagnosis import diagnose
     from datasize.expectations import load_suite, save_suite
-    from datasize.forecast import Forecast, forecast
-    from datasize.lr_find import lr_find
+    from datasize.forecasting import Forecast, forecast
+    from datasize.lr_finder import lr_find
     from datasize.manifest import read_manifest, scan
     from datasize.pipeline import run_curve
     from datasize.plan import CollectionPlan, plan_collection
-    from datasize.prepare import Prepared, prepare
+    from datasize.preparation import Prepared, prepare
     from datasize.recipe import load_recipe, run_recipe
     from datasize.report.document import build_report
     from datasize.report.render import write_report

@@ -507,7 +507,7 @@ def _model_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
 
 
 def _prepare_from_options(data: str, kw: dict[str, Any], quiet: bool) -> Any:
-    from datasize.prepare import prepare
+    from datasize.preparation import prepare
     from datasize.report.terminal import progress_bar
 
     with (
@@ -594,7 +594,7 @@ def lr_find_command(
     warning when they disagree by more than 1.5 decades or the loss never falls. Writes the curve
     (CSV, JSON) and its plot (PNG) to --out.
     """
-    from datasize.lr_find import format_lr, lr_find
+    from datasize.lr_finder import format_lr, lr_find
     from datasize.outputs import jsonable, write_lr_find
     from datasize.train import TrainConfig
 
@@ -678,7 +678,7 @@ def train(
     images to re-check first for wrong labels) to --out.
     """
     from datasize.interpret import most_confused
-    from datasize.lr_find import format_lr, lr_find
+    from datasize.lr_finder import format_lr, lr_find
     from datasize.outputs import jsonable, train_summary, write_training
     from datasize.report.terminal import epoch_header, epoch_line
     from datasize.train import TrainConfig, fit_one_cycle, save_model

@@ -28,7 +28,7 @@ import pandas as pd
 
 from datasize.io import remove_stale_temporaries, usable_cores, write_csv_atomic
 from datasize.outputs import jsonable, write_json
-from datasize.prepare import Prepared
+from datasize.preparation import Prepared
 from datasize.train import TrainConfig, TrainData, fit_one_cycle, steps_per_epoch
 
 DEFAULT_FRACTIONS = (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0)

@@ -12,8 +12,8 @@ import numpy as np
 
 from datasize.interpret import confusion_matrix, most_confused, plot_top_losses, top_losses
 from datasize.io import write_csv_atomic, write_text_atomic
-from datasize.lr_find import LRFinderResult, plot_lr_find
-from datasize.prepare import Prepared
+from datasize.lr_finder import LRFinderResult, plot_lr_find
+from datasize.preparation import Prepared
 from datasize.train import TrainResult
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from datasize.curve import CurveConfig, CurveResult, OnRun, learning_curve
 from datasize.outputs import write_json, write_lr_find
-from datasize.prepare import Prepared, prepare
+from datasize.preparation import Prepared, prepare
 from datasize.splits import write_split
 
 Stage = Callable[[str], None]  # called with a short description as each stage starts
@@ -27,7 +27,7 @@ class CurveOutcome:
 
     prepared: Prepared = field(repr=False)
     curve: CurveResult = field(repr=False)
-    forecast: Any  # datasize.forecast.Forecast, or None when too few sizes succeeded
+    forecast: Any  # datasize.forecasting.Forecast, or None when too few sizes succeeded
     forecast_error: str | None  # why there is no forecast
     lr: float
     lr_source: str  # "given", "lr_find" or "lr_find (resumed)"
@@ -106,7 +106,7 @@ def choose_lr(prepared: Prepared, config: CurveConfig, folder: Path) -> tuple[fl
             return float(json.loads(stored.read_text(encoding="utf-8"))["chosen_lr"]), "lr_find (resumed)"
         except (ValueError, KeyError, json.JSONDecodeError):
             pass  # unreadable: run the finder again
-    from datasize.lr_find import lr_find
+    from datasize.lr_finder import lr_find
 
     finder = lr_find(prepared.data, config=config.train)
     write_lr_find(folder, finder, chosen_lr=finder.suggestion.chosen)
@@ -157,7 +157,7 @@ def run_curve(
 
 
 def _forecast(curve: CurveResult, config: CurveConfig) -> tuple[Any, str | None]:
-    from datasize.forecast import forecast
+    from datasize.forecasting import forecast
 
     try:
         result = forecast(curve.runs, per_class=curve.per_class, target_error=config.target_error)

@@ -11,7 +11,7 @@ per-class table (per_class.csv) and:
    images (pow3, else pow2, as the forecast's per-class ranking does) and refits it to curves whose
    seeds are resampled, jointly for every group (one run measures every class). Beyond the current
    data each refit also drifts from its curve by a draw of the family's own error per doubling:
-   the whole curve's backtest error (forecast.py's MISFIT term), one draw per refit shared by every
+   the whole curve's backtest error (forecasting.py's MISFIT term), one draw per refit shared by every
    group and shared out in proportion to each group's gain per doubling, so that groups growing in
    step drift as the whole curve does and a flat group not at all. A refit that drifts up is held
    at its current error: more images of the same kind do not raise the error;
@@ -73,7 +73,7 @@ from datasize.curves_fit import (
     gain_per_doubling,
     predict,
 )
-from datasize.forecast import (
+from datasize.forecasting import (
     MISFIT_SCALE,
     PER_CLASS_COLUMNS,
     SEARCH_LIMIT,

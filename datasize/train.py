@@ -25,9 +25,9 @@ import torch
 from torch import nn
 
 from datasize.cache import ImageCache
-from datasize.diagnose import Diagnosis, diagnose
+from datasize.diagnosis import Diagnosis, diagnose
 from datasize.io import release_free_memory, write_bytes_atomic
-from datasize.lr_find import LRSuggestion
+from datasize.lr_finder import LRSuggestion
 from datasize.models import ModelFactory, make_model, parameter_groups, set_frozen
 
 EPOCH_COLUMNS = ["epoch", "train_loss", "valid_loss", "error_rate", "accuracy", "time"]

@@ -18,7 +18,7 @@ from datasize.curve import (
     plan_runs,
     run_config,
 )
-from datasize.prepare import prepare
+from datasize.preparation import prepare
 from datasize.train import TrainConfig
 from tests.conftest import stripes
 

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from datasize.diagnose import Diagnosis, DiagnosisConfig, DiagnosisKind, OverfitType, diagnose, error_noise
-from datasize.lr_find import LRSuggestion, SuggestMethod
+from datasize.diagnosis import Diagnosis, DiagnosisConfig, DiagnosisKind, OverfitType, diagnose, error_noise
+from datasize.lr_finder import LRSuggestion, SuggestMethod
 
 OK = DiagnosisKind.OK
 HIGH = DiagnosisKind.LR_TOO_HIGH

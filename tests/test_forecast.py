@@ -24,7 +24,7 @@ from datasize.curves_fit import (
     images_for_error,
     predict,
 )
-from datasize.forecast import Reach, forecast, overfitting_summary
+from datasize.forecasting import Reach, forecast, overfitting_summary
 
 POW2, POW3, POW4, MMF4, LOG2, LAST1 = (
     CurveFamily.POW2,

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from datasize.cli import main
-from datasize.forecast import Reach
+from datasize.forecasting import Reach
 from datasize.plan import (
     CollectionPlan,
     Reason,

@@ -232,7 +232,7 @@ def test_random_shift_moves_content_but_keeps_shape() -> None:
 
 
 def test_the_lr_finder_suggests_a_rate_and_does_not_perturb_the_next_run(striped) -> None:
-    from datasize.lr_find import lr_find
+    from datasize.lr_finder import lr_find
 
     root, manifest, split = striped
     data = train_data(build_cache(manifest, root=root, size=16, jobs=1), split)
