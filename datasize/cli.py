@@ -453,6 +453,13 @@ def _model_options(command: Callable) -> Callable:
         ),
         click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
         click.option(
+            "--threads",
+            type=click.IntRange(min=1),
+            default=None,
+            help="torch threads per run; fewer run steadier on a shared machine [default: torch's, "
+            "or the cores shared among --jobs].",
+        ),
+        click.option(
             "--precision",
             type=click.Choice(["fp32", "bf16"]),
             default="fp32",
@@ -502,7 +509,15 @@ _MODEL_KEYS = (
 
 
 def _model_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
-    """Take the `_model_options` values out of the command's keyword arguments, for TrainConfig."""
+    """Take the `_model_options` values out of the command's keyword arguments, for TrainConfig.
+
+    `--threads` is not a training setting but where it runs: in-process commands apply it here.
+    """
+    threads = kw.pop("threads")
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
     return {k: kw.pop(k) for k in _MODEL_KEYS}
 
 
@@ -868,6 +883,7 @@ def curve(
     from datasize.report.terminal import curve_lines, run_progress
     from datasize.train import TrainConfig
 
+    threads = kw.get("threads")  # also each worker's, with --jobs
     training = TrainConfig(
         epochs=epochs,
         **_model_kwargs(kw),
@@ -905,6 +921,7 @@ def curve(
                 out=out_dir,
                 prepare_options=prepare_options,
                 jobs=run_jobs,
+                threads=threads,
                 scheduler=scheduler,
                 on_stage=lambda text: say(f"[{text}]"),
                 on_run=on_run,

@@ -253,11 +253,12 @@ def run_one(task: RunTask) -> dict[str, Any]:
     start = time.perf_counter()
     spec = task.spec
     base = {"fraction": spec.fraction, "n_train": spec.n_train, "seed": spec.seed}
+    import torch
+
+    before = torch.get_num_threads()
     try:
         if task.threads is not None:
-            import torch
-
-            torch.set_num_threads(task.threads)  # this is our own worker process
+            torch.set_num_threads(task.threads)
         data = _worker_data(task)
         result = fit_one_cycle(replace(data, train=task.train_rows), config=task.config)
     except Exception as exc:
@@ -269,6 +270,8 @@ def run_one(task: RunTask) -> dict[str, Any]:
             "trace": traceback.format_exc(limit=5),
             "seconds": time.perf_counter() - start,
         }
+    finally:
+        torch.set_num_threads(before)  # in-process runs leave the caller's setting as it was
     diagnosis = result.diagnosis
     labels = np.array(data.cache.labels, dtype=object)
     n_class = pd.Series(labels[task.train_rows]).value_counts()
@@ -411,6 +414,7 @@ def learning_curve(
     lr: float,
     folder: str | os.PathLike,
     jobs: int = 1,
+    threads: int | None = None,
     scheduler: str | None = None,
     on_run: OnRun | None = None,
 ) -> CurveResult:
@@ -423,6 +427,8 @@ def learning_curve(
         folder: the run folder; finished runs there are kept and skipped.
         jobs: local worker processes (1: in this process). Threads per worker are set so that the
             workers together use the cores once.
+        threads: torch threads of each run instead (a shared machine runs steadier with fewer);
+            results can differ in the last bits between thread counts.
         scheduler: a Dask distributed scheduler address ("tcp://host:8786") or a `distributed.Client`;
             runs are submitted there instead.
         on_run: called after each run with (done, total, record).
@@ -430,6 +436,8 @@ def learning_curve(
     config = config or CurveConfig()
     if jobs < 1:
         raise ValueError(f"jobs={jobs} must be at least 1")
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads={threads} must be at least 1")
     folder = Path(folder)
     open_run_folder(folder, curve_identity(prepared, config))
     data = prepared.data
@@ -449,7 +457,7 @@ def learning_curve(
         # Decided from the finished runs alone, so a resumed curve decides the same way.
         needed = [s for s in wave if _still_needed(s, records, config)]
         skipped += [s.name for s in wave if s not in needed]
-        tasks = _tasks(prepared, config, needed, train_config, jobs if scheduler is None else None)
+        tasks = _tasks(prepared, config, needed, train_config, jobs if scheduler is None else None, threads)
         for spec, record in _execute(tasks, jobs=jobs, scheduler=scheduler):
             write_json(folder / "runs" / f"{spec.name}.json", record)
             records[spec.name] = record
@@ -472,13 +480,19 @@ def learning_curve(
 
 
 def _tasks(
-    prepared: Prepared, config: CurveConfig, specs: list[RunSpec], train_config: TrainConfig, jobs: int | None
+    prepared: Prepared,
+    config: CurveConfig,
+    specs: list[RunSpec],
+    train_config: TrainConfig,
+    jobs: int | None,
+    threads: int | None = None,
 ) -> list[RunTask]:
     data = prepared.data
     labels = np.array(data.cache.labels, dtype=object)[data.train]
     counts = sorted({s.n_train for s in specs})
     shipped, path = _shippable(data) if (jobs or 2) > 1 else (data, None)
-    threads = max(1, usable_cores() // jobs) if jobs and jobs > 1 else None
+    if threads is None and jobs and jobs > 1:
+        threads = max(1, usable_cores() // jobs)
     largest = max(plan_runs(config, len(data.train)), key=lambda s: s.n_train).n_train
     tasks = []
     for seed in sorted({s.seed for s in specs}):

@@ -120,6 +120,7 @@ def run_curve(
     out: str | os.PathLike,
     prepare_options: dict[str, Any] | None = None,
     jobs: int = 1,
+    threads: int | None = None,
     scheduler: Any = None,
     on_stage: Stage | None = None,
     on_run: OnRun | None = None,
@@ -132,7 +133,8 @@ def run_curve(
         out: the run folder.
         prepare_options: keyword arguments for `prepare` (split, size, scan options...). The decoded
             images are kept in ``<out>/cache`` unless a ``cache_dir`` is given.
-        jobs, scheduler: where runs go (see `learning_curve`).
+        jobs, threads, scheduler: where runs go and how many torch threads each uses (see
+            `learning_curve`).
     """
     folder = Path(out)
     stage = on_stage or (lambda _: None)
@@ -147,7 +149,14 @@ def run_curve(
     lr, source = choose_lr(prepared, config, folder)
     stage(f"training {config.seeds} seed(s) at each size")
     curve = learning_curve(
-        prepared, config=config, lr=lr, folder=folder, jobs=jobs, scheduler=scheduler, on_run=on_run
+        prepared,
+        config=config,
+        lr=lr,
+        folder=folder,
+        jobs=jobs,
+        threads=threads,
+        scheduler=scheduler,
+        on_run=on_run,
     )
     stage("forecasting")
     forecast, problem = _forecast(curve, config)

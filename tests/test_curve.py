@@ -226,3 +226,26 @@ def test_seed_stop_runs_extra_seeds_only_where_the_first_ones_disagree(
 def test_seed_stop_must_be_positive() -> None:
     with pytest.raises(ValueError, match="seed_stop=0 must be a positive number"):
         config(seed_stop=0)
+
+
+def test_threads_apply_to_each_run_and_the_callers_setting_is_restored(
+    prepared, tmp_path, monkeypatch
+) -> None:
+    import torch
+
+    import datasize.curve as curve_module
+
+    seen: list[int] = []
+    real = curve_module.fit_one_cycle
+
+    def recording(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(curve_module, "fit_one_cycle", recording)
+    before = torch.get_num_threads()
+    result = learning_curve(prepared, config=config(seeds=1), lr=5e-3, folder=tmp_path, threads=1)
+    assert seen == [1, 1, 1] and set(result.runs["status"]) == {"ok"}
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="threads=0 must be at least 1"):
+        learning_curve(prepared, config=config(seeds=1), lr=5e-3, folder=tmp_path, threads=0)
