@@ -641,12 +641,19 @@ def _verdict_sentences(f: Forecast) -> list[str]:
     else:
         h = f.horizons[0]
         surely = f.plateau.helps
-        out.append(
-            f"More images {'will' if surely else 'may'} help: doubling to {h.n_train:,} images should cut "
-            f"the error from {_pct(f.error_rate)} to about {_pct(h.expected)} "
-            f"({width}% interval {_pct(h.low)}–{_pct(h.high)})"
-            + ("." if surely else ", but the curve may be levelling off.")
-        )
+        interval = f"{width}% interval {_pct(h.low)}–{_pct(h.high)}"
+        if _pct(h.expected) == _pct(f.error_rate) and not surely:  # "cut from 1.5% to 1.5%" says nothing
+            out.append(
+                f"More images may help little: doubling to {h.n_train:,} images should leave the error "
+                f"near {_pct(f.error_rate)} ({interval}); the curve may be levelling off."
+            )
+        else:
+            out.append(
+                f"More images {'will' if surely else 'may'} help: doubling to {h.n_train:,} images "
+                f"should cut "
+                f"the error from {_pct(f.error_rate)} to about {_pct(h.expected)} ({interval})"
+                + ("." if surely else ", but the curve may be levelling off.")
+            )
     if f.images_needed is not None:
         out.append(_needed_sentence(f.images_needed, f.n_train, width, f.error_rate))
     out.append(_self_check_sentence(f.backtest, f.family))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -235,6 +236,22 @@ def test_a_curve_that_may_be_levelling_off_says_so_instead_of_promising_gains():
     assert not result.plateau.helps
     assert result.verdict().startswith("More images may help: doubling to 8,000 images")
     assert "but the curve may be levelling off." in result.verdict()
+
+
+def test_a_gain_too_small_to_show_is_not_called_a_cut():
+    measured = dict(
+        zip((125, 250, 500, 1000, 2000, 4000), (0.33, 0.22, 0.13, 0.098, 0.069, 0.069), strict=True)
+    )
+    result = forecast(make_runs(lambda n: measured[n], sizes=tuple(measured), n_valid=1000, spread=0.05))
+    assert not result.plateau.plateaued and not result.plateau.helps
+    # As the digits demo measured it: the fit expects at 2x what is measured now, to the shown digit.
+    near = result.error_rate + 0.0004
+    flat = replace(result, horizons=(replace(result.horizons[0], expected=near), *result.horizons[1:]))
+    verdict = flat.verdict()
+    assert verdict.startswith(
+        "More images may help little: doubling to 8,000 images should leave the error near"
+    )
+    assert "should cut" not in verdict
 
 
 def test_a_steep_curve_surely_helps():
