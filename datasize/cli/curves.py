@@ -1,0 +1,368 @@
+"""The commands of the learning curve and what follows from it: curve, run, report and plan."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from datasize.cli.options import (
+    _api_errors,
+    _data_options,
+    _float_list,
+    _model_kwargs,
+    _model_options,
+    _parse_lr,
+    _scan_kwargs,
+    _scan_options,
+)
+
+
+@click.command()
+@click.argument("data", type=click.Path())
+@_scan_options
+@_data_options
+@_model_options
+@click.option(
+    "--fractions",
+    callback=_float_list,
+    default=None,
+    help="Fractions of the training set, e.g. '1/16,1/8,1/4,1/2,1' [default].",
+)
+@click.option(
+    "--sizes",
+    callback=_float_list,
+    default=None,
+    help="Absolute training-set sizes instead of fractions, e.g. '100,200,400'.",
+)
+@click.option(
+    "--seeds",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Runs per size (subset draw and training seed).",
+)
+@click.option(
+    "--seed-stop",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Run seeds beyond the second only where they disagree: skip one once the seeds' standard "
+    "error is under this times the validation set's own (see benchmarks/bench_seed_stop.py: on the "
+    "samples, --seeds 2 saved more for a smaller change) [default: every seed].",
+)
+@click.option(
+    "--epochs",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="Epochs of the full training set.",
+)
+@click.option(
+    "--budget",
+    type=click.Choice(["steps", "epochs"]),
+    default="steps",
+    show_default=True,
+    help="steps: every size gets the optimiser steps of --epochs passes over the full set; "
+    "epochs: --epochs passes over each subset.",
+)
+@click.option(
+    "--lr",
+    "lr",
+    callback=_parse_lr,
+    default="3e-3",
+    show_default=True,
+    help="One max learning rate for every run, or 'auto' (the LR finder on the full training set, once).",
+)
+@click.option(
+    "--target-error",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=None,
+    help="Say how many images reach this validation error, e.g. 0.02.",
+)
+@click.option(
+    "--scheduler", default=None, help="A Dask scheduler address (tcp://host:8786): submit the runs there."
+)
+@click.option(
+    "--out",
+    "-o",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default="runs/curve",
+    show_default=True,
+    help="Run folder; re-running resumes it.",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print runs, forecast, plateau, images_needed, backtest, per_class as JSON.",
+)
+@_api_errors
+def curve(
+    data: str,
+    fractions: tuple | None,
+    sizes: tuple | None,
+    seeds: int,
+    seed_stop: float | None,
+    epochs: int,
+    budget: str,
+    lr: float | None,
+    target_error: float | None,
+    scheduler: str | None,
+    out_dir: str,
+    as_json: bool,
+    quiet: bool,
+    max_pixels: int | None,
+    **kw: Any,
+) -> None:
+    """Learning curve: train at growing fractions of the training set and forecast the error with more images.
+
+    Every run uses the same fixed validation set and learning rate; subsets are nested and
+    stratified. Each finished run is saved in --out at once, so an interrupted curve resumes where
+    it stopped. Prints the verdict first: where error plateaus, how many images a target error
+    needs (with an interval), and which classes need images most.
+    """
+    from datasize.curve import CurveConfig
+    from datasize.pipeline import run_curve
+    from datasize.report.terminal import curve_lines, run_progress
+    from datasize.train import TrainConfig
+
+    threads = kw.get("threads")  # also each worker's, with --jobs
+    training = TrainConfig(
+        epochs=epochs,
+        **_model_kwargs(kw),
+    )
+    if sizes is not None and fractions is not None:
+        raise ValueError("give --fractions or --sizes, not both")
+    plan: dict[str, Any] = {"fractions": fractions} if fractions else {}
+    if sizes is not None:
+        plan["sizes"] = tuple(int(s) for s in sizes)
+    config = CurveConfig(
+        seeds=seeds,
+        seed_stop=seed_stop,
+        budget=budget,
+        lr=lr,
+        train=training,
+        target_error=target_error,
+        **plan,
+    )
+    prepare_options = {
+        "split_file": kw.pop("split_file"),
+        "valid_pct": kw.pop("valid_pct"),
+        "split_seed": kw.pop("split_seed"),
+        "size": kw.pop("size"),
+        "resize": kw.pop("resize"),
+        **({"cache_dir": kw.pop("cache_dir")} if kw.get("cache_dir") else {}),
+        **_scan_kwargs(kw),
+    }
+    run_jobs = kw.get("jobs") or 1  # --jobs: parallel runs (and image probing)
+    say = (lambda *_: None) if as_json else click.echo
+    try:
+        with run_progress(quiet=quiet or as_json, echo=say) as on_run:
+            outcome = run_curve(
+                data,
+                config=config,
+                out=out_dir,
+                prepare_options=prepare_options,
+                jobs=run_jobs,
+                threads=threads,
+                scheduler=scheduler,
+                on_stage=lambda text: say(f"[{text}]"),
+                on_run=on_run,
+            )
+    except KeyboardInterrupt:
+        click.echo(
+            f"Interrupted. Finished runs are saved in {out_dir}; run the same command again to resume.",
+            err=True,
+        )
+        sys.exit(130)
+    if as_json:
+        from datasize.outputs import jsonable
+
+        click.echo(json.dumps(jsonable(outcome.summary()), indent=2, sort_keys=True))
+        return
+    for line in curve_lines(outcome):
+        click.echo(line)
+
+
+@click.command()
+@click.argument("run_folder", type=click.Path(file_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["html", "md", "json"]), default="html", show_default=True)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Where to write [default: RUN_FOLDER/report.<format>].",
+)
+@_api_errors
+def report(run_folder: str, fmt: str, output: str | None) -> None:
+    """Write a report of a `datasize curve` run folder: the verdict first, then the evidence.
+
+    HTML is one self-contained file (plots embedded, no network); Markdown comes with its PNGs in a
+    folder beside it; JSON holds the text and tables.
+    """
+    from datasize.report.document import build_report
+    from datasize.report.render import write_report
+
+    target = output or str(Path(run_folder) / f"report.{fmt}")
+    written = write_report(build_report(run_folder), target, fmt)
+    click.echo(f"report written to {written[0]}")
+
+
+@click.command(name="run")
+@click.argument("recipe", type=click.Path(dir_okay=False))
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@_api_errors
+def run_command(recipe: str, quiet: bool) -> None:
+    """Run a whole pipeline described by a TOML recipe (see recipes/); re-running resumes it.
+
+    Scans and validates the data, fixes the split, chooses the learning rate, runs the learning
+    curve, forecasts, and writes the reports; prints the verdict and the report's path last.
+    """
+    from datasize.recipe import load_recipe, run_recipe
+    from datasize.report.terminal import curve_lines, run_progress
+
+    loaded = load_recipe(recipe)
+    click.echo(f"recipe {loaded.source}: data {loaded.data}, run folder {loaded.folder}")
+    try:
+        with run_progress(quiet=quiet, echo=click.echo) as on_run:
+            outcome, reports = run_recipe(
+                loaded, on_stage=lambda text: click.echo(f"[{text}]"), on_run=on_run
+            )
+    except KeyboardInterrupt:
+        click.echo(
+            f"Interrupted. Finished runs are saved in {loaded.folder}; run the same command again to resume.",
+            err=True,
+        )
+        sys.exit(130)
+    for line in curve_lines(outcome):
+        click.echo(line)
+    for path in sorted(reports, key=lambda p: p.suffix == ".html"):  # the HTML report's path last
+        click.echo(f"report: {path}")
+
+
+@click.command()
+@click.argument("run_folder", type=click.Path(file_okay=False))
+@click.option(
+    "--target-error",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=None,
+    help="Plan the fewest new images whose overall error is at most this, e.g. 0.05.",
+)
+@click.option(
+    "--budget",
+    type=click.FloatRange(0, min_open=True),
+    default=None,
+    help="Plan the best use of this many new images (of this much money, with --cost).",
+)
+@click.option(
+    "--cost",
+    "cost_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="CSV with columns label,cost: the cost of one image of each class; a row '*,COST' prices "
+    "every class it does not name [default: every image costs 1].",
+)
+@click.option(
+    "--confidence",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.9,
+    show_default=True,
+    help="With --target-error: the share of the curves' refits that must reach it.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seeds the refits.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False), default=None, help="Also write the table as CSV here."
+)
+@_api_errors
+def plan(
+    run_folder: str,
+    target_error: float | None,
+    budget: float | None,
+    cost_file: str | None,
+    confidence: float,
+    seed: int,
+    as_json: bool,
+    output: str | None,
+) -> None:
+    """Plan which classes to collect images of: the fewest for --target-error, or the best use of --budget.
+
+    Reads the per-class learning curves of RUN_FOLDER (made by `datasize curve`) and spends new
+    images where they cut the overall error most per unit of cost; classes the model mistakes for
+    each other are collected together, plateaued classes get nothing. Prints each class's images to
+    collect and its expected error after, with intervals, and writes plan.json and plan.csv into
+    RUN_FOLDER (`datasize report` shows them). A target is planned for the --confidence quantile.
+    """
+    if (target_error is None) == (budget is None):
+        raise ValueError("give exactly one of --target-error and --budget")
+    from datasize.io import write_csv_atomic
+    from datasize.plan import plan_collection, write_plan
+
+    result = plan_collection(
+        run_folder, target_error=target_error, budget=budget, cost=cost_file, confidence=confidence, seed=seed
+    )
+    files = write_plan(result, run_folder)
+    if output:
+        write_csv_atomic(output, result.table)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True))
+        return
+    for line in _plan_lines(result):
+        click.echo(line)
+    click.echo(f"plan written to {files[0]} and {files[1]}" + (f"; table to {output}" if output else ""))
+
+
+def _plan_lines(result: Any) -> list[str]:
+    """The plan's verdict, then its table in aligned columns."""
+    width = round(100 * (result.interval[1] - result.interval[0]))
+    head = [
+        "class",
+        "group",
+        "have",
+        "collect",
+        "1st round",
+        "error now",
+        "after",
+        f"{width}% interval",
+        "reason",
+    ]
+    rows = [
+        [
+            str(r.label),
+            str(r.group),
+            f"{r.have:,}",
+            f"{r.collect:,}",
+            f"{r.first_round:,}",
+            f"{r.error_now:.1%}",
+            f"{r.error_after:.1%}",
+            f"{r.low:.1%}–{r.high:.1%}",
+            str(r.reason),
+        ]
+        for r in result.table.itertuples()
+    ]
+    total = [
+        "overall",
+        "",
+        f"{int(result.table['have'].sum()):,}",
+        f"{result.images:,}",
+        f"{int(result.table['first_round'].sum()):,}",
+        f"{result.error_now:.1%}",
+        f"{result.expected:.1%}",
+        f"{result.low:.1%}–{result.high:.1%}",
+        "",
+    ]
+    widths = [max(len(row[i]) for row in [head, *rows, total]) for i in range(len(head))]
+
+    def line(row: list[str]) -> str:
+        cells = [
+            c.ljust(w) if i in (0, 1, 8) else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        return "  ".join(cells).rstrip()
+
+    return [result.verdict(), "", line(head), *map(line, rows), line(total)]

@@ -1,0 +1,261 @@
+"""The commands that read a dataset and write no model: scan, validate and split."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from datasize.cli.options import _api_errors, _scan_kwargs, _scan_options
+from datasize.vocab import SplitMethod
+
+
+@click.command()
+@click.argument("data", type=click.Path())
+@_scan_options
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the manifest as CSV.")
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON records.")
+@_api_errors
+def scan(
+    data: str, output: str | None, as_json: bool, quiet: bool, max_pixels: int | None, **kw: Any
+) -> None:
+    """Build the manifest of DATA: one row per image, probed in parallel.
+
+    DATA is a folder of class folders (ImageNet style, optionally under train/ and valid/), or the
+    root that --labels or --label-re paths are relative to.
+    """
+    from datasize.io import write_csv_atomic
+    from datasize.manifest import scan as scan_api
+    from datasize.probe import DEFAULT_MAX_PIXELS
+    from datasize.report.terminal import console, manifest_summary, progress_bar
+
+    with progress_bar("probing images", quiet=quiet) as progress:
+        manifest = scan_api(
+            data, max_pixels=max_pixels or DEFAULT_MAX_PIXELS, progress=progress, **_scan_kwargs(kw)
+        )
+    if output:
+        write_csv_atomic(output, manifest)
+    if as_json:
+        click.echo(manifest.to_json(orient="records", indent=1))
+        return
+    out = console()
+    out.print(manifest_summary(manifest))
+    if output:
+        out.print(f"manifest written to {output}")
+
+
+@click.command()
+@click.argument("data", type=click.Path())
+@_scan_options
+@click.option(
+    "--split",
+    "split_file",
+    type=click.Path(dir_okay=False),
+    help="A split CSV (path, split); copies across train and valid are errors.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["info", "warning", "error"]),
+    default="error",
+    show_default=True,
+    help="Exit 1 when a finding reaches this severity.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the findings as CSV.")
+@click.option(
+    "--suite",
+    "suite_out",
+    type=click.Path(dir_okay=False),
+    help="Save the Great Expectations suite that ran, as JSON.",
+)
+@click.option(
+    "--expect",
+    "suite_in",
+    type=click.Path(dir_okay=False),
+    help="Re-run a saved suite instead of building one.",
+)
+@click.option(
+    "--show",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Findings shown per check in the terminal.",
+)
+@click.option(
+    "--min-side",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Images with a shorter side are too small.",
+)
+@click.option(
+    "--max-aspect",
+    type=click.FloatRange(min=1),
+    default=4.0,
+    show_default=True,
+    help="Longest/shortest side above this is extreme.",
+)
+@click.option(
+    "--near-radius",
+    type=click.IntRange(0, 63),
+    default=5,
+    show_default=True,
+    help="Near duplicates: hash distance in bits, at most.",
+)
+@click.option(
+    "--min-class-images",
+    type=click.IntRange(min=0),
+    default=10,
+    show_default=True,
+    help="Classes with fewer readable images are too small.",
+)
+@click.option(
+    "--imbalance-ratio",
+    type=click.FloatRange(min=1),
+    default=5.0,
+    show_default=True,
+    help="A class this many times rarer than the largest is imbalanced.",
+)
+@_api_errors
+def validate(
+    data: str,
+    split_file: str | None,
+    fail_on: str,
+    as_json: bool,
+    output: str | None,
+    suite_out: str | None,
+    suite_in: str | None,
+    show: int,
+    quiet: bool,
+    max_pixels: int | None,
+    min_side: int,
+    max_aspect: float,
+    near_radius: int,
+    min_class_images: int,
+    imbalance_ratio: float,
+    **kw: Any,
+) -> None:
+    """Check every image of DATA and the table of labels; never changes a file.
+
+    Exit status: 0 when no finding reaches --fail-on, 1 when one does, 2 for a usage error.
+    """
+    from datasize.checks import CheckConfig
+    from datasize.expectations import load_suite, save_suite
+    from datasize.io import write_csv_atomic
+    from datasize.probe import DEFAULT_MAX_PIXELS
+    from datasize.report.terminal import console, findings_lines, findings_report, progress_bar
+    from datasize.validation import validate as validate_api
+
+    config = CheckConfig(
+        min_side=min_side,
+        max_aspect=max_aspect,
+        near_radius=near_radius,
+        min_class_images=min_class_images,
+        imbalance_ratio=imbalance_ratio,
+        max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
+    )
+    suite = load_suite(suite_in) if suite_in else None
+    with progress_bar("probing images", quiet=quiet or as_json) as progress:
+        findings = validate_api(
+            data, config=config, split=split_file, suite=suite, progress=progress, **_scan_kwargs(kw)
+        )
+    if suite_out:
+        save_suite(findings.suite, suite_out)
+    if output:
+        write_csv_atomic(output, findings.table.assign(related=findings.table["related"].map(json.dumps)))
+    if as_json:
+        click.echo(json.dumps(findings.to_dict(fail_on), indent=2, ensure_ascii=False))
+    else:
+        out = console()
+        if out.is_terminal:
+            for renderable in findings_report(findings, fail_on=fail_on, show=show):
+                out.print(renderable)
+        else:
+            click.echo("\n".join(findings_lines(findings, fail_on=fail_on, show=show)))
+        for path, what in ((suite_out, "suite"), (output, "findings")):
+            if path:
+                out.print(f"{what} written to {path}")
+    sys.exit(0 if findings.passed(fail_on) else 1)
+
+
+@click.command()
+@click.argument("data", type=click.Path())
+@_scan_options
+@click.option(
+    "--method",
+    type=click.Choice([m.value for m in SplitMethod]),
+    default=None,
+    help="How to choose validation images [default: group with --group-col; given when DATA has "
+    "train/ and valid/ folders or --split-col; else stratified].",
+)
+@click.option(
+    "--valid-pct",
+    type=float,
+    default=0.2,
+    show_default=True,
+    help="Share of images for validation, between 0 and 1.",
+)
+@click.option("--seed", type=int, default=42, show_default=True, help="Seeds the draw (keys the hash).")
+@click.option(
+    "--near-radius",
+    type=click.IntRange(0, 63),
+    default=5,
+    show_default=True,
+    help="Near duplicates, kept on one side: hash distance in bits, at most.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    default="split.csv",
+    show_default=True,
+    help="The split CSV; its record goes beside it as OUTPUT.json.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the split's record as JSON.")
+@_api_errors
+def split(
+    data: str,
+    method: str | None,
+    valid_pct: float,
+    seed: int,
+    near_radius: int,
+    output: str,
+    as_json: bool,
+    quiet: bool,
+    max_pixels: int | None,
+    **kw: Any,
+) -> None:
+    """Split DATA into train and valid: seeded, reproducible, duplicates kept on one side.
+
+    Writes OUTPUT (path, label, split, and group for --method group) and OUTPUT.json (method, seed,
+    counts and the fingerprint that later stages print). The same DATA and seed give byte-identical
+    files on any machine.
+    """
+    from datasize.manifest import scan as scan_api
+    from datasize.probe import DEFAULT_MAX_PIXELS
+    from datasize.report.terminal import console, progress_bar, split_lines
+    from datasize.splits import check_split_options, sidecar_path, write_split
+    from datasize.splits import split as split_api
+
+    check_split_options(method=method, valid_pct=valid_pct, seed=seed, near_radius=near_radius)
+    if kw["group_col"]:
+        if not kw["labels"]:
+            raise ValueError("--group-col names a column of the --labels CSV; give --labels as well")
+        if method not in (None, SplitMethod.GROUP):
+            raise ValueError(f"--group-col only applies to --method group, not --method {method}")
+        method = SplitMethod.GROUP
+    with progress_bar("probing images", quiet=quiet or as_json) as progress:
+        manifest = scan_api(
+            data, max_pixels=max_pixels or DEFAULT_MAX_PIXELS, progress=progress, **_scan_kwargs(kw)
+        )
+    result = split_api(manifest, method=method, valid_pct=valid_pct, seed=seed, near_radius=near_radius)
+    write_split(result, output)
+    if as_json:
+        click.echo(json.dumps(result.info, indent=2, sort_keys=True, ensure_ascii=False))
+        return
+    out = console()
+    for line, style in split_lines(result.info):
+        out.print(line, style=style, markup=False, soft_wrap=True)
+    out.print(f"split written to {output} and {sidecar_path(output)}", markup=False, soft_wrap=True)

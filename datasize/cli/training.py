@@ -1,0 +1,216 @@
+"""The commands that train one model: lr-find and train."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from datasize.cli.options import (
+    _api_errors,
+    _data_options,
+    _echo_prepared,
+    _model_kwargs,
+    _model_options,
+    _parse_lr,
+    _prepare_from_options,
+    _scan_options,
+)
+
+
+@click.command(name="lr-find")
+@click.argument("data", type=click.Path())
+@_scan_options
+@_data_options
+@_model_options
+@click.option("--start-lr", type=float, default=1e-7, show_default=True)
+@click.option("--end-lr", type=float, default=10.0, show_default=True)
+@click.option("--num-it", type=click.IntRange(min=10), default=100, show_default=True)
+@click.option(
+    "--suggest",
+    "method",
+    type=click.Choice(["valley", "steep", "minimum"]),
+    default="valley",
+    show_default=True,
+)
+@click.option(
+    "--out",
+    "-o",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default="runs/lr-find",
+    show_default=True,
+    help="Folder for lr_find.csv/.json/.png.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the suggestion as JSON.")
+@_api_errors
+def lr_find_command(
+    data: str,
+    start_lr: float,
+    end_lr: float,
+    num_it: int,
+    method: str,
+    out_dir: str,
+    as_json: bool,
+    quiet: bool,
+    max_pixels: int | None,
+    **kw: Any,
+) -> None:
+    """The LR range test: sweep the learning rate up exponentially and suggest one.
+
+    Suggestions: valley (default, the middle of the longest descent), steep and minimum/10; a
+    warning when they disagree by more than 1.5 decades or the loss never falls. Writes the curve
+    (CSV, JSON) and its plot (PNG) to --out.
+    """
+    from datasize.lr_finder import format_lr, lr_find
+    from datasize.outputs import jsonable, write_lr_find
+    from datasize.train import TrainConfig
+
+    config = TrainConfig(**_model_kwargs(kw))
+    prepared = _prepare_from_options(data, kw, quiet)
+    if not as_json:
+        _echo_prepared(prepared)
+    finder = lr_find(
+        prepared.data, config=config, start_lr=start_lr, end_lr=end_lr, num_it=num_it, method=method
+    )
+    write_lr_find(out_dir, finder, chosen_lr=finder.suggestion.chosen)
+    s = finder.suggestion
+    if as_json:
+        click.echo(json.dumps(jsonable({"suggestion": s.to_dict(), "out": out_dir}), indent=2))
+        return
+    click.echo(f"suggested learning rate ({s.method}): {format_lr(s.chosen)}")
+    click.echo(
+        f"  valley {format_lr(s.valley)}, steep {format_lr(s.steep)}, minimum/10 {format_lr(s.minimum)}"
+    )
+    if not s.confident:
+        click.echo("  low confidence: " + "; ".join(s.reasons))
+    click.echo(f"curve and plot written to {out_dir}/lr_find.csv, lr_find.json, lr_find.png")
+
+
+@click.command()
+@click.argument("data", type=click.Path())
+@_scan_options
+@_data_options
+@_model_options
+@click.option("--epochs", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option(
+    "--lr",
+    "lr",
+    callback=_parse_lr,
+    default="3e-3",
+    show_default=True,
+    help="Maximum learning rate of the one-cycle schedule, or 'auto' for the LR finder's suggestion.",
+)
+@click.option(
+    "--save",
+    "save_path",
+    type=click.Path(dir_okay=False),
+    help="Save the weights and config (loads with torch.load(weights_only=True)).",
+)
+@click.option(
+    "--top-losses",
+    "top_k",
+    type=click.IntRange(min=1),
+    default=16,
+    show_default=True,
+    help="Validation images with the highest loss to show.",
+)
+@click.option(
+    "--out",
+    "-o",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default="runs/train",
+    show_default=True,
+    help="Folder for the run's files.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the run's summary as JSON.")
+@_api_errors
+def train(
+    data: str,
+    epochs: int,
+    lr: float | None,
+    save_path: str | None,
+    top_k: int,
+    out_dir: str,
+    as_json: bool,
+    quiet: bool,
+    max_pixels: int | None,
+    **kw: Any,
+) -> None:
+    """Train one model with one-cycle at a fixed learning rate and diagnose the run.
+
+    Prints `epoch train_loss valid_loss error_rate accuracy time` as it goes, then the diagnosis
+    (learning rate too high or too low, too few epochs, overfitting) and the most-confused classes.
+    Writes epochs, per-class errors, the confusion matrix and the top-loss images (CSV and PNG: the
+    images to re-check first for wrong labels) to --out.
+    """
+    from datasize.interpret import most_confused
+    from datasize.lr_finder import format_lr, lr_find
+    from datasize.outputs import jsonable, train_summary, write_training
+    from datasize.report.terminal import epoch_header, epoch_line
+    from datasize.train import TrainConfig, fit_one_cycle, save_model
+
+    config = TrainConfig(
+        epochs=epochs,
+        lr=lr or 3e-3,
+        **_model_kwargs(kw),
+    )
+    prepared = _prepare_from_options(data, kw, quiet)
+    say = (lambda *_: None) if as_json else click.echo
+    if not as_json:
+        _echo_prepared(prepared)
+    finder = None
+    if lr is None:
+        finder = lr_find(prepared.data, config=config)
+        config = TrainConfig(**{**config.__dict__, "lr": finder.suggestion.chosen})
+        say(
+            f"learning rate from the LR finder ({finder.suggestion.method}): {format_lr(config.lr)}"
+            + (
+                ""
+                if finder.suggestion.confident
+                else " (low confidence: " + "; ".join(finder.suggestion.reasons) + ")"
+            )
+        )
+    plan = f"{config.epochs} epochs at max lr {format_lr(config.lr)}, seed {config.seed}"
+    if config.freeze_epochs:
+        body = f", body at lr/{config.lr_mult:g}" if config.lr_mult != 1 else ""
+        plan = (
+            f"{config.freeze_epochs} frozen epoch{'s' if config.freeze_epochs > 1 else ''} at max lr "
+            f"{format_lr(config.lr)}, then {config.epochs} unfrozen at {format_lr(config.lr / 2)}{body}, "
+            f"seed {config.seed}"
+        )
+    say(f"training {config.model} for {plan}")
+    say(epoch_header())
+    result = fit_one_cycle(
+        prepared.data,
+        config=config,
+        on_epoch=lambda row: say(epoch_line(row)),
+        lr_suggestion=finder.suggestion if finder else None,
+    )
+    files = write_training(out_dir, result, prepared, finder=finder, top_k=top_k)
+    if save_path:
+        save_model(result, save_path, cache=prepared.cache)
+    if as_json:
+        click.echo(
+            json.dumps(
+                jsonable({**train_summary(result, prepared, finder), "out": out_dir}),
+                indent=2,
+                sort_keys=True,
+            )
+        )
+        return
+    diagnosis = result.diagnosis
+    say(f"diagnosis: {diagnosis.summary()}")
+    if len(diagnosis.items) > 1 or diagnosis.primary != "ok":
+        for item in diagnosis.items:
+            say(f"  - {item.message}")
+    confused = most_confused(result.valid_predictions).head(5)
+    if not confused.empty:
+        say(
+            "most confused (actual -> predicted, count): "
+            + ", ".join(f"{r.actual} -> {r.predicted} ({r.count})" for r in confused.itertuples())
+        )
+    say(f"top-loss images (re-check their labels first): {files['top_losses_plot']}")
+    say(f"run files written to {out_dir}" + (f"; model saved to {save_path}" if save_path else ""))
