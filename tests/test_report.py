@@ -130,3 +130,25 @@ def test_a_real_browser_shows_the_verdict_and_plot_and_runs_no_script(run_folder
 
     pixels = np.asarray(Image.open(shot).convert("L"))
     assert pixels.shape == (1600, 1000) and pixels.std() > 10  # a rendered page, not a blank one
+
+
+def test_log_axes_are_labelled_with_plain_numbers(run_folder, monkeypatch) -> None:
+    """Under plain_text (no maths parsing) the default log labels would print raw TeX."""
+    import json
+
+    from datasize.report import plots
+
+    figures = []
+    monkeypatch.setattr(plots, "figure_png", lambda fig, **_: figures.append(fig) or b"")
+    summary = json.loads((run_folder / "curve_summary.json").read_text())
+    records = [json.loads(p.read_text()) for p in sorted((run_folder / "runs").glob("*.json"))]
+    plots.learning_curve_png(summary)
+    plots.epoch_curves_png(records)
+    labels = []
+    for fig in figures:
+        fig.canvas.draw()
+        for ax in fig.axes:
+            for axis in (ax.xaxis, ax.yaxis):
+                labels += [t.get_text() for t in axis.get_ticklabels(which="both") if t.get_text()]
+    assert labels and not [t for t in labels if "$" in t or "mathdefault" in t]
+    assert any(t.replace(".", "").isdigit() for t in labels)

@@ -33,6 +33,17 @@ def plain_text(function: Any) -> Any:
     return wrapper
 
 
+def plain_log_ticks(axis: Any) -> None:
+    """Number labels on a log axis without matplotlib's maths text (off under `plain_text`, where
+    the default "10^{2}" labels would show as raw "$\\mathdefault{10^{2}}$")."""
+    from matplotlib.ticker import LogFormatter
+
+    # matplotlib's defaults, in the plain-number base class instead of the maths-text subclass:
+    # decades labelled, and minor ticks too when the axis spans few decades.
+    axis.set_major_formatter(LogFormatter())
+    axis.set_minor_formatter(LogFormatter(labelOnlyBase=False))
+
+
 def figure_png(fig: Any, *, dpi: int = 110) -> bytes:
     """A figure as PNG bytes (closed afterwards)."""
     import matplotlib.pyplot as plt
@@ -100,6 +111,7 @@ def learning_curve_png(summary: dict[str, Any]) -> bytes:
     if target:
         ax.axhline(target, color=PALETTE[3], linestyle=":", linewidth=1.5, label=f"target {target:.1%}")
     ax.set_xscale("log")
+    plain_log_ticks(ax.xaxis)
     ax.set_xlabel("training images (log scale)")
     ax.set_ylabel("validation error rate")
     ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.1%}"))
@@ -146,6 +158,7 @@ def epoch_curves_png(records: list[dict[str, Any]]) -> bytes:
                 onset, color=PALETTE[3], linestyle="--", linewidth=1, label=f"overfitting from {onset}"
             )
         ax.set_yscale("log")
+        plain_log_ticks(ax.yaxis)
         ax.set_title(f"{n} images, seed {record['seed']}: {record.get('diagnosis')}", fontsize=8)
         ax.set_xlabel("epoch", fontsize=8)
         ax.tick_params(labelsize=7)
