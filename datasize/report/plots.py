@@ -125,6 +125,8 @@ def learning_curve_png(summary: dict[str, Any]) -> bytes:
 @plain_text
 def epoch_curves_png(records: list[dict[str, Any]]) -> bytes:
     """Train and validation loss per epoch for one run of each size, overfitting onset marked."""
+    from matplotlib.ticker import MaxNLocator
+
     plt = _pyplot()
     chosen: dict[int, dict[str, Any]] = {}
     for record in records:
@@ -161,6 +163,7 @@ def epoch_curves_png(records: list[dict[str, Any]]) -> bytes:
         plain_log_ticks(ax.yaxis)
         ax.set_title(f"{n} images, seed {record['seed']}: {record.get('diagnosis')}", fontsize=8)
         ax.set_xlabel("epoch", fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no "epoch 2.5"
         ax.tick_params(labelsize=7)
         ax.legend(fontsize=6)
     for ax in list(axes.flat)[len(chosen) :]:
