@@ -65,7 +65,11 @@ class TrainConfig:
     augment: Augment = Augment.SHIFT  # flips are off by default: they change the meaning of digits and text
     seed: int = 0  # model init, batch order and augmentation all derive from this
     steps: int | None = None  # total optimiser steps; overrides epochs (equal-step learning-curve budgets)
-    max_evals: int = 16  # at most this many validation passes when a run has many short epochs
+    # At most this many validation passes when a run has many short epochs (small learning-curve
+    # subsets under an equal-step budget: 46 epochs of 90 digits). Measured on the digits demo curve:
+    # 8 instead of 16 gave the same error and diagnosis on all 15 runs (overfitting onset 17 vs 14)
+    # and cut the smallest runs' time by 25-30%.
+    max_evals: int = 8
     pretrained: bool = False  # pretrained weights for tv:/timm: backbones
     lr_mult: float = 1.0  # discriminative LRs: the body trains at lr/lr_mult, the head at lr
     # fastai's fine_tune when > 0: this many passes with the body frozen (head and BatchNorm train,

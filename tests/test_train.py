@@ -337,3 +337,14 @@ def test_normalisation_statistics_do_not_depend_on_the_chunk_size(striped) -> No
     expected = images.astype(np.float64)
     np.testing.assert_allclose(whole.mean, [expected.mean()])
     np.testing.assert_allclose(whole.std, [expected.std()], rtol=1e-6)
+
+
+@pytest.mark.parametrize(("n_epochs", "max_evals"), [(4, 8), (8, 8), (46, 8), (92, 16), (9, 8)])
+def test_validation_passes_are_evenly_spread_capped_and_include_the_last_epoch(n_epochs, max_evals) -> None:
+    from datasize.train import _eval_epochs
+
+    epochs = sorted(_eval_epochs(n_epochs, max_evals))
+    assert epochs[-1] == n_epochs and len(epochs) == min(n_epochs, max_evals)
+    assert epochs[0] >= 1 and len(set(epochs)) == len(epochs)
+    gaps = np.diff([0, *epochs])
+    assert gaps.max() - gaps.min() <= 1  # evenly spaced, to the epoch
