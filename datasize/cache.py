@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import re
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from datasize.io import (
     usable_cores,
     write_text_atomic,
 )
-from datasize.probe import DEFAULT_MAX_PIXELS, pixel_limit
+from datasize.probe import DEFAULT_MAX_PIXELS, declared_pixels, pixel_limit
 
 Progress = Callable[[int, int], None]
 
@@ -127,8 +126,7 @@ def decode(rel: str, spec: DecodeSpec) -> np.ndarray:
         try:
             image = Image.open(io.BytesIO(data))
         except Image.DecompressionBombError as exc:  # declares over twice the limit
-            declared = re.search(r"\((\d+) pixels\)", str(exc))
-            raise _grown(rel, int(declared.group(1)) if declared else 0, spec) from None
+            raise _grown(rel, declared_pixels(exc), spec) from None
     with image:
         if image.width * image.height > spec.max_pixels:
             raise _grown(rel, image.width * image.height, spec)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import tempfile
 import warnings
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -42,20 +44,22 @@ def release_free_memory() -> None:
     with the number of images evaluated. Called between phases (after an evaluation pass, after a
     run), never per step: memory returned there would be touched fresh again by the next step.
     """
-    global _libc
-    if _libc is None:
-        try:
-            import ctypes
-
-            _libc = ctypes.CDLL("libc.so.6")
-            _libc.malloc_trim  # noqa: B018  (glibc only)
-        except (OSError, AttributeError):
-            _libc = False
-    if _libc:
-        _libc.malloc_trim(0)
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
-_libc = None
+@functools.cache
+def _glibc() -> Any:
+    """The C library when it is glibc (it has `malloc_trim`), loaded once; None elsewhere."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim  # noqa: B018  (an AttributeError when not glibc)
+    except (OSError, AttributeError):
+        return None
+    return libc
 
 
 def default_cache_dir() -> Path:

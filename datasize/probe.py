@@ -186,6 +186,12 @@ def probe_file(rel: str, options: ProbeOptions) -> dict:
     return _probe_image(record, data, options)
 
 
+def declared_pixels(error: Image.DecompressionBombError) -> int:
+    """The pixel count an image declared, read from Pillow's refusal (0 if the message lacks it)."""
+    declared = re.search(r"\((\d+) pixels\)", str(error))
+    return int(declared.group(1)) if declared else 0
+
+
 @contextlib.contextmanager
 def pixel_limit(max_pixels: int) -> Iterator[None]:
     """Pillow's decompression-bomb guard set to our limit while the block runs.
@@ -257,8 +263,8 @@ def _probe_image(record: dict, data: bytes, options: ProbeOptions) -> dict:
         try:
             image = Image.open(io.BytesIO(data))
         except Image.DecompressionBombError as exc:
-            declared = re.search(r"\((\d+) pixels\)", str(exc))
-            size = f"{int(declared.group(1)):,} pixels" if declared else "declared size"
+            declared = declared_pixels(exc)
+            size = f"{declared:,} pixels" if declared else "declared size"
             return _fail(
                 record,
                 Check.DECOMPRESSION_BOMB,
