@@ -21,13 +21,13 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
+from machine_info import load_average
 from PIL import Image
 
 WRAPPER = (
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not 4 <= args.size <= 1024 or args.images < 5 * args.tiny or args.tiny < 800:
         parser.error("--size must be 4..1024, --tiny at least 800 and --images at least 5x --tiny")
-    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"load average before: {load_average()}")
     rows = []
     for n in (args.tiny, args.images):
         data = args.workdir / f"images-{n}-{args.size}"
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{name:<30} {tiny:>8.0f} M {large:>9.0f} M {growth:>6.0f} M {cache_mib - tiny_mib:>5.0f} M "
             f"{overhead:>7.0f} M  ({overhead / cache_mib:+.0%} of the cache)"
         )
-    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"load average after: {load_average()}")
 
 
 if __name__ == "__main__":

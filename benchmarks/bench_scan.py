@@ -19,13 +19,11 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import cProfile
 import dataclasses
 import io
 import json
 import os
-import platform
 import pstats
 import shlex
 import statistics
@@ -39,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from machine_info import load_average, machine_lines
 from PIL import Image
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -265,31 +264,6 @@ def cleanvision_python(option: str | None) -> Path | None:
 # --- report -----------------------------------------------------------------------------------
 
 
-def machine_lines() -> list[str]:
-    import PIL
-
-    import datasize
-
-    cpu = "unknown"
-    with contextlib.suppress(OSError, StopIteration):
-        cpu = next(
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        )
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return [
-        f"command: {shlex.join([sys.executable, *sys.argv])}",
-        f"machine: {platform.platform()}; {usable} usable cores (os.cpu_count()={os.cpu_count()}); cpu {cpu}",
-        f"python {platform.python_version()}; pillow {PIL.__version__}; numpy {np.__version__}; "
-        f"datasize {datasize.__version__}",
-    ]
-
-
-def _load() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "unknown"
-
-
 def table_lines(cases: list[Case]) -> list[str]:
     width = max(len(c.name) for c in cases)
     head = f"{'case':<{width}}  {'images':>6}  {'median s':>8}  {'min s':>6}  {'images/s':>8}  each round (s)"
@@ -428,7 +402,7 @@ def main(argv: list[str] | None = None) -> None:
 
         cases.append(Case("cleanvision find_issues", cleanvision_case, args.n, args.cleanvision_repeats))
 
-    print(f"load average before the rounds: {_load()}", flush=True)
+    print(f"load average before the rounds: {load_average()}", flush=True)
     for round_ in range(args.repeats):
         # Rotate the order every round so that no case always runs right after the same one.
         for case in cases[round_ % len(cases) :] + cases[: round_ % len(cases)]:
@@ -439,7 +413,7 @@ def main(argv: list[str] | None = None) -> None:
             case.seconds.append(own if own is not None else time.perf_counter() - start)
         print(f"round {round_ + 1}/{args.repeats} done", flush=True)
 
-    print(f"load average after the rounds: {_load()} (other work on the machine shows here)")
+    print(f"load average after the rounds: {load_average()} (other work on the machine shows here)")
     print(
         f"\n{args.repeats} interleaved rounds (cleanvision in the first {args.cleanvision_repeats}); "
         "warm page cache"

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import shutil
 import sys
 import tempfile
@@ -37,6 +36,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
+from machine_info import load_average
 
 from datasize.curve import CurveConfig, learning_curve, seed_needed
 from datasize.forecasting import forecast
@@ -45,10 +45,6 @@ from datasize.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 LR = 3e-3
-
-
-def _load() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "unknown"
 
 
 def dataset_path(name: str, workdir: Path) -> Path:
@@ -159,7 +155,7 @@ def main() -> None:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="datasize-bench-seed-stop-"))
     config = CurveConfig(seeds=args.seeds, lr=LR, train=TrainConfig(epochs=4, lr=LR, device="cpu"))
     print(f"command: {' '.join(sys.argv)}")
-    print(f"load average before: {_load()}", flush=True)
+    print(f"load average before: {load_average()}", flush=True)
     start, ok = time.perf_counter(), True
     try:
         for k, name in enumerate(args.datasets):
@@ -200,7 +196,7 @@ def main() -> None:
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
-    print(f"\nload average after: {_load()} (other work on the machine shows here)")
+    print(f"\nload average after: {load_average()} (other work on the machine shows here)")
     print(f"total {time.perf_counter() - start:.0f} s")
     if not ok:
         raise SystemExit("MISMATCH: the real seed_stop curve is not the simulated subset")

@@ -35,11 +35,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
-import platform
-import shlex
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -48,11 +44,11 @@ from unittest import mock
 
 import numpy as np
 import torch
+from machine_info import load_average, machine_lines
 from PIL import Image
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-import datasize
 import datasize.train as train_module
 from datasize.models import make_model
 from datasize.preparation import prepare
@@ -347,30 +343,6 @@ def profile_fit(data: TrainData, config: TrainConfig, top: int) -> None:
 # --- report -----------------------------------------------------------------------------------
 
 
-def machine_lines() -> list[str]:
-    import PIL
-
-    cpu = "unknown"
-    with contextlib.suppress(OSError, StopIteration):
-        cpu = next(
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        )
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return [
-        f"command: {shlex.join([sys.executable, *sys.argv])}",
-        f"machine: {platform.platform()}; {usable} usable cores (os.cpu_count()={os.cpu_count()}); cpu {cpu}",
-        f"python {platform.python_version()}; torch {torch.__version__} ({torch.get_num_threads()} threads, "
-        f"mkldnn {torch.backends.mkldnn.is_available()}); pillow {PIL.__version__}; numpy {np.__version__}; "
-        f"datasize {datasize.__version__}",
-    ]
-
-
-def _load() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "unknown"
-
-
 def table_lines(cases: list[Case], images: int) -> list[str]:
     width = max(len(c.name) for c in cases)
     head = (
@@ -452,7 +424,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    print("\n".join(machine_lines()), flush=True)
+    torch_line = (
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads, "
+        f"mkldnn {torch.backends.mkldnn.is_available()})"
+    )
+    print("\n".join(machine_lines(torch_line)), flush=True)
     start = time.perf_counter()
     data = prepare(args.data, size=args.size).data
     config = TrainConfig(model=args.model, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
@@ -475,7 +451,7 @@ def main(argv: list[str] | None = None) -> None:
         run()
     print(f"warm-up (one untimed 1-epoch run of each case): {time.perf_counter() - start:.2f} s")
     cases = [Case(name, run) for name, run in contenders(data, config, plan, args).items()]
-    print(f"load average before the rounds: {_load()}", flush=True)
+    print(f"load average before the rounds: {load_average()}", flush=True)
     start = time.perf_counter()
     for round_ in range(args.rounds):
         shift = round_ % len(cases)
@@ -486,7 +462,7 @@ def main(argv: list[str] | None = None) -> None:
         if elapsed > args.max_seconds and round_ + 1 < args.rounds:
             print(f"stopping after {round_ + 1} rounds: past --max-seconds={args.max_seconds:g}")
             break
-    print(f"load average after the rounds: {_load()} (other work on the machine shows here)\n")
+    print(f"load average after the rounds: {load_average()} (other work on the machine shows here)\n")
     print(
         "train = training loop; eval = its validation passes (each epoch) and train-error pass (at end);\n"
         "img/s counts training images only. fit_one_cycle's eval = time inside its predict() calls\n"
