@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from datasize.bootstrap import refit_many
 from datasize.curves_fit import (
     CurveFamily,
     FitResult,
@@ -256,7 +257,7 @@ def fit_curves(
         )
         for i, m in enumerate(sorted(members.values()))
     ]
-    tested = backtest(overall, families=(family,))
+    tested = backtest(overall, families=(family,), score_all=False)
     misfit = tested.misfit_per_doubling(family)
     misfit = misfit if math.isfinite(misfit) else tested.misfit_per_doubling(CurveFamily.LAST1)
     # The family's own error (the whole curve's backtest error per doubling), one draw per refit
@@ -352,10 +353,8 @@ def _group(rows: pd.DataFrame, *, valid: pd.Series, weights, family: CurveFamily
     if fit is None:  # held at its measured error, give or take its standard error
         draws = np.clip(curve.mean[-1] + rng.standard_normal((n_boot, 1)) * float(curve.se[-1]), 0, 1)
         return Group(**base, fit=None, draws=draws)
-    params = []
-    for means in resampled_means(runs, weights):
-        refit = fit_family(fit.family, curve.n, means, sigma=curve.se, start=fit.params)
-        params.append((refit or fit).params)  # a failed refit keeps the point fit: draws stay paired
+    refits = refit_many(fit.family, curve.n, resampled_means(runs, weights), sigma=curve.se, start=fit.params)
+    params = [(refit or fit).params for refit in refits]  # a failed refit keeps the point fit: paired draws
     return Group(**base, fit=fit, draws=np.array(params))
 
 

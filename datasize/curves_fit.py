@@ -15,8 +15,8 @@ Families (names as in the LCDB survey, written for an error that falls with n):
     last1  a                         the last observed mean: the baseline every family must beat
 
 Below the families: `Curve` (the runs grouped by size, with the noise of each mean), `backtest`
-(each family fitted to the smaller sizes and scored on the larger ones) and `bootstrap_fits` (a
-family refitted to seed-resampled curves).
+(each family fitted to the smaller sizes and scored on the larger ones). The bootstrap (a family
+refitted to seed-resampled curves) is in `datasize.bootstrap`.
 
 Computation only; nothing here prints.
 """
@@ -292,7 +292,10 @@ def _log2(t: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 
 def _jacobian(family: CurveFamily, t: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """d model / d theta, one column per scaled parameter (finite differences are 10x slower)."""
+    """d model / d theta, one column per scaled parameter (finite differences are 10x slower).
+
+    `t` is one parameter vector, or (params, curves, 1) for many curves at once (datasize.bootstrap).
+    """
     ln_x = np.log(x)
     one = np.ones_like(x)
     if family in (CurveFamily.POW2, CurveFamily.POW3):
@@ -308,7 +311,7 @@ def _jacobian(family: CurveFamily, t: np.ndarray, x: np.ndarray) -> np.ndarray:
         columns = [one, q, t[1] * t[3] * z * q**2, -t[1] * (ln_x - t[2]) * z * q**2]
     else:  # log2
         columns = [one, -ln_x]
-    return np.column_stack(columns)
+    return np.stack(np.broadcast_arrays(*columns), axis=-1)  # (points, params) or (curves, points, params)
 
 
 _SCALED = {
@@ -497,17 +500,19 @@ def backtest_splits(n: np.ndarray) -> list[tuple[str, np.ndarray]]:
     return splits
 
 
-def backtest(curve: Curve, *, families: Sequence[CurveFamily]) -> Backtest:
+def backtest(curve: Curve, *, families: Sequence[CurveFamily], score_all: bool = True) -> Backtest:
     """Score every family (and last1) by its extrapolation error, and choose among `families`.
 
     A family's score is its mean absolute error over the backtests; it is scored only where each
     backtest has at least as many sizes to fit as it has parameters. The chosen family has the
     lowest score among `families`; ties, and curves where none could be scored, go to the first.
-    Every family is scored, so that the table shows how the others would have done.
+    Every family is scored, so that the table shows how the others would have done; with
+    `score_all=False` only `families` and last1 are (where only the misfit is read: 6x fewer fits).
     """
     splits = backtest_splits(curve.n)
+    scored = [f for f in CurveFamily if score_all or f in families or f == CurveFamily.LAST1]
     scores, residuals = [], []
-    for family in CurveFamily:
+    for family in scored:
         row: dict[str, Any] = {
             "family": str(family),
             "n_params": family.n_params,
@@ -553,33 +558,6 @@ def _rows(held: dict[str, np.ndarray] | None) -> list[dict[str, float]]:
     if held is None:
         return []
     return [{k: float(v[i]) for k, v in held.items()} for i in range(len(held["n_train"]))]
-
-
-def resample_means(curve: Curve, *, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """Mean errors of `n_boot` curves whose seeds are resampled within each size: (n_boot, sizes).
-
-    With k seeds a resampled mean varies (k-1)/k times less than the mean itself, so deviations are
-    scaled back up by sqrt(k/(k-1)); a size with one seed moves by its standard error instead.
-    """
-    out = np.empty((n_boot, len(curve.n)))
-    for j, (errors, se) in enumerate(zip(curve.errors, curve.se, strict=True)):
-        k, centre = len(errors), errors.mean()
-        if k > 1:
-            drawn = errors[rng.integers(0, k, size=(n_boot, k))].mean(axis=1)
-            out[:, j] = centre + math.sqrt(k / (k - 1)) * (drawn - centre)
-        else:
-            out[:, j] = centre + rng.normal(0.0, se, size=n_boot)
-    return np.clip(out, 0.0, 1.0)
-
-
-def bootstrap_fits(curve: Curve, fit: FitResult, *, n_boot: int, rng: np.random.Generator) -> list[FitResult]:
-    """The fit's family refitted to `n_boot` seed-resampled curves (refits that fail are left out)."""
-    fits = []
-    for means in resample_means(curve, n_boot=n_boot, rng=rng):
-        refit = fit_family(fit.family, curve.n, means, sigma=curve.se, start=fit.params)
-        if refit is not None:
-            fits.append(refit)
-    return fits
 
 
 def finite_or_none(value: Any) -> Any:

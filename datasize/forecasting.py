@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from datasize.bootstrap import bootstrap_fits
 from datasize.curves_fit import (
     Backtest,
     Curve,
@@ -53,7 +54,6 @@ from datasize.curves_fit import (
     FitResult,
     backtest,
     binomial_variance,
-    bootstrap_fits,
     curve_from_runs,
     finite_or_none,
     fit_family,
@@ -68,8 +68,6 @@ DEFAULT_FAMILIES = (CurveFamily.POW3, CurveFamily.POW2, CurveFamily.POW4, CurveF
 HORIZONS = (2, 4)  # forecasts at these multiples of the current training set
 SEARCH_LIMIT = 1000  # images needed beyond this multiple of the current data count as unreachable
 NOISE_SIGMAS = 2.0  # the guard: a rise in error counts beyond this many standard errors
-CLASS_REFITS = 100  # bootstrap refits per class at most: the ranking reads point estimates; keeps 10
-#   classes to ~2.5 s
 MISFIT_SCALE = 1.0  # sd of the family's own error = this x its backtest error per doubling x doublings
 #   ahead (a 600-curve side study: 0.8 gave 81% coverage of a 10-90% interval, 1.0 84%, 1.25 87%)
 
@@ -297,7 +295,7 @@ def per_class_forecast(
 
     A class's error is taken to depend on its own images. Its expected reduction from doubling them
     (`reduction` = `error_fit` - `error_2x` on its fitted curve, with the interval `low`-`high` over
-    at most CLASS_REFITS refits), times its share of the validation images, is its expected cut in
+    its n_boot refits), times its share of the validation images, is its expected cut in
     the overall error (`overall_reduction`): the ranking's key. A class's curve is noisier than the
     whole's, so 4-parameter families are replaced by pow3. Classes with fewer than 3 sizes, or
     whose fit fails, get status "too_few_points" and rank last. As for the whole curve, the
@@ -316,7 +314,7 @@ def per_class_forecast(
             | _class_forecast(
                 curve,
                 family,
-                n_boot=min(n_boot, CLASS_REFITS),
+                n_boot=n_boot,
                 rng=rng,
                 flat=(threshold, relative),
                 ci=interval,
@@ -340,7 +338,7 @@ def _class_forecast(curve: Curve, family: CurveFamily, *, n_boot, rng, flat, ci)
         empty = {k: math.nan for k in ("error_fit", "error_2x", "reduction", "low", "high")}
         return row | {"family": None, **empty, "plateaued": False, "status": "too_few_points"}
     fits = bootstrap_fits(curve, fit, n_boot=n_boot, rng=rng) or [fit]
-    drifts = MISFIT_SCALE * _misfit(backtest(curve, families=(fit.family,)), fit.family)
+    drifts = MISFIT_SCALE * _misfit(backtest(curve, families=(fit.family,), score_all=False), fit.family)
     drifts = drifts * rng.standard_normal(len(fits))
     gains = np.array([gain_per_doubling(f.family, f.params, n_now) for f in fits]) - drifts
     gain = gain_per_doubling(fit.family, fit.params, n_now)
