@@ -1,0 +1,44 @@
+"""The whole pipeline (`run_curve`): the validation runs beside the training, and its outcome is the run's."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from datasize import pipeline
+from datasize.curve import CurveConfig
+from datasize.pipeline import run_curve
+from datasize.train import TrainConfig
+from tests.conftest import stripes
+
+CONFIG = CurveConfig(fractions=(0.5, 1.0), seeds=1, lr=5e-3, train=TrainConfig(epochs=1, batch_size=16))
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pipeline-data")
+    for i in range(16):
+        stripes(root / "vertical" / f"v{i:02d}.png", vertical=True, seed=i)
+        stripes(root / "horizontal" / f"h{i:02d}.png", vertical=False, seed=100 + i)
+    return root
+
+
+def test_the_validation_written_beside_the_training_is_the_datasets(dataset, tmp_path):
+    stages = []
+    run_curve(dataset, config=CONFIG, out=tmp_path, prepare_options={"size": 16}, on_stage=stages.append)
+    assert stages[1].startswith("validating") and stages[2] == "choosing the learning rate"
+    found = json.loads((tmp_path / "validation.json").read_text())
+    assert found["images"] == 32 and found["classes"] == 2
+    assert (tmp_path / "curve_summary.json").exists()
+
+
+def test_a_validation_that_fails_fails_the_run_after_the_runs_are_kept(dataset, tmp_path, monkeypatch):
+    def broken(prepared, folder):
+        raise RuntimeError("the validation broke")
+
+    monkeypatch.setattr(pipeline, "write_validation", broken)
+    with pytest.raises(RuntimeError, match="the validation broke"):
+        run_curve(dataset, config=CONFIG, out=tmp_path, prepare_options={"size": 16})
+    assert len(list((tmp_path / "runs").glob("*.json"))) == 2  # finished runs stay for the resume
+    assert not (tmp_path / "curve_summary.json").exists()
