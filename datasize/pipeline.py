@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -144,25 +143,21 @@ def run_curve(
     prepared = prepare(data, **options)
     folder.mkdir(parents=True, exist_ok=True)
     write_split(prepared.split, folder / "split.csv")
-    # The validation (mostly Python: Great Expectations' import alone is ~2 s) runs in a thread beside
-    # the LR finder and the runs, whose torch kernels release the GIL (benchmarks/bench_curve.py).
-    stage("validating the dataset (alongside the training)")
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="datasize-validation") as pool:
-        validation = pool.submit(write_validation, prepared, folder)
-        stage("choosing the learning rate")
-        lr, source = choose_lr(prepared, config, folder)
-        stage(f"training {config.seeds} seed(s) at each size")
-        curve = learning_curve(
-            prepared,
-            config=config,
-            lr=lr,
-            folder=folder,
-            jobs=jobs,
-            threads=threads,
-            scheduler=scheduler,
-            on_run=on_run,
-        )
-        validation.result()  # its error, if any, is the run's
+    stage("validating the dataset")
+    write_validation(prepared, folder)
+    stage("choosing the learning rate")
+    lr, source = choose_lr(prepared, config, folder)
+    stage(f"training {config.seeds} seed(s) at each size")
+    curve = learning_curve(
+        prepared,
+        config=config,
+        lr=lr,
+        folder=folder,
+        jobs=jobs,
+        threads=threads,
+        scheduler=scheduler,
+        on_run=on_run,
+    )
     stage("forecasting")
     forecast, problem = _forecast(curve, config)
     outcome = CurveOutcome(prepared, curve, forecast, problem, lr, source, folder)
