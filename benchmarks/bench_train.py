@@ -9,7 +9,7 @@ the pre-cut tensors, building the model for the loops written here) is outside t
   augmentation; replayed with its generator and pre-cut as normalised float tensors in
   channels_last) go through forward + cross_entropy + backward + AdamW step and nothing else. Its
   validation passes (each epoch on the validation set, once on the training set at the end, batches
-  of 512 under `inference_mode`, on pre-made tensors) are timed apart, so `bare` and `bare+eval`
+  of EVAL_BATCH (64) under `inference_mode`, on pre-made tensors) are timed apart, so `bare` and `bare+eval`
   come from the same run.
 - fit_one_cycle: the whole `datasize.train.fit_one_cycle(data, config=...)` call: normalisation
   statistics, model build, batch cutting and augmentation from the uint8 cache, one-cycle schedule,
@@ -52,11 +52,18 @@ from torch.utils.data import DataLoader, Dataset
 import datasize.train as train_module
 from datasize.models import make_model
 from datasize.preparation import prepare
-from datasize.train import Batcher, Normalizer, TrainConfig, TrainData, fit_one_cycle, steps_per_epoch
+from datasize.train import (
+    EVAL_BATCH,
+    Batcher,
+    Normalizer,
+    TrainConfig,
+    TrainData,
+    fit_one_cycle,
+    steps_per_epoch,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO / "data" / "sample" / "digits"
-EVAL_BATCH = 512  # what datasize.train.predict uses
 SHIFT_FRACTION = 0.125  # datasize's random_shift: up to 1/8 of the side
 
 
