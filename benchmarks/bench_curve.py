@@ -4,9 +4,11 @@ Measured in one run on the digits sample (or --data), the same plan for every co
 
 - bare: the optimiser steps of every run of the curve, on pre-made normalised tensors (forward,
   cross_entropy, backward, AdamW step, nothing else): what the model's arithmetic costs.
-- datasize jobs=1 / jobs=2 / dask: `datasize.learning_curve` (the runs only, in a fresh run folder)
-  and, for jobs=1, the whole pipeline as `datasize curve` runs it (`run_curve`: scan, split,
-  validation, decode, runs, forecast; lr given, so no LR finder).
+- datasize jobs=1 / jobs=2 / dask: `datasize.learning_curve` (the runs only, in a fresh run folder).
+- the whole pipeline: the `datasize curve` command itself in a fresh process (imports, scan, split,
+  decode into the cache, Great Expectations validation, the runs, forecast, printing), once at
+  its default --lr and once with `--lr auto` (the LR finder first); the start of each stage is
+  taken from the "[stage]" lines it prints, so the fixed costs around the runs are shown apart.
 - plain: the same curve written by hand as users write it: for each fraction and seed, a fresh model
   and a torch `DataLoader` over a `Dataset` that decodes each PNG with PIL in `__getitem__`, every
   epoch, for the same number of steps, evaluating on the validation set at the end.
@@ -14,7 +16,8 @@ Measured in one run on the digits sample (or --data), the same plan for every co
 Ratios printed: datasize / bare (the overhead of everything around the model), plain / datasize,
 jobs=1 / jobs=2 (parallel scaling), dask / jobs=2.
 
-Usage: python benchmarks/bench_curve.py [--fractions 1/16,1/8,1/4,1/2,1 --seeds 3 --epochs 4] [--skip-dask]
+Usage: python benchmarks/bench_curve.py [--fractions 1/16,1/8,1/4,1/2,1 --seeds 3 --epochs 4]
+       [--skip-dask] [--skip-parallel] [--skip-bf16] [--skip-plain]
 (the defaults are `datasize curve`'s own: the issue's "whole default curve")
 """
 
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -39,7 +43,6 @@ from torch.utils.data import DataLoader, Dataset
 import datasize
 from datasize.curve import CurveConfig, learning_curve, nested_subsets, plan_runs, run_config
 from datasize.models import make_model
-from datasize.pipeline import run_curve
 from datasize.preparation import prepare
 from datasize.train import Batcher, Normalizer, TrainConfig, steps_per_epoch
 
@@ -141,6 +144,25 @@ def plain_curve(prepared, specs, train: TrainConfig) -> float:
     return time.perf_counter() - start
 
 
+def cli_curve(data: str, out: Path, options: list[str]) -> tuple[float, list[tuple[str, float]]]:
+    """Wall seconds of `datasize curve` in a fresh process, and the seconds of each stage it printed."""
+    command = [sys.executable, "-m", "datasize", "curve", data, "--out", str(out), "-q", *options]
+    start = time.perf_counter()
+    marks = [("start-up (imports)", start)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+        for line in process.stdout:
+            line = line.strip()
+            if line.startswith("[") and line.endswith("]"):
+                marks.append((line[1:-1], time.perf_counter()))
+        if process.wait() != 0:
+            raise SystemExit(f"{' '.join(command)} failed with exit status {process.returncode}")
+    end = time.perf_counter()
+    names = [name for name, _ in marks]
+    names[-1] += " (and printing the results)"
+    times = [t for _, t in marks] + [end]
+    return end - start, [(n, b - a) for n, a, b in zip(names, times, times[1:], strict=False)]
+
+
 def timed(fn) -> tuple[float, object]:
     start = time.perf_counter()
     out = fn()
@@ -154,6 +176,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3, help="default: datasize's own")
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--skip-dask", action="store_true")
+    parser.add_argument("--skip-parallel", action="store_true", help="no jobs=2 and no Dask rows")
+    parser.add_argument("--skip-bf16", action="store_true")
     parser.add_argument("--skip-plain", action="store_true")
     args = parser.parse_args()
     fractions = tuple(float(Fraction(f)) for f in args.fractions.split(","))
@@ -179,20 +203,25 @@ def main() -> None:
         rows.append(("bare optimiser steps", t_bare))
         t1, _ = timed(lambda: learning_curve(prepared, config=config, lr=3e-3, folder=work / "j1", jobs=1))
         rows.append(("datasize learning_curve jobs=1", t1))
-        t2, _ = timed(lambda: learning_curve(prepared, config=config, lr=3e-3, folder=work / "j2", jobs=2))
-        rows.append(("datasize learning_curve jobs=2", t2))
-        bf16 = replace(config, train=replace(config.train, precision="bf16"))
-        t_bf16, _ = timed(
-            lambda: learning_curve(prepared, config=bf16, lr=3e-3, folder=work / "bf16", jobs=1)
-        )
-        rows.append(("datasize learning_curve jobs=1 bf16", t_bf16))
-        t_pipe, _ = timed(lambda: run_curve(args.data, config=config, out=work / "pipe", jobs=1))
-        rows.append(("datasize run_curve (whole pipeline) jobs=1", t_pipe))
-        auto = replace(config, lr=None)  # the default `datasize curve`: the LR finder first
-        t_auto, _ = timed(lambda: run_curve(args.data, config=auto, out=work / "auto", jobs=1))
+        t2 = t_bf16 = None
+        if not args.skip_parallel:
+            t2, _ = timed(
+                lambda: learning_curve(prepared, config=config, lr=3e-3, folder=work / "j2", jobs=2)
+            )
+            rows.append(("datasize learning_curve jobs=2", t2))
+        if not args.skip_bf16:
+            bf16 = replace(config, train=replace(config.train, precision="bf16"))
+            t_bf16, _ = timed(
+                lambda: learning_curve(prepared, config=bf16, lr=3e-3, folder=work / "bf16", jobs=1)
+            )
+            rows.append(("datasize learning_curve jobs=1 bf16", t_bf16))
+        plan = ["--fractions", args.fractions, "--seeds", str(args.seeds), "--epochs", str(args.epochs)]
+        t_pipe, stages = cli_curve(args.data, work / "pipe", [*plan, "--lr", "3e-3"])
+        rows.append(("`datasize curve` (fresh process, --lr 3e-3)", t_pipe))
+        t_auto, auto_stages = cli_curve(args.data, work / "auto", [*plan, "--lr", "auto"])
         rows.append(("  the same with the LR finder (--lr auto)", t_auto))
         t_dask = None
-        if not args.skip_dask:
+        if not (args.skip_dask or args.skip_parallel):
             from distributed import Client, LocalCluster
 
             with (
@@ -211,18 +240,26 @@ def main() -> None:
         if not args.skip_plain:
             t_plain = plain_curve(prepared, specs, train)
             rows.append(("plain PIL DataLoader curve", t_plain))
-        print(f"\n{'contender':<44} {'seconds':>8}")
+        print(f"\n{'contender':<46} {'seconds':>8}")
         for name, seconds in rows:
-            print(f"{name:<44} {seconds:>8.1f}")
+            print(f"{name:<46} {seconds:>8.1f}")
+        for title, marks in (("--lr 3e-3", stages), ("--lr auto", auto_stages)):
+            print(f"\n`datasize curve {title}`, by stage (seconds)")
+            for name, seconds in marks:
+                print(f"  {name:<44} {seconds:>6.1f}")
+            runs = sum(sec for name, sec in marks if name.startswith("training"))
+            print(f"  {'everything but the runs':<44} {sum(sec for _, sec in marks) - runs:>6.1f}")
         print("\nratios")
         print(
             f"  learning_curve jobs=1 / bare steps:        {t1 / t_bare:.2f}x  "
             f"(overhead {100 * (t1 / t_bare - 1):.0f}%)"
         )
-        print(f"  whole pipeline jobs=1 / bare steps:        {t_pipe / t_bare:.2f}x")
+        print(f"  `datasize curve` / bare steps:             {t_pipe / t_bare:.2f}x")
         print(f"  ... with the LR finder / bare steps:       {t_auto / t_bare:.2f}x")
-        print(f"  jobs=1 / jobs=2 (speed-up):                {t1 / t2:.2f}x")
-        print(f"  bf16 / fp32, learning_curve jobs=1:        {t_bf16 / t1:.2f}x")
+        if t2:
+            print(f"  jobs=1 / jobs=2 (speed-up):                {t1 / t2:.2f}x")
+        if t_bf16:
+            print(f"  bf16 / fp32, learning_curve jobs=1:        {t_bf16 / t1:.2f}x")
         if t_dask:
             print(f"  jobs=1 / dask 2 workers (speed-up):        {t1 / t_dask:.2f}x")
         if t_plain:
