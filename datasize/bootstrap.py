@@ -123,11 +123,11 @@ def _solve(
     theta = np.tile(np.clip(np.nan_to_num(start, nan=0.0), lower + 1e-9, upper - 1e-9), (curves, 1))
     diagonal = np.arange(k)
 
-    def residuals(t: np.ndarray) -> np.ndarray:
-        return (model(t.T[..., None], x) - y) / s
+    def residuals(t: np.ndarray, target: np.ndarray) -> np.ndarray:
+        return (model(t.T[..., None], x) - target) / s
 
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        r = residuals(theta)
+        r = residuals(theta, y)
         cost = 0.5 * np.sum(r**2, axis=1)
         damping = np.full(curves, 1e-3)
         done = ~np.isfinite(cost)  # an unusable start: left for fit_family
@@ -150,11 +150,11 @@ def _solve(
                 failed[live] = True
                 break
             trial = np.clip(t + step, lower, upper)
-            trial_r = (model(trial.T[..., None], x) - y[live]) / s
+            trial_r = residuals(trial, y[live])
             trial_cost = 0.5 * np.sum(trial_r**2, axis=1)
             better = np.isfinite(trial_cost) & (trial_cost < cost[live])
-            moved = np.abs(trial - t).max(axis=1) <= RELATIVE_STEP * np.maximum(np.abs(t).max(axis=1), 1.0)
-            settled = better & (cost[live] - trial_cost <= RELATIVE_COST * cost[live]) & moved
+            short = np.abs(trial - t).max(axis=1) <= RELATIVE_STEP * np.maximum(np.abs(t).max(axis=1), 1.0)
+            settled = better & (cost[live] - trial_cost <= RELATIVE_COST * cost[live]) & short
             accept = live[better]
             theta[accept], r[accept], cost[accept] = trial[better], trial_r[better], trial_cost[better]
             damping[live] = np.where(better, np.maximum(damping[live] / 3, 1e-10), damping[live] * 4)

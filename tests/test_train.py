@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -310,8 +312,31 @@ def test_bfloat16_autocast_trains_as_well_and_stays_seeded(striped) -> None:
     assert not np.array_equal(bf16.batch_losses, fp32.batch_losses)
     np.testing.assert_allclose(bf16.batch_losses, fp32.batch_losses, rtol=0.2, atol=0.05)
     assert bf16.model.head.weight.dtype == torch.float32  # weights stay fp32
-    with pytest.raises(ValueError, match="precision='fp16' is not one of fp32, bf16"):
+    with pytest.raises(ValueError, match="precision='fp16' is not one of fp32, bf16, auto"):
         TrainConfig(precision="fp16")
+
+
+@pytest.mark.parametrize(("native", "expected"), [(True, "bf16"), (False, "fp32")])
+def test_auto_precision_is_bf16_only_where_the_device_has_it_and_records_what_ran(
+    native, expected, monkeypatch
+) -> None:
+    import datasize.train as train_module
+
+    asked = []
+    monkeypatch.setattr(train_module, "native_bf16", lambda device: asked.append(device) or native)
+    config = TrainConfig(precision="auto", device="cpu")
+    assert asked == ["cpu"]
+    assert config.precision == expected and config.to_dict()["precision"] == expected
+    assert TrainConfig(precision="fp32").precision == "fp32" and len(asked) == 1  # asked only for auto
+
+
+def test_native_bf16_is_false_for_a_device_that_is_not_there() -> None:
+    from datasize.train import native_bf16
+
+    if not torch.cuda.is_available():
+        assert native_bf16("cuda") is False
+    assert native_bf16("not-a-device") is False
+    assert isinstance(native_bf16("cpu"), bool)
 
 
 def test_a_cache_too_large_for_memory_goes_to_a_memory_mapped_file(striped, tmp_path, monkeypatch) -> None:
@@ -348,3 +373,17 @@ def test_validation_passes_are_evenly_spread_capped_and_include_the_last_epoch(n
     assert epochs[0] >= 1 and len(set(epochs)) == len(epochs)
     gaps = np.diff([0, *epochs])
     assert gaps.max() - gaps.min() <= 1  # evenly spaced, to the epoch
+
+
+def test_the_cli_takes_auto_precision_and_records_the_one_that_ran(striped, tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from datasize.cli import main
+    from datasize.train import native_bf16
+
+    out = tmp_path / "run"
+    args = ["train", str(striped[0]), "--precision", "auto", "--epochs", "1", "--size", "16", "-o", str(out)]
+    result = CliRunner().invoke(main, [*args, "-q"])
+    assert result.exit_code == 0, result.output
+    recorded = json.loads((out / "train.json").read_text())["config"]["precision"]
+    assert recorded == ("bf16" if native_bf16("auto") else "fp32")

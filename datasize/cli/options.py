@@ -200,11 +200,11 @@ def _model_options(command: Callable) -> Callable:
         ),
         click.option(
             "--precision",
-            type=click.Choice(["fp32", "bf16"]),
+            type=click.Choice(["fp32", "bf16", "auto"]),
             default="fp32",
             show_default=True,
             help="bf16: forward passes in bfloat16 autocast (faster on CPUs with AVX512-BF16/AMX and recent "
-            "GPUs; weights stay fp32).",
+            "GPUs; weights stay fp32). auto: bf16 where the device has it natively, else fp32.",
         ),
         click.option(
             "--pretrained/--no-pretrained",
