@@ -264,6 +264,8 @@ def main() -> None:
             print(f"  jobs=1 / dask 2 workers (speed-up):        {t1 / t_dask:.2f}x")
         if t_plain:
             print(f"  plain PIL curve / learning_curve jobs=1:   {t_plain / t1:.2f}x")
+        if t_plain and t_bf16:
+            print(f"  plain PIL curve / learning_curve bf16:     {t_plain / t_bf16:.2f}x")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
