@@ -3,8 +3,11 @@
 Measured in one run on the digits sample (or --data), the same plan for every contender:
 
 - bare: the optimiser steps of every run of the curve, on pre-made normalised tensors (forward,
-  cross_entropy, backward, AdamW step, nothing else): what the model's arithmetic costs.
-- datasize jobs=1 / jobs=2 / dask: `datasize.learning_curve` (the runs only, in a fresh run folder).
+  cross_entropy, backward, fused AdamW step, nothing else): what the model's arithmetic costs.
+- datasize jobs=1 / jobs=2 / dask: `datasize.learning_curve` (the runs only, in a fresh run folder);
+  for jobs=1 the time inside its evaluation passes (validation each evaluated epoch, training error
+  at the end: what the diagnosis reads) is measured apart. `--rounds N` runs bare and jobs=1 back
+  to back N times and reports medians, and each round's ratio.
 - the whole pipeline: the `datasize curve` command itself in a fresh process (imports, scan, split,
   decode into the cache, Great Expectations validation, the runs, forecast, printing), once at
   its default --lr and once with `--lr auto` (the LR finder first); the start of each stage is
@@ -17,13 +20,14 @@ Ratios printed: datasize / bare (the overhead of everything around the model), p
 jobs=1 / jobs=2 (parallel scaling), dask / jobs=2.
 
 Usage: python benchmarks/bench_curve.py [--fractions 1/16,1/8,1/4,1/2,1 --seeds 3 --epochs 4]
-       [--skip-dask] [--skip-parallel] [--skip-bf16] [--skip-plain]
+       [--rounds N] [--skip-dask] [--skip-parallel] [--skip-bf16] [--skip-plain] [--skip-cli]
 (the defaults are `datasize curve`'s own: the issue's "whole default curve")
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import platform
 import shutil
 import subprocess
@@ -33,6 +37,7 @@ import time
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import torch
@@ -41,6 +46,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 import datasize
+import datasize.train as train_module
 from datasize.curve import CurveConfig, learning_curve, nested_subsets, plan_runs, run_config
 from datasize.models import make_model
 from datasize.preparation import prepare
@@ -66,7 +72,9 @@ def bare_steps(prepared, specs, train: TrainConfig) -> float:
         torch.manual_seed(spec.seed)
         model = make_model(train.model, in_channels=data.cache.channels, n_classes=data.n_classes)
         model = model.to(memory_format=torch.channels_last).train()
-        optimizer = torch.optim.AdamW(model.parameters(), lr=train.lr, weight_decay=train.weight_decay)
+        optimizer = torch.optim.AdamW(
+            model.parameters(), lr=train.lr, weight_decay=train.weight_decay, fused=True
+        )  # fused, as datasize's: the bare loop is the model's arithmetic at its cheapest
         start = time.perf_counter()
         for x, y in batches:
             loss = nn.functional.cross_entropy(model(x), y)
@@ -163,6 +171,22 @@ def cli_curve(data: str, out: Path, options: list[str]) -> tuple[float, list[tup
     return end - start, [(n, b - a) for n, a, b in zip(names, times, times[1:], strict=False)]
 
 
+@contextlib.contextmanager
+def evaluation_timer():
+    """Seconds spent inside datasize's `predict` (evaluation passes) while the block runs, in [0]."""
+    real, spent = train_module.predict, [0.0]
+
+    def timed_predict(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return real(*args, **kwargs)
+        finally:
+            spent[0] += time.perf_counter() - start
+
+    with mock.patch.object(train_module, "predict", timed_predict):
+        yield spent
+
+
 def timed(fn) -> tuple[float, object]:
     start = time.perf_counter()
     out = fn()
@@ -175,9 +199,13 @@ def main() -> None:
     parser.add_argument("--fractions", default="1/16,1/8,1/4,1/2,1", help="default: datasize's own")
     parser.add_argument("--seeds", type=int, default=3, help="default: datasize's own")
     parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="bare and jobs=1 this many times, back to back (medians)"
+    )
     parser.add_argument("--skip-dask", action="store_true")
     parser.add_argument("--skip-parallel", action="store_true", help="no jobs=2 and no Dask rows")
     parser.add_argument("--skip-bf16", action="store_true")
+    parser.add_argument("--skip-cli", action="store_true", help="no `datasize curve` rows")
     parser.add_argument("--skip-plain", action="store_true")
     args = parser.parse_args()
     fractions = tuple(float(Fraction(f)) for f in args.fractions.split(","))
@@ -199,10 +227,19 @@ def main() -> None:
             f"{train.steps} steps each"
         )
         rows = []
-        t_bare = bare_steps(prepared, specs, train)
+        pairs = []  # (bare, jobs=1, jobs=1's evaluation passes) of each round, run back to back
+        for round_ in range(args.rounds):
+            folder = work / f"j1-{round_}"
+            bare = bare_steps(prepared, specs, train)
+            with evaluation_timer() as evaluation:
+                t, _ = timed(
+                    lambda f=folder: learning_curve(prepared, config=config, lr=3e-3, folder=f, jobs=1)
+                )
+            pairs.append((bare, t, evaluation[0]))
+        t_bare, t1, t_eval = (float(np.median([p[i] for p in pairs])) for i in (0, 1, 2))
         rows.append(("bare optimiser steps", t_bare))
-        t1, _ = timed(lambda: learning_curve(prepared, config=config, lr=3e-3, folder=work / "j1", jobs=1))
         rows.append(("datasize learning_curve jobs=1", t1))
+        rows.append(("  of which its evaluation passes", t_eval))
         t2 = t_bf16 = None
         if not args.skip_parallel:
             t2, _ = timed(
@@ -216,10 +253,13 @@ def main() -> None:
             )
             rows.append(("datasize learning_curve jobs=1 bf16", t_bf16))
         plan = ["--fractions", args.fractions, "--seeds", str(args.seeds), "--epochs", str(args.epochs)]
-        t_pipe, stages = cli_curve(args.data, work / "pipe", [*plan, "--lr", "3e-3"])
-        rows.append(("`datasize curve` (fresh process, --lr 3e-3)", t_pipe))
-        t_auto, auto_stages = cli_curve(args.data, work / "auto", [*plan, "--lr", "auto"])
-        rows.append(("  the same with the LR finder (--lr auto)", t_auto))
+        t_pipe = t_auto = None
+        stages, auto_stages = [], []
+        if not args.skip_cli:
+            t_pipe, stages = cli_curve(args.data, work / "pipe", [*plan, "--lr", "3e-3"])
+            rows.append(("`datasize curve` (fresh process, --lr 3e-3)", t_pipe))
+            t_auto, auto_stages = cli_curve(args.data, work / "auto", [*plan, "--lr", "auto"])
+            rows.append(("  the same with the LR finder (--lr auto)", t_auto))
         t_dask = None
         if not (args.skip_dask or args.skip_parallel):
             from distributed import Client, LocalCluster
@@ -243,19 +283,23 @@ def main() -> None:
         print(f"\n{'contender':<46} {'seconds':>8}")
         for name, seconds in rows:
             print(f"{name:<46} {seconds:>8.1f}")
-        for title, marks in (("--lr 3e-3", stages), ("--lr auto", auto_stages)):
+        for title, marks in (("--lr 3e-3", stages), ("--lr auto", auto_stages)) if t_pipe else ():
             print(f"\n`datasize curve {title}`, by stage (seconds)")
             for name, seconds in marks:
                 print(f"  {name:<44} {seconds:>6.1f}")
             runs = sum(sec for name, sec in marks if name.startswith("training"))
             print(f"  {'everything but the runs':<44} {sum(sec for _, sec in marks) - runs:>6.1f}")
         print("\nratios")
+        ratios = sorted(b / a for a, b, _ in pairs)
         print(
             f"  learning_curve jobs=1 / bare steps:        {t1 / t_bare:.2f}x  "
             f"(overhead {100 * (t1 / t_bare - 1):.0f}%)"
+            + (f"; each round {' '.join(f'{r:.2f}' for r in ratios)}" if len(pairs) > 1 else "")
         )
-        print(f"  `datasize curve` / bare steps:             {t_pipe / t_bare:.2f}x")
-        print(f"  ... with the LR finder / bare steps:       {t_auto / t_bare:.2f}x")
+        print(f"  ... without its evaluation passes:         {(t1 - t_eval) / t_bare:.2f}x")
+        if t_pipe:
+            print(f"  `datasize curve` / bare steps:             {t_pipe / t_bare:.2f}x")
+            print(f"  ... with the LR finder / bare steps:       {t_auto / t_bare:.2f}x")
         if t2:
             print(f"  jobs=1 / jobs=2 (speed-up):                {t1 / t2:.2f}x")
         if t_bf16:
