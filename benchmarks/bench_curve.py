@@ -47,10 +47,11 @@ from torch.utils.data import DataLoader, Dataset
 
 import datasize
 import datasize.train as train_module
+from datasize.batches import Batcher, Normalizer
 from datasize.curve import CurveConfig, learning_curve, nested_subsets, plan_runs, run_config
 from datasize.models import make_model
 from datasize.preparation import prepare
-from datasize.train import Batcher, Normalizer, TrainConfig, steps_per_epoch
+from datasize.train import TrainConfig, steps_per_epoch
 
 
 def bare_steps(prepared, specs, train: TrainConfig) -> float:

@@ -50,17 +50,10 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 import datasize.train as train_module
+from datasize.batches import EVAL_BATCH, Batcher, Normalizer, TrainData
 from datasize.models import make_model
 from datasize.preparation import prepare
-from datasize.train import (
-    EVAL_BATCH,
-    Batcher,
-    Normalizer,
-    TrainConfig,
-    TrainData,
-    fit_one_cycle,
-    steps_per_epoch,
-)
+from datasize.train import TrainConfig, fit_one_cycle, steps_per_epoch
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO / "data" / "sample" / "digits"

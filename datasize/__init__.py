@@ -17,7 +17,7 @@ _EXPORTS = {
     "lr_find": "datasize.lr_finder",
     "fit_one_cycle": "datasize.train",
     "TrainConfig": "datasize.train",
-    "train_data": "datasize.train",
+    "train_data": "datasize.batches",
     "build_cache": "datasize.cache",
     "diagnose": "datasize.diagnosis",
     "learning_curve": "datasize.curve",
@@ -87,6 +87,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from datasize.batches import train_data
     from datasize.cache import build_cache
     from datasize.checks import CheckConfig
     from datasize.curve import CurveConfig, learning_curve
@@ -102,7 +103,7 @@ if TYPE_CHECKING:
     from datasize.report.document import build_report
     from datasize.report.render import write_report
     from datasize.splits import SeededSplit, SplitResult, read_split, split, write_split
-    from datasize.train import TrainConfig, fit_one_cycle, train_data
+    from datasize.train import TrainConfig, fit_one_cycle
     from datasize.validation import Findings, validate
     from datasize.vocab import Check, Severity, SplitMethod
 

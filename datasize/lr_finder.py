@@ -459,7 +459,7 @@ def lr_find(
     """Run the LR range test on a fresh model and suggest a learning rate.
 
     Args:
-        data: a `datasize.train.TrainData`.
+        data: a `datasize.batches.TrainData`.
         config: a `datasize.train.TrainConfig` (model, batch size, weight decay, seed); its lr is ignored.
         start_lr, end_lr, num_it: the exponential sweep (fastai's defaults: 1e-7 to 10 in 100 steps).
         method: which suggestion `chosen` returns: valley (default), steep or minimum.

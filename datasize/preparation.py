@@ -8,10 +8,10 @@ from typing import Any
 
 import pandas as pd
 
+from datasize.batches import TrainData, train_data
 from datasize.cache import ImageCache, Resize, build_cache
 from datasize.manifest import Progress, scan
 from datasize.splits import SplitResult, read_split, split
-from datasize.train import TrainData, train_data
 
 
 @dataclass(frozen=True)

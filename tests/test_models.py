@@ -17,6 +17,7 @@ import torch
 from click.testing import CliRunner
 from torch import nn
 
+from datasize.batches import train_data
 from datasize.cache import build_cache
 from datasize.cli import main
 from datasize.models import ConvNet, make_model, parameter_groups, set_frozen
@@ -25,7 +26,6 @@ from datasize.train import (
     fit_one_cycle,
     one_cycle_schedule,
     range_test,
-    train_data,
     training_schedule,
 )
 

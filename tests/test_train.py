@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from datasize import cache as cache_module
+from datasize.batches import random_shift, train_data
 from datasize.cache import Resize, build_cache, default_size, fit_square, to_uint8
 from datasize.train import (
     TrainConfig,
@@ -18,9 +19,7 @@ from datasize.train import (
     load_model,
     one_cycle_schedule,
     predict,
-    random_shift,
     save_model,
-    train_data,
 )
 
 
@@ -216,7 +215,7 @@ def test_a_saved_model_loads_with_weights_only_and_predicts_the_same(striped, tm
     save_model(result, tmp_path / "model.pt", cache=cache)
     model, meta = load_model(tmp_path / "model.pt")
     assert meta["classes"] == ["horizontal", "vertical"] and meta["size"] == 16
-    from datasize.train import Batcher
+    from datasize.batches import Batcher
 
     batcher = Batcher(data, result.norm, torch.device("cpu"), result.config.augment)
     assert torch.allclose(predict(model, batcher, data.valid), predict(result.model, batcher, data.valid))
@@ -331,7 +330,7 @@ def test_auto_precision_is_bf16_only_where_the_device_has_it_and_records_what_ra
 
 
 def test_native_bf16_is_false_for_a_device_that_is_not_there() -> None:
-    from datasize.train import native_bf16
+    from datasize.batches import native_bf16
 
     if not torch.cuda.is_available():
         assert native_bf16("cuda") is False
@@ -351,7 +350,7 @@ def test_a_cache_too_large_for_memory_goes_to_a_memory_mapped_file(striped, tmp_
 
 
 def test_normalisation_statistics_do_not_depend_on_the_chunk_size(striped) -> None:
-    from datasize.train import Normalizer
+    from datasize.batches import Normalizer
 
     root, manifest, _ = striped
     images = build_cache(manifest, root=root, size=16, jobs=1).images
@@ -378,8 +377,8 @@ def test_validation_passes_are_evenly_spread_capped_and_include_the_last_epoch(n
 def test_the_cli_takes_auto_precision_and_records_the_one_that_ran(striped, tmp_path) -> None:
     from click.testing import CliRunner
 
+    from datasize.batches import native_bf16
     from datasize.cli import main
-    from datasize.train import native_bf16
 
     out = tmp_path / "run"
     args = ["train", str(striped[0]), "--precision", "auto", "--epochs", "1", "--size", "16", "-o", str(out)]
