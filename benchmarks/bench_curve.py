@@ -16,8 +16,9 @@ Measured in one run on the digits sample (or --data), the same plan for every co
   and a torch `DataLoader` over a `Dataset` that decodes each PNG with PIL in `__getitem__`, every
   epoch, for the same number of steps, evaluating on the validation set at the end.
 
-Ratios printed: datasize / bare (the overhead of everything around the model), plain / datasize,
-jobs=1 / jobs=2 (parallel scaling), dask / jobs=2.
+Ratios printed: datasize / bare (the overhead of everything around the model), the same without
+its evaluation passes, `datasize curve` / bare, plain / datasize (fp32 and bf16), jobs=1 / jobs=2
+and jobs=1 / dask (parallel scaling), bf16 / fp32.
 
 Usage: python benchmarks/bench_curve.py [--fractions 1/16,1/8,1/4,1/2,1 --seeds 3 --epochs 4]
        [--rounds N] [--skip-dask] [--skip-parallel] [--skip-bf16] [--skip-plain] [--skip-cli]

@@ -7,6 +7,7 @@ that cuts normalised, augmented float batches from the uint8 cache as whole tens
 
 from __future__ import annotations
 
+import platform
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -53,11 +54,12 @@ def pick_device(name: str = "auto") -> torch.device:
 
 
 def native_bf16(device: str = "auto") -> bool:
-    """Whether `device` computes in bfloat16 natively: a CPU with AVX512-BF16 or AMX (as oneDNN
-    reports it), a CUDA GPU without emulation. False for a device that is not there.
+    """Whether `device` computes in bfloat16 natively: an x86 CPU with AVX512-BF16 or AMX, another
+    CPU whose oneDNN reports bf16 support, a CUDA GPU without emulation. False for a device that is
+    not there. (oneDNN's own query says yes for any AVX-512 CPU, where bf16 is emulated and slower.)
 
-    On such a CPU bf16 curves took 0.69-0.71x the time of fp32 with the same errors within one
-    standard error of the seeds, on three datasets (`benchmarks/bench_precision.py`).
+    On such a CPU bf16 curves took 0.69-0.71x the time of fp32, every size's mean error within one
+    standard error (of the difference) of fp32's, on three datasets (`benchmarks/bench_precision.py`).
     """
     try:
         place = pick_device(device)
@@ -68,8 +70,10 @@ def native_bf16(device: str = "auto") -> bool:
     if place.type != "cpu":
         return False
     try:
+        if platform.machine().lower() in ("x86_64", "amd64", "i386", "i686"):
+            return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):  # a torch without the query: assume not
+    except (AttributeError, RuntimeError):  # a torch without these queries: assume not
         return False
 
 
@@ -153,7 +157,7 @@ class Batcher:
     ) -> None:
         self.images = data.cache.images
         self.precision = Precision(precision)
-        self.eval_batch = eval_batch_size(batch_size)
+        self.eval_batch = eval_batch_size(batch_size, device, data.cache.size)
         self.targets = torch.from_numpy(data.targets)
         self.device = device
         self.augment = augment
@@ -193,15 +197,21 @@ def random_shift(x: torch.Tensor, generator: torch.Generator, fraction: float = 
     return picked.contiguous(memory_format=torch.channels_last)
 
 
-def eval_batch_size(train_batch: int) -> int:
-    """Images per evaluation batch: the training batch, at most EVAL_BATCH.
+def eval_batch_size(train_batch: int, device: torch.device | str = "cpu", side: int = 16) -> int:
+    """Images per evaluation batch: on a CPU the training batch, at most EVAL_BATCH; elsewhere up to
+    512 (fewer for larger images), never under the training batch.
 
-    Larger evaluation batches are slower per image on a CPU, not faster: their activations leave the
-    caches and are fresh memory each pass. The small CNN per 1,024 images, 3 channels (ms, batch
-    64/128/256/512): 16 px 88/84/83/113, 32 px 317/337/521/559, 64 px 1729/2059/2358/2451. A
-    training batch smaller than EVAL_BATCH is kept: it is what the user's memory allows.
+    On the CPUs measured, batches above 64 were not faster per image and mostly slower: their
+    activations leave the caches and are fresh memory each pass. The small CNN per 1,024 images,
+    3 channels (ms, batch 64/128/256/512): 16 px 88/84/83/113, 32 px 317/337/521/559, 64 px
+    1729/2059/2358/2451. A training batch smaller than EVAL_BATCH is kept: it is what the user's
+    memory allows. On a GPU large batches keep it busy; their activations scale with the pixels.
 
     >>> eval_batch_size(64), eval_batch_size(256), eval_batch_size(16)
     (64, 64, 16)
+    >>> eval_batch_size(64, "cuda", 16), eval_batch_size(64, "cuda", 64)
+    (512, 64)
     """
-    return min(train_batch, EVAL_BATCH)
+    if torch.device(device).type == "cpu":
+        return min(train_batch, EVAL_BATCH)
+    return max(train_batch, min(512, 512 * 256 // (side * side)))

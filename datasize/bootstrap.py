@@ -20,6 +20,7 @@ Computation only; nothing here prints.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -32,6 +33,7 @@ from datasize.curves_fit import (
     FitResult,
     _bounds,
     _jacobian,
+    _starts,
     _to_raw,
     _to_scaled,
     fit_family,
@@ -40,7 +42,7 @@ from datasize.curves_fit import (
 BATCHED = (CurveFamily.POW2, CurveFamily.POW3, CurveFamily.LOG2)  # see the module docstring
 MAX_ITERATIONS = 200  # damped Gauss-Newton steps before a curve falls back to scipy; warm starts take ~5-20
 RELATIVE_COST = 1e-10  # converged: a step that lowers the cost by less than this share of it...
-RELATIVE_STEP = 1e-8  # ... and moves no parameter by more than this (x its size, at least 1)
+RELATIVE_STEP = 1e-8  # ... and moves no parameter by more than this x the largest one (at least 1)
 MAX_DAMPING = 1e12  # converged too: no step, however short, lowers the cost (a minimum on a bound)
 
 
@@ -99,8 +101,10 @@ def refit_many(
     rows = np.flatnonzero(np.all(np.isfinite(y), axis=1)) if solvable else np.arange(0)
     if len(rows):
         n_ref = float(n.max())
+        x = n / n_ref
         theta0 = _to_scaled(family, np.asarray(start, dtype=float), n_ref)
-        theta, cost, done = _solve(family, n / n_ref, y[rows], s, theta0)
+        theta, cost, done = _solve(family, x, y[rows], s, theta0)
+        _restart_on_bounds(family, x, y[rows], s, theta, cost, done)
         for row, t, c, ok in zip(rows, theta, cost, done, strict=True):
             params = tuple(float(v) for v in _to_raw(family, t, n_ref))
             if ok and all(math.isfinite(v) for v in params):
@@ -109,6 +113,41 @@ def refit_many(
         if out[row] is None:
             out[row] = fit_family(family, n, y[row], sigma=s, start=start)
     return out
+
+
+def _restart_on_bounds(
+    family: CurveFamily, x: np.ndarray, y: np.ndarray, s: np.ndarray, theta, cost, done
+) -> None:
+    """Curves that stopped on a bound are solved again from the family's own starting points, and
+    keep the best (updates theta, cost and done in place).
+
+    On a bound the damped steps can stop in a corner they cannot leave: a flat pow3 measured with a
+    tiny sigma, whose floor stopped at 0 where scipy's reflective steps found one at 0.2 (1.5-36%
+    lower cost). Only such curves pay the extra solves.
+    """
+    lower, upper = _bounds(family, x)
+    margin = 1e-8 * (upper - lower)
+    edge = np.flatnonzero(np.any((theta <= lower + margin) | (theta >= upper - margin), axis=1))
+    if not len(edge):
+        return
+    starts = [_starts(family, x, y[i], s) for i in edge]
+    for j in range(min(len(a) for a in starts)):
+        again, again_cost, again_done = _solve(family, x, y[edge], s, np.array([a[j] for a in starts]))
+        better = again_done & (~done[edge] | (again_cost < cost[edge]))
+        theta[edge[better]], cost[edge[better]] = again[better], again_cost[better]
+        done[edge[better]] = True
+
+
+def _steps(hessian: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Each curve's step; NaN for a curve whose system is singular (it then goes to scipy)."""
+    try:
+        return np.linalg.solve(hessian, rhs[..., None])[..., 0]
+    except np.linalg.LinAlgError:  # one singular system fails the batch: solve them one by one
+        out = np.full(rhs.shape, np.nan)
+        for i in range(len(rhs)):
+            with contextlib.suppress(np.linalg.LinAlgError):
+                out[i] = np.linalg.solve(hessian[i], rhs[i])
+        return out
 
 
 def _solve(
@@ -120,7 +159,8 @@ def _solve(
     curves, k = len(y), len(lower)
     inside = 1e-10 * (upper - lower)  # iterates stay strictly inside the bounds, as scipy's trf keeps
     lower, upper = lower + inside, upper - inside  # them: on a bound some families lose their gradient
-    theta = np.tile(np.clip(np.nan_to_num(start, nan=0.0), lower + 1e-9, upper - 1e-9), (curves, 1))
+    start = np.broadcast_to(np.nan_to_num(start, nan=0.0), (curves, k))  # one start, or one per curve
+    theta = np.clip(start, lower + 1e-9, upper - 1e-9)
     diagonal = np.arange(k)
 
     def residuals(t: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -144,11 +184,7 @@ def _solve(
             hessian = np.einsum("cpk,cpl->ckl", jac, jac) * (free[:, :, None] & free[:, None, :])
             scale = np.maximum(hessian[:, diagonal, diagonal], 1e-12)
             hessian[:, diagonal, diagonal] += np.where(free, damping[live, None] * scale, 1.0)
-            try:
-                step = np.linalg.solve(hessian, -np.where(free, grad, 0.0)[..., None])[..., 0]
-            except np.linalg.LinAlgError:  # a singular system: these curves go to scipy one by one
-                failed[live] = True
-                break
+            step = _steps(hessian, -np.where(free, grad, 0.0))
             trial = np.clip(t + step, lower, upper)
             trial_r = residuals(trial, y[live])
             trial_cost = 0.5 * np.sum(trial_r**2, axis=1)

@@ -297,7 +297,7 @@ def seed_weights(table: pd.DataFrame, *, n_boot: int, rng: np.random.Generator) 
 def resampled_means(runs: pd.DataFrame, weights: dict[int, pd.DataFrame]) -> np.ndarray:
     """A curve's mean error at each size under each seed resample: (n_boot, sizes).
 
-    As in curves_fit.resample_means, a resampled mean of k seeds varies (k-1)/k times less than the
+    As in bootstrap.resample_means, a resampled mean of k seeds varies (k-1)/k times less than the
     mean itself, so deviations are scaled back up by sqrt(k/(k-1)); a size with one seed does not move.
     """
     columns = []

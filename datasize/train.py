@@ -39,6 +39,7 @@ from datasize.lr_finder import LRSuggestion
 from datasize.models import ModelFactory, make_model, parameter_groups, set_frozen
 
 EPOCH_COLUMNS = ["epoch", "train_loss", "valid_loss", "error_rate", "accuracy", "time"]
+TRIM_IMAGES = 8192  # an evaluation pass returns freed memory to the system every this many images
 
 
 @dataclass(frozen=True)
@@ -233,15 +234,16 @@ def predict(
 ) -> torch.Tensor:
     """Logits for cache rows, in eval mode, without augmentation (batches: `Batcher.eval_batch`)."""
     batch_size = batch_size or batcher.eval_batch
+    trim_every = max(1, TRIM_IMAGES // batch_size)  # batches between heap trims
     model.eval()
     with batcher.autocast():
         out = []
         for start in range(0, len(rows), batch_size):
             out.append(model(batcher.inputs(rows[start : start + batch_size])).float().cpu())
-            if len(out) % 16 == 0:  # long passes: keep the heap from growing with the images seen
+            if len(out) % trim_every == 0:  # long passes: keep the heap from growing with the images
                 release_free_memory()
-    if len(out) >= 16:  # a short pass leaves little, and trimming costs 3-8 ms (a validation pass ~30)
-        release_free_memory()
+    if len(out) >= trim_every and len(out) % trim_every:  # a short pass leaves little, and trimming
+        release_free_memory()  # costs 3-8 ms (a validation pass of the demo: ~30 ms)
     return torch.cat(out) if out else torch.empty(0)
 
 

@@ -86,3 +86,21 @@ def test_a_noiseless_power_law_is_recovered_exactly_from_a_distant_start():
     )
     np.testing.assert_allclose(fit.params, (2.0, 0.5, 0.02), rtol=1e-5)
     assert fit.chi2 < 1e-12
+
+
+def test_flat_curves_measured_with_a_tiny_sigma_are_refitted_as_well_as_scipy_does():
+    # On a flat pow3 the floor can stop on its bound in a corner the damped steps cannot leave;
+    # those curves are solved again from the family's own starts (scipy found the floor at 0.2).
+    ratios = []
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        se = np.full(len(SIZES), rng.uniform(1e-4, 1e-3))
+        y = 0.2 + rng.normal(0, se)
+        start = fit_family(CurveFamily.POW3, SIZES, y, sigma=se)
+        resampled = y + rng.normal(0, se, (50, len(SIZES)))
+        together = refit_many(CurveFamily.POW3, SIZES, resampled, sigma=se, start=start.params)
+        alone = [fit_family(CurveFamily.POW3, SIZES, row, sigma=se, start=start.params) for row in resampled]
+        ratios += [mine.chi2 / theirs.chi2 for mine, theirs in zip(together, alone, strict=True)]
+    ratios = np.array(ratios)
+    assert np.median(ratios) <= 1 + 1e-6
+    assert ratios.max() <= 1.01  # without the restarts two of these 500 refits were 40-50% worse

@@ -23,7 +23,7 @@ def dataset(tmp_path_factory):
     return root
 
 
-def test_the_validation_written_beside_the_training_is_the_datasets(dataset, tmp_path):
+def test_the_stages_run_in_order_and_the_validation_written_is_the_datasets(dataset, tmp_path):
     stages = []
     run_curve(dataset, config=CONFIG, out=tmp_path, prepare_options={"size": 16}, on_stage=stages.append)
     assert stages[1].startswith("validating") and stages[2] == "choosing the learning rate"

@@ -329,6 +329,23 @@ def test_auto_precision_is_bf16_only_where_the_device_has_it_and_records_what_ra
     assert TrainConfig(precision="fp32").precision == "fp32" and len(asked) == 1  # asked only for auto
 
 
+@pytest.mark.parametrize(
+    ("avx512_bf16", "amx", "expected"), [(False, False, False), (True, False, True), (False, True, True)]
+)
+def test_an_x86_cpu_has_native_bf16_only_with_avx512_bf16_or_amx(
+    avx512_bf16, amx, expected, monkeypatch
+) -> None:
+    import platform
+
+    from datasize.batches import native_bf16
+
+    # oneDNN's own query says yes for any AVX-512 CPU, where bf16 is emulated: it must not decide.
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    assert native_bf16("cpu") is expected
+
+
 def test_native_bf16_is_false_for_a_device_that_is_not_there() -> None:
     from datasize.batches import native_bf16
 
