@@ -88,12 +88,17 @@ def stripes(path, *, vertical: bool, seed: int, size: int = 16) -> None:
     Image.fromarray(image).save(path)
 
 
-@pytest.fixture(scope="module")
-def striped(tmp_path_factory) -> tuple:
-    root = tmp_path_factory.mktemp("stripes")
-    for i in range(48):
+def stripes_folders(root: Path, per_class: int) -> Path:
+    """root/vertical/NN.png and root/horizontal/NN.png: `per_class` striped images of each class."""
+    for i in range(per_class):
         stripes(root / "vertical" / f"{i:02d}.png", vertical=True, seed=i)
         stripes(root / "horizontal" / f"{i:02d}.png", vertical=False, seed=1000 + i)
+    return root
+
+
+@pytest.fixture(scope="module")
+def striped(tmp_path_factory) -> tuple:
+    root = stripes_folders(tmp_path_factory.mktemp("stripes"), 48)
     manifest = scan(root, jobs=1)
     sides = np.where(np.arange(len(manifest)) % 4 == 0, "valid", "train")
     split = pd.DataFrame({"path": manifest["path"], "split": sides})

@@ -20,18 +20,14 @@ from datasize.curve import (
 )
 from datasize.preparation import prepare
 from datasize.train import TrainConfig
-from tests.conftest import stripes
+from tests.conftest import stripes_folders
 
 TINY = TrainConfig(epochs=2, batch_size=16)
 
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
-    root = tmp_path_factory.mktemp("curve-data")
-    for i in range(40):
-        stripes(root / "vertical" / f"{i:02d}.png", vertical=True, seed=i)
-        stripes(root / "horizontal" / f"{i:02d}.png", vertical=False, seed=1000 + i)
-    return prepare(root, size=16, jobs=1)
+    return prepare(stripes_folders(tmp_path_factory.mktemp("curve-data"), 40), size=16, jobs=1)
 
 
 def config(**kw) -> CurveConfig:

@@ -9,18 +9,14 @@ import pytest
 from datasize.curve import CurveConfig
 from datasize.pipeline import run_curve
 from datasize.train import TrainConfig
-from tests.conftest import stripes
+from tests.conftest import stripes_folders
 
 CONFIG = CurveConfig(fractions=(0.5, 1.0), seeds=1, lr=5e-3, train=TrainConfig(epochs=1, batch_size=16))
 
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
-    root = tmp_path_factory.mktemp("pipeline-data")
-    for i in range(16):
-        stripes(root / "vertical" / f"v{i:02d}.png", vertical=True, seed=i)
-        stripes(root / "horizontal" / f"h{i:02d}.png", vertical=False, seed=100 + i)
-    return root
+    return stripes_folders(tmp_path_factory.mktemp("pipeline-data"), 16)
 
 
 def test_the_stages_run_in_order_and_the_validation_written_is_the_datasets(dataset, tmp_path):
