@@ -9,7 +9,8 @@ name the key.
     [split]   file, method, valid_pct, seed
     [train]   model, size, resize, epochs, lr ("auto" or a number), batch_size, weight_decay,
               augment, seed, device, precision, pretrained, freeze_epochs, lr_mult
-    [curve]   fractions, sizes, seeds, seed_stop, budget, target_error, jobs
+    [curve]   fractions, sizes, seeds, seed_stop, budget, target_error, jobs, threads (torch threads
+              per run: with jobs, each worker's; runs reproduce bit for bit at the same count)
     [output]  folder, report (a list of "html", "md", "json")
 """
 
@@ -62,6 +63,7 @@ SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
         "budget": (str,),
         "target_error": (float, int),
         "jobs": (int,),
+        "threads": (int,),
     },
     "output": {"folder": (str,), "report": (list,)},
 }
@@ -80,6 +82,7 @@ class Recipe:
     jobs: int
     folder: Path  # the run folder
     reports: tuple[str, ...] = field(default=("html",))
+    threads: int | None = None  # torch threads per run (None: torch's own, or the cores shared by jobs)
 
 
 def _check_types(raw: dict[str, Any], source: Path) -> None:
@@ -151,8 +154,13 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
     jobs = curve.get("jobs", 1)
     if jobs < 1:
         raise ValueError(f"{source}: curve.jobs = {jobs} must be at least 1")
+    threads = curve.get("threads")
+    if threads is not None and threads < 1:
+        raise ValueError(f"{source}: curve.threads = {threads} must be at least 1")
     folder = where(output.get("folder", f"runs/{source.stem}"))
-    return Recipe(source, where(data["path"]), scan_options, prepare_options, config, jobs, folder, reports)
+    return Recipe(
+        source, where(data["path"]), scan_options, prepare_options, config, jobs, folder, reports, threads
+    )
 
 
 def _keyed(source: Path, table: str, build: Any) -> Any:
@@ -175,6 +183,7 @@ def run_recipe(recipe: Recipe, *, on_stage: Any = None, on_run: Any = None) -> t
         out=recipe.folder,
         prepare_options={**recipe.prepare_options, **recipe.scan_options},
         jobs=recipe.jobs,
+        threads=recipe.threads,
         on_stage=on_stage,
         on_run=on_run,
     )

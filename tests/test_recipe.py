@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from datasize.cli import main
-from datasize.recipe import load_recipe
+from datasize.recipe import load_recipe, run_recipe
 from tests.conftest import ROOT, stripes
 
 
@@ -35,6 +35,8 @@ def write(tmp_path: Path, text: str) -> Path:
         ('[data]\npath = "x"\n[train]\nepochs = -2\n', r"\[train\] epochs=-2 must be a positive number"),
         ('[data]\npath = "x"\n[curve]\nfractions = [2.0]\n', r"\[curve\] fractions=\[2.0\] must be"),
         ('[data]\npath = "x"\n[output]\nreport = ["pdf"]\n', r"output.report has \['pdf'\]"),
+        ('[data]\npath = "x"\n[curve]\nthreads = 0\n', r"curve.threads = 0 must be at least 1"),
+        ('[data]\npath = "x"\n[curve]\nthreads = 1.5\n', r"curve.threads = 1.5 must be a int"),
         ("[split]\nseed = 1\n", r"data.path is required"),
         ("[data\npath=", r"not valid TOML"),
     ],
@@ -47,6 +49,24 @@ def test_bad_recipes_are_errors_naming_the_key(tmp_path: Path, text: str, messag
 def test_relative_paths_are_relative_to_the_recipe(tmp_path: Path) -> None:
     recipe = load_recipe(write(tmp_path, '[data]\npath = "data"\n[output]\nfolder = "out"\n'))
     assert recipe.data == tmp_path / "data" and recipe.folder == tmp_path / "out"
+
+
+def test_threads_and_jobs_reach_the_curve(tmp_path: Path, monkeypatch) -> None:
+    import datasize.pipeline
+
+    recipe = load_recipe(write(tmp_path, '[data]\npath = "data"\n[curve]\njobs = 2\nthreads = 1\n'))
+    assert (recipe.jobs, recipe.threads) == (2, 1)
+    assert load_recipe(write(tmp_path, '[data]\npath = "data"\n')).threads is None
+    seen = {}
+
+    def run_curve(*args, **kwargs):
+        seen.update(kwargs)
+        raise RuntimeError("stop before training")
+
+    monkeypatch.setattr(datasize.pipeline, "run_curve", run_curve)
+    with pytest.raises(RuntimeError, match="stop before training"):
+        run_recipe(recipe)
+    assert (seen["jobs"], seen["threads"]) == (2, 1)
 
 
 def test_run_executes_a_recipe_and_resumes_it(tmp_path: Path) -> None:
