@@ -33,8 +33,8 @@ from datasize.curves_fit import (
     FitResult,
     _bounds,
     _jacobian,
+    _result,
     _starts,
-    _to_raw,
     _to_scaled,
     fit_family,
 )
@@ -106,9 +106,7 @@ def refit_many(
         theta, cost, done = _solve(family, x, y[rows], s, theta0)
         _restart_on_bounds(family, x, y[rows], s, theta, cost, done)
         for row, t, c, ok in zip(rows, theta, cost, done, strict=True):
-            params = tuple(float(v) for v in _to_raw(family, t, n_ref))
-            if ok and all(math.isfinite(v) for v in params):
-                out[row] = FitResult(family, params, float(2 * c), len(n))
+            out[row] = _result(family, t, c, n_ref, len(n)) if ok else None
     for row in range(len(y)):  # not converged, or not solved together (see BATCHED)
         if out[row] is None:
             out[row] = fit_family(family, n, y[row], sigma=s, start=start)

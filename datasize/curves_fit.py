@@ -231,9 +231,9 @@ def fit_family(
     if start is not None:
         warm = _fit_scaled(family, x, y, s, [_to_scaled(family, np.asarray(start, dtype=float), n_ref)])
         if warm is not None:
-            return _result(family, warm, n_ref, len(y))
+            return _result(family, warm.x, warm.cost, n_ref, len(y))
     best = _fit_scaled(family, x, y, s, _starts(family, x, y, s))
-    return None if best is None else _result(family, best, n_ref, len(y))
+    return None if best is None else _result(family, best.x, best.cost, n_ref, len(y))
 
 
 def _fit_scaled(family: CurveFamily, x: np.ndarray, y: np.ndarray, s: np.ndarray, starts: list[np.ndarray]):
@@ -263,11 +263,15 @@ def _fit_scaled(family: CurveFamily, x: np.ndarray, y: np.ndarray, s: np.ndarray
     return best
 
 
-def _result(family: CurveFamily, best, n_ref: float, n_points: int) -> FitResult | None:
-    params = tuple(float(v) for v in _to_raw(family, best.x, n_ref))
+def _result(
+    family: CurveFamily, theta: np.ndarray, cost: float, n_ref: float, n_points: int
+) -> FitResult | None:
+    """The fit in raw parameters (n in images) from scaled ones and the half sum of squares; None
+    when a parameter is not finite."""
+    params = tuple(float(v) for v in _to_raw(family, theta, n_ref))
     if not all(math.isfinite(v) for v in params):
         return None
-    return FitResult(family, params, float(2 * best.cost), n_points)
+    return FitResult(family, params, float(2 * cost), n_points)
 
 
 def _pow(t: np.ndarray, x: np.ndarray) -> np.ndarray:
