@@ -240,6 +240,30 @@ class Guard:
         return {"monotone": self.monotone, "max_multiple": self.max_multiple, "rises": _records(self.rises)}
 
 
+def refits_plateau(
+    fit: FitResult,
+    fits: list[FitResult],
+    drifts: np.ndarray,
+    *,
+    n_now: float,
+    error_rate: float,
+    flat: tuple[float, float],
+    interval: tuple[float, float],
+) -> Plateau:
+    """The plateau test at `n_now` on the fit's gain per doubling, with the interval of the refits'
+    gains each less its drift; `flat` is the test's (threshold, relative)."""
+    gains = np.array([gain_per_doubling(f.family, f.params, n_now) for f in fits]) - drifts
+    return plateau(
+        gains,
+        gain_per_doubling(fit.family, fit.params, n_now),
+        n_train=int(n_now),
+        error_rate=error_rate,
+        threshold=flat[0],
+        relative=flat[1],
+        interval=interval,
+    )
+
+
 def monotonicity_guard(curve: Curve, *, sigmas: float = NOISE_SIGMAS) -> Guard:
     """Flag each pair of sizes where the larger one's mean error is higher by more than `sigmas`
     standard errors (seed spread and binomial noise); a flagged curve is extrapolated 2x at most."""
@@ -340,22 +364,14 @@ def _class_forecast(curve: Curve, family: CurveFamily, *, n_boot, rng, flat, ci)
     fits = bootstrap_fits(curve, fit, n_boot=n_boot, rng=rng) or [fit]
     drifts = MISFIT_SCALE * _misfit(backtest(curve, families=(fit.family,), score_all=False), fit.family)
     drifts = drifts * rng.standard_normal(len(fits))
-    gains = np.array([gain_per_doubling(f.family, f.params, n_now) for f in fits]) - drifts
-    gain = gain_per_doubling(fit.family, fit.params, n_now)
-    test = plateau(
-        gains,
-        gain,
-        n_train=int(n_now),
-        error_rate=row["error_rate"],
-        threshold=flat[0],
-        relative=flat[1],
-        interval=ci,
+    test = refits_plateau(
+        fit, fits, drifts, n_now=n_now, error_rate=row["error_rate"], flat=flat, interval=ci
     )
     return row | {
         "family": str(fit.family),
         "error_fit": float(fit.predict(n_now)),
         "error_2x": float(fit.predict(2 * n_now)),
-        "reduction": gain,
+        "reduction": test.gain,
         "low": test.low,
         "high": test.high,
         "plateaued": test.plateaued,
@@ -468,15 +484,13 @@ def forecast(
     # each refit bends away from its curve by a drift per doubling beyond the current size: the
     # family's own error, as the backtest measured it (the same draws for the gain and the target)
     drifts = MISFIT_SCALE * misfit * rng.standard_normal(len(fits))
-    gains = np.array([gain_per_doubling(f.family, f.params, n_now) for f in fits]) - drifts
-    gain = gain_per_doubling(fit.family, fit.params, n_now)
-    flat = plateau(
-        gains,
-        gain,
-        n_train=int(n_now),
+    flat = refits_plateau(
+        fit,
+        fits,
+        drifts,
+        n_now=n_now,
         error_rate=float(curve.mean[-1]),
-        threshold=plateau_threshold,
-        relative=plateau_relative,
+        flat=(plateau_threshold, plateau_relative),
         interval=interval,
     )
     needed = None
