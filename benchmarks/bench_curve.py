@@ -28,7 +28,6 @@ Usage: python benchmarks/bench_curve.py [--fractions 1/16,1/8,1/4,1/2,1 --seeds 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import platform
 import shutil
 import subprocess
@@ -38,7 +37,6 @@ import time
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
-from unittest import mock
 
 import numpy as np
 import torch
@@ -47,12 +45,14 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 import datasize
-import datasize.train as train_module
 from datasize.batches import Batcher, Normalizer
 from datasize.curve import CurveConfig, learning_curve, nested_subsets, plan_runs, run_config
 from datasize.models import make_model
 from datasize.preparation import prepare
 from datasize.train import TrainConfig, steps_per_epoch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_train import evaluation_timer
 
 
 def bare_steps(prepared, specs, train: TrainConfig) -> float:
@@ -171,22 +171,6 @@ def cli_curve(data: str, out: Path, options: list[str]) -> tuple[float, list[tup
     names[-1] += " (and printing the results)"
     times = [t for _, t in marks] + [end]
     return end - start, [(n, b - a) for n, a, b in zip(names, times, times[1:], strict=False)]
-
-
-@contextlib.contextmanager
-def evaluation_timer():
-    """Seconds spent inside datasize's `predict` (evaluation passes) while the block runs, in [0]."""
-    real, spent = train_module.predict, [0.0]
-
-    def timed_predict(*args, **kwargs):
-        start = time.perf_counter()
-        try:
-            return real(*args, **kwargs)
-        finally:
-            spent[0] += time.perf_counter() - start
-
-    with mock.patch.object(train_module, "predict", timed_predict):
-        yield spent
 
 
 def timed(fn) -> tuple[float, object]:

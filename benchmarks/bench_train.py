@@ -34,6 +34,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import time
 from collections.abc import Callable
@@ -186,21 +187,29 @@ def run_bare(data: TrainData, config: TrainConfig, plan: Plan) -> Timing:
     return Timing(time.perf_counter() - start, evaluation, accuracy)
 
 
-def run_fit(data: TrainData, config: TrainConfig) -> Timing:
-    real_predict = train_module.predict
-    in_predict = [0.0]
+@contextlib.contextmanager
+def evaluation_timer():
+    """Seconds spent inside datasize's `predict` (evaluation passes) while the block runs, in [0]
+    (also used by bench_curve.py)."""
+    real, spent = train_module.predict, [0.0]
 
-    def timed_predict(*args: object, **kwargs: object) -> torch.Tensor:
-        tick = time.perf_counter()
-        out = real_predict(*args, **kwargs)
-        in_predict[0] += time.perf_counter() - tick
-        return out
+    def timed_predict(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return real(*args, **kwargs)
+        finally:
+            spent[0] += time.perf_counter() - start
 
     with mock.patch.object(train_module, "predict", timed_predict):
+        yield spent
+
+
+def run_fit(data: TrainData, config: TrainConfig) -> Timing:
+    with evaluation_timer() as evaluation:
         start = time.perf_counter()
         result = fit_one_cycle(data, config=config)
         total = time.perf_counter() - start
-    return Timing(total, in_predict[0], float(result.epochs["accuracy"].iloc[-1]))
+    return Timing(total, evaluation[0], float(result.epochs["accuracy"].iloc[-1]))
 
 
 class PngDataset(Dataset):
