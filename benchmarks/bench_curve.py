@@ -45,11 +45,11 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 import datasize
-from datasize.batches import Batcher, Normalizer
-from datasize.curve import CurveConfig, learning_curve, nested_subsets, plan_runs, run_config
-from datasize.models import make_model
-from datasize.preparation import prepare
-from datasize.train import TrainConfig, steps_per_epoch
+from datasize.curves.runner import CurveConfig, learning_curve, nested_subsets, plan_runs, run_config
+from datasize.training.batches import Batcher, Normalizer
+from datasize.training.loop import TrainConfig, steps_per_epoch
+from datasize.training.models import make_model
+from datasize.training.preparation import prepare
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_train import evaluation_timer

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from datasize.forecasting import DEFAULT_FAMILIES, forecast
+from datasize.forecasting.sizing import DEFAULT_FAMILIES, forecast
 
 SEEDS = 3
 SCENARIOS = {

@@ -58,8 +58,8 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from datasize.curve import CurveConfig, learning_curve, run_config
-from datasize.plan import (
+from datasize.curves.runner import CurveConfig, learning_curve, run_config
+from datasize.planning.collection import (
     confusion_groups,
     fit_curves,
     outlook,
@@ -67,8 +67,8 @@ from datasize.plan import (
     read_per_class,
     read_predictions,
 )
-from datasize.preparation import prepare
-from datasize.train import TrainConfig, fit_one_cycle
+from datasize.training.loop import TrainConfig, fit_one_cycle
+from datasize.training.preparation import prepare
 
 ROOT = Path(__file__).resolve().parents[1]
 SHAPES = ("e0", "e1", "e2", "h0", "h1", "h2", "n0", "n1")

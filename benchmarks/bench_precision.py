@@ -38,10 +38,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_plan import write_noisy_digits, write_shapes
 from machine_info import machine_lines
 
-from datasize.curve import CurveConfig, learning_curve
-from datasize.forecasting import forecast
-from datasize.preparation import prepare
-from datasize.train import TrainConfig
+from datasize.curves.runner import CurveConfig, learning_curve
+from datasize.forecasting.sizing import forecast
+from datasize.training.loop import TrainConfig
+from datasize.training.preparation import prepare
 
 ROOT = Path(__file__).resolve().parents[1]
 LR = 3e-3

@@ -38,10 +38,10 @@ from pathlib import Path
 import pandas as pd
 from machine_info import load_average
 
-from datasize.curve import CurveConfig, learning_curve, seed_needed
-from datasize.forecasting import forecast
-from datasize.preparation import prepare
-from datasize.train import TrainConfig
+from datasize.curves.runner import CurveConfig, learning_curve, seed_needed
+from datasize.forecasting.sizing import forecast
+from datasize.training.loop import TrainConfig
+from datasize.training.preparation import prepare
 
 ROOT = Path(__file__).resolve().parents[1]
 LR = 3e-3

@@ -11,7 +11,7 @@ the pre-cut tensors, building the model for the loops written here) is outside t
   validation passes (each epoch on the validation set, once on the training set at the end, batches
   of EVAL_BATCH (64) under `inference_mode`, on pre-made tensors) are timed apart, so `bare` and `bare+eval`
   come from the same run.
-- fit_one_cycle: the whole `datasize.train.fit_one_cycle(data, config=...)` call: normalisation
+- fit_one_cycle: the whole `datasize.training.loop.fit_one_cycle(data, config=...)` call: normalisation
   statistics, model build, batch cutting and augmentation from the uint8 cache, one-cycle schedule,
   per-epoch validation, final predictions, train error and diagnosis. The time spent inside its
   `predict` calls is measured in the run (a timing wrapper) and reported as its eval part.
@@ -49,11 +49,11 @@ from PIL import Image
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-import datasize.train as train_module
-from datasize.batches import EVAL_BATCH, Batcher, Normalizer, TrainData
-from datasize.models import make_model
-from datasize.preparation import prepare
-from datasize.train import TrainConfig, fit_one_cycle, steps_per_epoch
+import datasize.training.loop as train_module
+from datasize.training.batches import EVAL_BATCH, Batcher, Normalizer, TrainData
+from datasize.training.loop import TrainConfig, fit_one_cycle, steps_per_epoch
+from datasize.training.models import make_model
+from datasize.training.preparation import prepare
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO / "data" / "sample" / "digits"

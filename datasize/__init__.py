@@ -12,37 +12,37 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "prepare": "datasize.preparation",
-    "Prepared": "datasize.preparation",
-    "lr_find": "datasize.lr_finder",
-    "fit_one_cycle": "datasize.train",
-    "TrainConfig": "datasize.train",
-    "train_data": "datasize.batches",
-    "build_cache": "datasize.cache",
-    "diagnose": "datasize.diagnosis",
-    "learning_curve": "datasize.curve",
-    "CurveConfig": "datasize.curve",
-    "forecast": "datasize.forecasting",
-    "Forecast": "datasize.forecasting",
+    "prepare": "datasize.training.preparation",
+    "Prepared": "datasize.training.preparation",
+    "lr_find": "datasize.training.lr_finder",
+    "fit_one_cycle": "datasize.training.loop",
+    "TrainConfig": "datasize.training.loop",
+    "train_data": "datasize.training.batches",
+    "build_cache": "datasize.training.cache",
+    "diagnose": "datasize.training.diagnosis",
+    "learning_curve": "datasize.curves.runner",
+    "CurveConfig": "datasize.curves.runner",
+    "forecast": "datasize.forecasting.sizing",
+    "Forecast": "datasize.forecasting.sizing",
     "run_curve": "datasize.pipeline",
-    "plan_collection": "datasize.plan",
-    "CollectionPlan": "datasize.plan",
+    "plan_collection": "datasize.planning.collection",
+    "CollectionPlan": "datasize.planning.collection",
     "build_report": "datasize.report.document",
     "write_report": "datasize.report.render",
     "load_recipe": "datasize.recipe",
     "run_recipe": "datasize.recipe",
-    "scan": "datasize.manifest",
-    "read_manifest": "datasize.manifest",
-    "validate": "datasize.validation",
-    "Findings": "datasize.validation",
-    "CheckConfig": "datasize.checks",
-    "load_suite": "datasize.expectations",
-    "save_suite": "datasize.expectations",
-    "split": "datasize.splits",
-    "SplitResult": "datasize.splits",
-    "read_split": "datasize.splits",
-    "write_split": "datasize.splits",
-    "SeededSplit": "datasize.splits",
+    "scan": "datasize.dataset.manifest",
+    "read_manifest": "datasize.dataset.manifest",
+    "validate": "datasize.dataset.validation",
+    "Findings": "datasize.dataset.validation",
+    "CheckConfig": "datasize.dataset.checks",
+    "load_suite": "datasize.dataset.expectations",
+    "save_suite": "datasize.dataset.expectations",
+    "split": "datasize.dataset.splits",
+    "SplitResult": "datasize.dataset.splits",
+    "read_split": "datasize.dataset.splits",
+    "write_split": "datasize.dataset.splits",
+    "SeededSplit": "datasize.dataset.splits",
     "Check": "datasize.vocab",
     "Severity": "datasize.vocab",
     "SplitMethod": "datasize.vocab",
@@ -87,24 +87,24 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from datasize.batches import train_data
-    from datasize.cache import build_cache
-    from datasize.checks import CheckConfig
-    from datasize.curve import CurveConfig, learning_curve
-    from datasize.diagnosis import diagnose
-    from datasize.expectations import load_suite, save_suite
-    from datasize.forecasting import Forecast, forecast
-    from datasize.lr_finder import lr_find
-    from datasize.manifest import read_manifest, scan
+    from datasize.curves.runner import CurveConfig, learning_curve
+    from datasize.dataset.checks import CheckConfig
+    from datasize.dataset.expectations import load_suite, save_suite
+    from datasize.dataset.manifest import read_manifest, scan
+    from datasize.dataset.splits import SeededSplit, SplitResult, read_split, split, write_split
+    from datasize.dataset.validation import Findings, validate
+    from datasize.forecasting.sizing import Forecast, forecast
     from datasize.pipeline import run_curve
-    from datasize.plan import CollectionPlan, plan_collection
-    from datasize.preparation import Prepared, prepare
+    from datasize.planning.collection import CollectionPlan, plan_collection
     from datasize.recipe import load_recipe, run_recipe
     from datasize.report.document import build_report
     from datasize.report.render import write_report
-    from datasize.splits import SeededSplit, SplitResult, read_split, split, write_split
-    from datasize.train import TrainConfig, fit_one_cycle
-    from datasize.validation import Findings, validate
+    from datasize.training.batches import train_data
+    from datasize.training.cache import build_cache
+    from datasize.training.diagnosis import diagnose
+    from datasize.training.loop import TrainConfig, fit_one_cycle
+    from datasize.training.lr_finder import lr_find
+    from datasize.training.preparation import Prepared, prepare
     from datasize.vocab import Check, Severity, SplitMethod
 
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from datasize.curve import CurveConfig, CurveResult, OnRun, learning_curve
-from datasize.outputs import write_json, write_lr_find
-from datasize.preparation import Prepared, prepare
-from datasize.splits import write_split
+from datasize.curves.runner import CurveConfig, CurveResult, OnRun, learning_curve
+from datasize.dataset.splits import write_split
+from datasize.report.training_files import write_json, write_lr_find
+from datasize.training.preparation import Prepared, prepare
 
 Stage = Callable[[str], None]  # called with a short description as each stage starts
 
@@ -27,7 +27,7 @@ class CurveOutcome:
 
     prepared: Prepared = field(repr=False)
     curve: CurveResult = field(repr=False)
-    forecast: Any  # datasize.forecasting.Forecast, or None when too few sizes succeeded
+    forecast: Any  # datasize.forecasting.sizing.Forecast, or None when too few sizes succeeded
     forecast_error: str | None  # why there is no forecast
     lr: float
     lr_source: str  # "given", "lr_find" or "lr_find (resumed)"
@@ -87,7 +87,7 @@ def training_notes(runs: Any) -> list[str]:
 
 def write_validation(prepared: Prepared, folder: Path) -> None:
     """The dataset's validation findings (with the split's leakage check) as validation.json."""
-    from datasize.validation import validate
+    from datasize.dataset.validation import validate
 
     manifest = prepared.manifest.copy()
     sides = dict(zip(prepared.split.table["path"], prepared.split.table["split"], strict=True))
@@ -106,7 +106,7 @@ def choose_lr(prepared: Prepared, config: CurveConfig, folder: Path) -> tuple[fl
             return float(json.loads(stored.read_text(encoding="utf-8"))["chosen_lr"]), "lr_find (resumed)"
         except (ValueError, KeyError, json.JSONDecodeError):
             pass  # unreadable: run the finder again
-    from datasize.lr_finder import lr_find
+    from datasize.training.lr_finder import lr_find
 
     finder = lr_find(prepared.data, config=config.train)
     write_lr_find(folder, finder, chosen_lr=finder.suggestion.chosen)
@@ -166,7 +166,7 @@ def run_curve(
 
 
 def _forecast(curve: CurveResult, config: CurveConfig) -> tuple[Any, str | None]:
-    from datasize.forecasting import forecast
+    from datasize.forecasting.sizing import forecast
 
     try:
         result = forecast(curve.runs, per_class=curve.per_class, target_error=config.target_error)

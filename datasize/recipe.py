@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from datasize.curve import CurveConfig
-from datasize.train import TrainConfig
+from datasize.curves.runner import CurveConfig
+from datasize.training.loop import TrainConfig
 
 # key -> accepted types, per table; one source for validation and for the docs above.
 SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from datasize.manifest import scan
+from datasize.dataset.manifest import scan
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"

@@ -595,7 +595,7 @@ def test_a_dataset_folder_named_like_an_option_is_read_after_a_double_dash(
 
 
 def test_an_exif_rotated_image_is_recorded_and_decoded_upright(folder_dataset: Path) -> None:
-    from datasize.cache import DecodeSpec, Resize, decode
+    from datasize.training.cache import DecodeSpec, Resize, decode
 
     write(folder_dataset / "cat" / "rotated.jpg", exif_rotated())
     result = cli("scan", str(folder_dataset), "--json")

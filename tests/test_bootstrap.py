@@ -1,13 +1,13 @@
-"""The bootstrap's refits solved together (datasize.bootstrap.refit_many) against scipy's one by one."""
+"""The bootstrap's refits solved together (bootstrap.refit_many) against scipy's one by one."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from datasize import bootstrap
-from datasize.bootstrap import BATCHED, refit_many
-from datasize.curves_fit import CurveFamily, fit_family
+from datasize.forecasting.bootstrap import BATCHED, refit_many
+from datasize.forecasting.families import CurveFamily, fit_family
+from datasize.forecasting.sizing import bootstrap
 
 SIZES = np.array([90.0, 180.0, 360.0, 719.0, 1438.0])
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from datasize.curve import (
+from datasize.curves.runner import (
     Budget,
     CurveConfig,
     learning_curve,
@@ -18,8 +18,8 @@ from datasize.curve import (
     plan_runs,
     run_config,
 )
-from datasize.preparation import prepare
-from datasize.train import TrainConfig
+from datasize.training.loop import TrainConfig
+from datasize.training.preparation import prepare
 from tests.conftest import stripes_folders
 
 TINY = TrainConfig(epochs=2, batch_size=16)
@@ -196,7 +196,7 @@ def fake_run(task) -> dict:
 def test_seed_stop_runs_extra_seeds_only_where_the_first_ones_disagree(
     prepared, tmp_path, monkeypatch
 ) -> None:
-    import datasize.curve as curve_module
+    import datasize.curves.runner as curve_module
 
     ran: list[tuple[int, int]] = []
 
@@ -229,7 +229,7 @@ def test_threads_apply_to_each_run_and_the_callers_setting_is_restored(
 ) -> None:
     import torch
 
-    import datasize.curve as curve_module
+    import datasize.curves.runner as curve_module
 
     seen: list[int] = []
     real = curve_module.fit_one_cycle

@@ -9,8 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from datasize.diagnosis import Diagnosis, DiagnosisConfig, DiagnosisKind, OverfitType, diagnose, error_noise
-from datasize.lr_finder import LRSuggestion, SuggestMethod
+from datasize.training.diagnosis import (
+    Diagnosis,
+    DiagnosisConfig,
+    DiagnosisKind,
+    OverfitType,
+    diagnose,
+    error_noise,
+)
+from datasize.training.lr_finder import LRSuggestion, SuggestMethod
 
 OK = DiagnosisKind.OK
 HIGH = DiagnosisKind.LR_TOO_HIGH

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from datasize.expectations import load_suite, save_suite
-from datasize.validation import validate
+from datasize.dataset.expectations import load_suite, save_suite
+from datasize.dataset.validation import validate
 
 
 def test_the_suite_round_trips_through_json_and_gives_the_same_results(
@@ -44,7 +44,7 @@ def test_a_saved_suite_flags_a_class_that_appears_later(
 
 
 def test_a_saved_suite_keeps_its_thresholds(folder_dataset: Path, tmp_path: Path) -> None:
-    from datasize.checks import CheckConfig
+    from datasize.dataset.checks import CheckConfig
 
     strict = validate(folder_dataset, config=CheckConfig(min_class_images=20)).suite
     rerun = validate(folder_dataset, suite=strict)
@@ -92,7 +92,7 @@ def guard(event, args):
     if event in ("socket.connect", "socket.getaddrinfo", "socket.gethostbyname", "http.client.connect"):
         raise RuntimeError(f"network attempt: {event} {args!r}")
 sys.addaudithook(guard)
-from datasize.validation import validate
+from datasize.dataset.validation import validate
 findings = validate(sys.argv[1])
 print("ok", findings.images)
 """

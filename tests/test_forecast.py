@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from datasize.curves_fit import (
+from datasize.forecasting.families import (
     CurveFamily,
     backtest,
     backtest_splits,
@@ -25,7 +25,7 @@ from datasize.curves_fit import (
     images_for_error,
     predict,
 )
-from datasize.forecasting import Reach, forecast, overfitting_summary
+from datasize.forecasting.sizing import Reach, forecast, overfitting_summary
 
 POW2, POW3, POW4, MMF4, LOG2, LAST1 = (
     CurveFamily.POW2,

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from datasize.dataset.manifest import label_from_name, safe_relative_path, scan
 from datasize.io import read_csv_text
-from datasize.manifest import label_from_name, safe_relative_path, scan
 from tests.conftest import encode, image_array
 
 FUZZ = settings(

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from datasize.lr_finder import (
+from datasize.training.lr_finder import (
     LRSuggestion,
     SuggestMethod,
     divergence_index,

@@ -8,7 +8,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from datasize.manifest import MANIFEST_COLUMNS, label_from_name, read_manifest, safe_relative_path, scan
+from datasize.dataset.manifest import (
+    MANIFEST_COLUMNS,
+    label_from_name,
+    read_manifest,
+    safe_relative_path,
+    scan,
+)
 
 
 def test_folder_tree_gives_one_row_per_image_with_labels_from_folder_names(folder_dataset: Path) -> None:

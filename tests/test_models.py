@@ -17,17 +17,17 @@ import torch
 from click.testing import CliRunner
 from torch import nn
 
-from datasize.batches import train_data
-from datasize.cache import build_cache
 from datasize.cli import main
-from datasize.models import ConvNet, make_model, parameter_groups, set_frozen
-from datasize.train import (
+from datasize.training.batches import train_data
+from datasize.training.cache import build_cache
+from datasize.training.loop import (
     TrainConfig,
     fit_one_cycle,
     one_cycle_schedule,
     range_test,
     training_schedule,
 )
+from datasize.training.models import ConvNet, make_model, parameter_groups, set_frozen
 
 
 class TinyTorchvisionNet(nn.Module):

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from datasize.curve import CurveConfig
+from datasize.curves.runner import CurveConfig
 from datasize.pipeline import run_curve
-from datasize.train import TrainConfig
+from datasize.training.loop import TrainConfig
 from tests.conftest import stripes_folders
 
 CONFIG = CurveConfig(fractions=(0.5, 1.0), seeds=1, lr=5e-3, train=TrainConfig(epochs=1, batch_size=16))

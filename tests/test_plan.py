@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from datasize.cli import main
-from datasize.forecasting import Reach
-from datasize.plan import (
+from datasize.forecasting.sizing import Reach
+from datasize.planning.collection import (
     CollectionPlan,
     Reason,
     confusion_groups,
@@ -396,9 +396,9 @@ def test_plan_with_a_cost_file_naming_an_unknown_class_exits_2(tmp_path, mixed) 
 
 @pytest.mark.slow
 def test_plan_reads_a_real_run_folder_and_the_report_shows_it(tmp_path) -> None:
-    from datasize.curve import CurveConfig
+    from datasize.curves.runner import CurveConfig
     from datasize.pipeline import run_curve
-    from datasize.train import TrainConfig
+    from datasize.training.loop import TrainConfig
     from tests.conftest import stripes
 
     data = tmp_path / "data"

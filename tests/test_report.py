@@ -12,11 +12,11 @@ import pytest
 from click.testing import CliRunner
 
 from datasize.cli import main
-from datasize.curve import CurveConfig
+from datasize.curves.runner import CurveConfig
 from datasize.pipeline import run_curve
 from datasize.report.document import build_report
 from datasize.report.render import md_escape, to_html, to_markdown
-from datasize.train import TrainConfig
+from datasize.training.loop import TrainConfig
 from tests.conftest import stripes
 
 EVIL = "<script>document.title='pwned'</script>"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from datasize.validation import validate
+from datasize.dataset.validation import validate
 from tests.conftest import SAMPLE, tree_checksums
 
 

@@ -28,10 +28,10 @@ from PIL import Image
 
 from datasize import io as datasize_io
 from datasize.cli import main
-from datasize.manifest import scan
-from datasize.probe import ProbeOptions, probe_file
+from datasize.dataset.manifest import scan
+from datasize.dataset.probe import ProbeOptions, probe_file
 from datasize.recipe import load_recipe
-from datasize.train import load_model
+from datasize.training.loop import load_model
 from tests.conftest import ROOT, encode, image_array, stripes, tree_checksums
 from tests.test_bad_input import png_declaring
 
@@ -330,7 +330,7 @@ def test_a_pixel_limit_above_pillows_own_is_honoured(tmp_path: Path) -> None:
 
 
 def test_an_image_swapped_for_a_larger_one_after_the_scan_is_not_decoded(tmp_path: Path) -> None:
-    from datasize.cache import build_cache
+    from datasize.training.cache import build_cache
 
     for i in range(3):
         (tmp_path / "cat").mkdir(exist_ok=True)

@@ -18,8 +18,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from datasize.cli import main
-from datasize.manifest import scan
-from datasize.splits import SeededSplit, SplitResult, fingerprint, read_split, split, write_split
+from datasize.dataset.manifest import scan
+from datasize.dataset.splits import SeededSplit, SplitResult, fingerprint, read_split, split, write_split
 from datasize.vocab import SplitMethod
 
 PETS = {"cat": 12, "dog": 9, "emu": 1, "fox": 17, "gnu": 5}  # 44 images; emu has one

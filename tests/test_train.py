@@ -10,10 +10,10 @@ import pytest
 import torch
 from PIL import Image
 
-from datasize import cache as cache_module
-from datasize.batches import random_shift, train_data
-from datasize.cache import Resize, build_cache, default_size, fit_square, to_uint8
-from datasize.train import (
+from datasize.training import cache as cache_module
+from datasize.training.batches import random_shift, train_data
+from datasize.training.cache import Resize, build_cache, default_size, fit_square, to_uint8
+from datasize.training.loop import (
     TrainConfig,
     fit_one_cycle,
     load_model,
@@ -215,7 +215,7 @@ def test_a_saved_model_loads_with_weights_only_and_predicts_the_same(striped, tm
     save_model(result, tmp_path / "model.pt", cache=cache)
     model, meta = load_model(tmp_path / "model.pt")
     assert meta["classes"] == ["horizontal", "vertical"] and meta["size"] == 16
-    from datasize.batches import Batcher
+    from datasize.training.batches import Batcher
 
     batcher = Batcher(data, result.norm, torch.device("cpu"), result.config.augment)
     assert torch.allclose(predict(model, batcher, data.valid), predict(result.model, batcher, data.valid))
@@ -233,7 +233,7 @@ def test_random_shift_moves_content_but_keeps_shape() -> None:
 
 
 def test_the_lr_finder_suggests_a_rate_and_does_not_perturb_the_next_run(striped) -> None:
-    from datasize.lr_finder import lr_find
+    from datasize.training.lr_finder import lr_find
 
     root, manifest, split = striped
     data = train_data(build_cache(manifest, root=root, size=16, jobs=1), split)
@@ -319,7 +319,7 @@ def test_bfloat16_autocast_trains_as_well_and_stays_seeded(striped) -> None:
 def test_auto_precision_is_bf16_only_where_the_device_has_it_and_records_what_ran(
     native, expected, monkeypatch
 ) -> None:
-    import datasize.train as train_module
+    import datasize.training.loop as train_module
 
     asked = []
     monkeypatch.setattr(train_module, "native_bf16", lambda device: asked.append(device) or native)
@@ -337,7 +337,7 @@ def test_an_x86_cpu_has_native_bf16_only_with_avx512_bf16_or_amx(
 ) -> None:
     import platform
 
-    from datasize.batches import native_bf16
+    from datasize.training.batches import native_bf16
 
     # oneDNN's own query says yes for any AVX-512 CPU, where bf16 is emulated: it must not decide.
     monkeypatch.setattr(platform, "machine", lambda: "x86_64")
@@ -347,7 +347,7 @@ def test_an_x86_cpu_has_native_bf16_only_with_avx512_bf16_or_amx(
 
 
 def test_native_bf16_is_false_for_a_device_that_is_not_there() -> None:
-    from datasize.batches import native_bf16
+    from datasize.training.batches import native_bf16
 
     if not torch.cuda.is_available():
         assert native_bf16("cuda") is False
@@ -367,7 +367,7 @@ def test_a_cache_too_large_for_memory_goes_to_a_memory_mapped_file(striped, tmp_
 
 
 def test_normalisation_statistics_do_not_depend_on_the_chunk_size(striped) -> None:
-    from datasize.batches import Normalizer
+    from datasize.training.batches import Normalizer
 
     root, manifest, _ = striped
     images = build_cache(manifest, root=root, size=16, jobs=1).images
@@ -382,7 +382,7 @@ def test_normalisation_statistics_do_not_depend_on_the_chunk_size(striped) -> No
 
 @pytest.mark.parametrize(("n_epochs", "max_evals"), [(4, 8), (8, 8), (46, 8), (92, 16), (9, 8)])
 def test_validation_passes_are_evenly_spread_capped_and_include_the_last_epoch(n_epochs, max_evals) -> None:
-    from datasize.train import _eval_epochs
+    from datasize.training.loop import _eval_epochs
 
     epochs = sorted(_eval_epochs(n_epochs, max_evals))
     assert epochs[-1] == n_epochs and len(epochs) == min(n_epochs, max_evals)
@@ -394,8 +394,8 @@ def test_validation_passes_are_evenly_spread_capped_and_include_the_last_epoch(n
 def test_the_cli_takes_auto_precision_and_records_the_one_that_ran(striped, tmp_path) -> None:
     from click.testing import CliRunner
 
-    from datasize.batches import native_bf16
     from datasize.cli import main
+    from datasize.training.batches import native_bf16
 
     out = tmp_path / "run"
     args = ["train", str(striped[0]), "--precision", "auto", "--epochs", "1", "--size", "16", "-o", str(out)]

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from datasize.checks import CheckConfig, label_key
-from datasize.validation import Findings, validate
+from datasize.dataset.checks import CheckConfig, label_key
+from datasize.dataset.validation import Findings, validate
 from tests.conftest import encode, image_array
 
 

@@ -125,10 +125,10 @@ def curve(
     it stopped. Prints the verdict first: where error plateaus, how many images a target error
     needs (with an interval), and which classes need images most.
     """
-    from datasize.curve import CurveConfig
+    from datasize.cli.terminal import curve_lines, run_progress
+    from datasize.curves.runner import CurveConfig
     from datasize.pipeline import run_curve
-    from datasize.report.terminal import curve_lines, run_progress
-    from datasize.train import TrainConfig
+    from datasize.training.loop import TrainConfig
 
     threads = kw.get("threads")  # also each worker's, with --jobs
     training = TrainConfig(
@@ -180,7 +180,7 @@ def curve(
         )
         sys.exit(130)
     if as_json:
-        from datasize.outputs import jsonable
+        from datasize.report.training_files import jsonable
 
         click.echo(json.dumps(jsonable(outcome.summary()), indent=2, sort_keys=True))
         return
@@ -223,8 +223,8 @@ def run_command(recipe: str, quiet: bool) -> None:
     Scans and validates the data, fixes the split, chooses the learning rate, runs the learning
     curve, forecasts, and writes the reports; prints the verdict and the report's path last.
     """
+    from datasize.cli.terminal import curve_lines, run_progress
     from datasize.recipe import load_recipe, run_recipe
-    from datasize.report.terminal import curve_lines, run_progress
 
     loaded = load_recipe(recipe)
     click.echo(f"recipe {loaded.source}: data {loaded.data}, run folder {loaded.folder}")
@@ -301,7 +301,7 @@ def plan(
     if (target_error is None) == (budget is None):
         raise ValueError("give exactly one of --target-error and --budget")
     from datasize.io import write_csv_atomic
-    from datasize.plan import plan_collection, write_plan
+    from datasize.planning.collection import plan_collection, write_plan
 
     result = plan_collection(
         run_folder, target_error=target_error, budget=budget, cost=cost_file, confidence=confidence, seed=seed

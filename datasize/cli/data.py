@@ -26,10 +26,10 @@ def scan(
     DATA is a folder of class folders (ImageNet style, optionally under train/ and valid/), or the
     root that --labels or --label-re paths are relative to.
     """
+    from datasize.cli.terminal import console, manifest_summary, progress_bar
+    from datasize.dataset.manifest import scan as scan_api
+    from datasize.dataset.probe import DEFAULT_MAX_PIXELS
     from datasize.io import write_csv_atomic
-    from datasize.manifest import scan as scan_api
-    from datasize.probe import DEFAULT_MAX_PIXELS
-    from datasize.report.terminal import console, manifest_summary, progress_bar
 
     with progress_bar("probing images", quiet=quiet) as progress:
         manifest = scan_api(
@@ -141,12 +141,12 @@ def validate(
 
     Exit status: 0 when no finding reaches --fail-on, 1 when one does, 2 for a usage error.
     """
-    from datasize.checks import CheckConfig
-    from datasize.expectations import load_suite, save_suite
+    from datasize.cli.terminal import console, findings_lines, findings_report, progress_bar
+    from datasize.dataset.checks import CheckConfig
+    from datasize.dataset.expectations import load_suite, save_suite
+    from datasize.dataset.probe import DEFAULT_MAX_PIXELS
+    from datasize.dataset.validation import validate as validate_api
     from datasize.io import write_csv_atomic
-    from datasize.probe import DEFAULT_MAX_PIXELS
-    from datasize.report.terminal import console, findings_lines, findings_report, progress_bar
-    from datasize.validation import validate as validate_api
 
     config = CheckConfig(
         min_side=min_side,
@@ -233,11 +233,11 @@ def split(
     counts and the fingerprint that later stages print). The same DATA and seed give byte-identical
     files on any machine.
     """
-    from datasize.manifest import scan as scan_api
-    from datasize.probe import DEFAULT_MAX_PIXELS
-    from datasize.report.terminal import console, progress_bar, split_lines
-    from datasize.splits import check_split_options, sidecar_path, write_split
-    from datasize.splits import split as split_api
+    from datasize.cli.terminal import console, progress_bar, split_lines
+    from datasize.dataset.manifest import scan as scan_api
+    from datasize.dataset.probe import DEFAULT_MAX_PIXELS
+    from datasize.dataset.splits import check_split_options, sidecar_path, write_split
+    from datasize.dataset.splits import split as split_api
 
     check_split_options(method=method, valid_pct=valid_pct, seed=seed, near_radius=near_radius)
     if kw["group_col"]:

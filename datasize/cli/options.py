@@ -261,8 +261,8 @@ def _model_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
 
 
 def _prepare_from_options(data: str, kw: dict[str, Any], quiet: bool) -> Any:
-    from datasize.preparation import prepare
-    from datasize.report.terminal import progress_bar
+    from datasize.cli.terminal import progress_bar
+    from datasize.training.preparation import prepare
 
     with (
         progress_bar("probing images", quiet=quiet) as probing,

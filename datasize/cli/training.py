@@ -63,9 +63,9 @@ def lr_find_command(
     warning when they disagree by more than 1.5 decades or the loss never falls. Writes the curve
     (CSV, JSON) and its plot (PNG) to --out.
     """
-    from datasize.lr_finder import format_lr, lr_find
-    from datasize.outputs import jsonable, write_lr_find
-    from datasize.train import TrainConfig
+    from datasize.report.training_files import jsonable, write_lr_find
+    from datasize.training.loop import TrainConfig
+    from datasize.training.lr_finder import format_lr, lr_find
 
     config = TrainConfig(**_model_kwargs(kw))
     prepared = _prepare_from_options(data, kw, quiet)
@@ -146,11 +146,11 @@ def train(
     Writes epochs, per-class errors, the confusion matrix and the top-loss images (CSV and PNG: the
     images to re-check first for wrong labels) to --out.
     """
-    from datasize.interpret import most_confused
-    from datasize.lr_finder import format_lr, lr_find
-    from datasize.outputs import jsonable, train_summary, write_training
-    from datasize.report.terminal import epoch_header, epoch_line
-    from datasize.train import TrainConfig, fit_one_cycle, save_model
+    from datasize.cli.terminal import epoch_header, epoch_line
+    from datasize.report.training_files import jsonable, train_summary, write_training
+    from datasize.training.interpret import most_confused
+    from datasize.training.loop import TrainConfig, fit_one_cycle, save_model
+    from datasize.training.lr_finder import format_lr, lr_find
 
     config = TrainConfig(
         epochs=epochs,

@@ -240,7 +240,7 @@ def _plan_section(plan: dict[str, Any] | None) -> list[Section]:
 
 
 def _largest_run_section(records: list[dict[str, Any]], summary: dict[str, Any], top_k: int) -> Section:
-    from datasize.interpret import confusion_matrix, most_confused, top_losses
+    from datasize.training.interpret import confusion_matrix, most_confused, top_losses
 
     with_predictions = [r for r in records if r.get("predictions")]
     if not with_predictions:

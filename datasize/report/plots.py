@@ -73,7 +73,7 @@ def learning_curve_png(summary: dict[str, Any]) -> bytes:
     interval at 2x and 4x, the extrapolation and the target line."""
     import numpy as np
 
-    from datasize.curves_fit import CurveFamily, predict
+    from datasize.forecasting.families import CurveFamily, predict
 
     plt = _pyplot()
     runs = [r for r in summary["runs"] if r.get("status") == "ok" and r.get("error_rate") is not None]
@@ -218,8 +218,8 @@ def _thumbnail(root: str, raw: str) -> Any:
     import numpy as np
     from PIL import Image
 
-    from datasize.manifest import safe_relative_path
-    from datasize.probe import DEFAULT_MAX_PIXELS, ProbeOptions, pixel_limit, read_file_checked
+    from datasize.dataset.manifest import safe_relative_path
+    from datasize.dataset.probe import DEFAULT_MAX_PIXELS, ProbeOptions, pixel_limit, read_file_checked
 
     try:
         rel = safe_relative_path(str(raw), Path(root))

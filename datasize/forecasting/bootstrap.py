@@ -26,7 +26,7 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
-from datasize.curves_fit import (
+from datasize.forecasting.families import (
     _SCALED,
     Curve,
     CurveFamily,

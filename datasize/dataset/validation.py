@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from datasize.checks import (
+from datasize.dataset.checks import (
     CheckConfig,
     class_table,
     duplicate_findings,
@@ -19,8 +19,8 @@ from datasize.checks import (
     label_variant_table,
     with_duplicate_groups,
 )
+from datasize.dataset.manifest import Progress, scan
 from datasize.io import read_csv_text
-from datasize.manifest import Progress, scan
 from datasize.vocab import Check, Severity
 
 
@@ -78,7 +78,7 @@ def validate(
     Returns:
         Findings; `findings.suite` is the suite that ran (save it to re-run it later).
     """
-    from datasize import expectations
+    from datasize.dataset import expectations
 
     config = config or CheckConfig()
     if isinstance(data, pd.DataFrame):

@@ -1,4 +1,4 @@
-"""The seeded draws behind `datasize.splits`: units that never straddle, per-class quotas, keyed hashes.
+"""The seeded draws behind `splits`: units that never straddle, per-class quotas, keyed hashes.
 
 Pure functions over sorted integer arrays, shared by `split` and the scikit-learn `SeededSplit`.
 """
@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from datasize.duplicates import connected_roots
+from datasize.dataset.duplicates import connected_roots
 from datasize.vocab import SplitMethod
 
 HASH_PERSON = b"datasize.split"  # BLAKE2b personalisation: keeps these draws apart from other keyed uses

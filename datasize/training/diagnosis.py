@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from datasize.lr_finder import LRSuggestion, divergence_index, format_lr, smooth_losses
+from datasize.training.lr_finder import LRSuggestion, divergence_index, format_lr, smooth_losses
 
 EPOCH_COLUMNS = ("epoch", "train_loss", "valid_loss", "error_rate")  # `accuracy` and `time` are not read
 

@@ -23,7 +23,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from datasize.batches import (
+from datasize.io import release_free_memory, write_bytes_atomic
+from datasize.training.batches import (
     Augment,
     Batcher,
     Normalizer,
@@ -32,11 +33,10 @@ from datasize.batches import (
     native_bf16,
     pick_device,
 )
-from datasize.cache import ImageCache
-from datasize.diagnosis import Diagnosis, diagnose
-from datasize.io import release_free_memory, write_bytes_atomic
-from datasize.lr_finder import LRSuggestion
-from datasize.models import ModelFactory, make_model, parameter_groups, set_frozen
+from datasize.training.cache import ImageCache
+from datasize.training.diagnosis import Diagnosis, diagnose
+from datasize.training.lr_finder import LRSuggestion
+from datasize.training.models import ModelFactory, make_model, parameter_groups, set_frozen
 
 EPOCH_COLUMNS = ["epoch", "train_loss", "valid_loss", "error_rate", "accuracy", "time"]
 TRIM_IMAGES = 8192  # an evaluation pass returns freed memory to the system every this many images

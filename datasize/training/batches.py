@@ -2,7 +2,7 @@
 (`TrainData`), the training images' normalisation, the device and its arithmetic, and the `Batcher`
 that cuts normalised, augmented float batches from the uint8 cache as whole tensors.
 
-`datasize.train` runs the training loop over these.
+`datasize.training.loop` runs the training loop over these.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from datasize.cache import ImageCache
+from datasize.training.cache import ImageCache
 
 EVAL_BATCH = 64  # images per evaluation batch at most (see eval_batch_size)
 

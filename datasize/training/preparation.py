@@ -8,10 +8,10 @@ from typing import Any
 
 import pandas as pd
 
-from datasize.batches import TrainData, train_data
-from datasize.cache import ImageCache, Resize, build_cache
-from datasize.manifest import Progress, scan
-from datasize.splits import SplitResult, read_split, split
+from datasize.dataset.manifest import Progress, scan
+from datasize.dataset.splits import SplitResult, read_split, split
+from datasize.training.batches import TrainData, train_data
+from datasize.training.cache import ImageCache, Resize, build_cache
 
 
 @dataclass(frozen=True)

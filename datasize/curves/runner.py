@@ -26,11 +26,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from datasize.batches import TrainData
 from datasize.io import remove_stale_temporaries, usable_cores, write_csv_atomic
-from datasize.outputs import jsonable, write_json
-from datasize.preparation import Prepared
-from datasize.train import TrainConfig, fit_one_cycle, steps_per_epoch
+from datasize.report.training_files import jsonable, write_json
+from datasize.training.batches import TrainData
+from datasize.training.loop import TrainConfig, fit_one_cycle, steps_per_epoch
+from datasize.training.preparation import Prepared
 
 DEFAULT_FRACTIONS = (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0)
 CURVE_FORMAT = 1

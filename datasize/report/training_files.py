@@ -10,11 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from datasize.interpret import confusion_matrix, most_confused, plot_top_losses, top_losses
 from datasize.io import write_csv_atomic, write_text_atomic
-from datasize.lr_finder import LRFinderResult, plot_lr_find
-from datasize.preparation import Prepared
-from datasize.train import TrainResult
+from datasize.training.interpret import confusion_matrix, most_confused, plot_top_losses, top_losses
+from datasize.training.loop import TrainResult
+from datasize.training.lr_finder import LRFinderResult, plot_lr_find
+from datasize.training.preparation import Prepared
 
 
 def jsonable(value: Any) -> Any:

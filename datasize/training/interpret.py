@@ -11,8 +11,8 @@ import os
 import numpy as np
 import pandas as pd
 
-from datasize.cache import ImageCache
 from datasize.report.plots import plain_text
+from datasize.training.cache import ImageCache
 
 
 def confusion_matrix(predictions: pd.DataFrame, classes: tuple[str, ...] | list[str]) -> pd.DataFrame:

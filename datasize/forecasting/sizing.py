@@ -46,8 +46,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from datasize.bootstrap import bootstrap_fits
-from datasize.curves_fit import (
+from datasize.forecasting.bootstrap import bootstrap_fits
+from datasize.forecasting.families import (
     Backtest,
     Curve,
     CurveFamily,
@@ -203,7 +203,7 @@ def images_needed(
     """The distribution of the images needed for `target` over the refits, each bent beyond the
     current size by its drift (error per doubling: the family's own error, drawn per refit).
 
-    >>> from datasize.curves_fit import CurveFamily, FitResult
+    >>> from datasize.forecasting.families import CurveFamily, FitResult
     >>> flat = FitResult(CurveFamily.POW3, (1.0, 0.5, 0.05), 0.0, 5)
     >>> images_needed(flat, [flat] * 10, target=0.01, n_current=100, interval=(0.1, 0.9)).status
     <Reach.UNREACHABLE: 'unreachable'>

@@ -19,8 +19,7 @@ from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
-from datasize.io import read_csv_text, usable_cores
-from datasize.probe import (
+from datasize.dataset.probe import (
     CONTROL_CHARACTERS,
     DEFAULT_MAX_PIXELS,
     IMAGE_EXTENSIONS,
@@ -29,6 +28,7 @@ from datasize.probe import (
     probe_file,
     probe_many,
 )
+from datasize.io import read_csv_text, usable_cores
 
 MANIFEST_COLUMNS = [
     "path",

@@ -459,8 +459,8 @@ def lr_find(
     """Run the LR range test on a fresh model and suggest a learning rate.
 
     Args:
-        data: a `datasize.batches.TrainData`.
-        config: a `datasize.train.TrainConfig` (model, batch size, weight decay, seed); its lr is ignored.
+        data: a `datasize.training.batches.TrainData`.
+        config: a `TrainConfig` (model, batch size, weight decay, seed); its lr is ignored.
         start_lr, end_lr, num_it: the exponential sweep (fastai's defaults: 1e-7 to 10 in 100 steps).
         method: which suggestion `chosen` returns: valley (default), steep or minimum.
         model_factory: as for `fit_one_cycle`.
@@ -472,7 +472,7 @@ def lr_find(
 
     import pandas as pd
 
-    from datasize.train import TrainConfig, range_test
+    from datasize.training.loop import TrainConfig, range_test
 
     method = _check_method(method)
     lrs = lr_schedule(start_lr=start_lr, end_lr=end_lr, num_it=num_it)

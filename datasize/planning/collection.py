@@ -52,7 +52,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from datasize.allocation import (
+from datasize.forecasting.families import finite_or_none
+from datasize.forecasting.sizing import PER_CLASS_COLUMNS, SEARCH_LIMIT, Reach, quantiles
+from datasize.planning.allocation import (
     GREEDY_STEPS,
     Outlook,
     greedy_path,
@@ -61,9 +63,7 @@ from datasize.allocation import (
     target_path,
     uniform_allocation,
 )
-from datasize.class_curves import Curves, Reason, confusion_groups, fit_curves, read_predictions
-from datasize.curves_fit import finite_or_none
-from datasize.forecasting import PER_CLASS_COLUMNS, SEARCH_LIMIT, Reach, quantiles
+from datasize.planning.groups import Curves, Reason, confusion_groups, fit_curves, read_predictions
 
 DEFAULT_CONFIDENCE = 0.9
 ANY_CLASS = "*"  # a cost table's row for every class it does not name

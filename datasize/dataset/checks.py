@@ -16,8 +16,8 @@ from pathlib import PurePosixPath
 import numpy as np
 import pandas as pd
 
-from datasize.duplicates import DEFAULT_NEAR_RADIUS, duplicate_groups
-from datasize.probe import DEFAULT_MAX_PIXELS, EXTENSION_FORMATS, MODE_REASONS, PLAIN_MODES
+from datasize.dataset.duplicates import DEFAULT_NEAR_RADIUS, duplicate_groups
+from datasize.dataset.probe import DEFAULT_MAX_PIXELS, EXTENSION_FORMATS, MODE_REASONS, PLAIN_MODES
 from datasize.vocab import Check, Severity
 
 FINDING_COLUMNS = ["check", "severity", "path", "label", "detail", "related"]

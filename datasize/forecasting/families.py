@@ -16,7 +16,7 @@ Families (names as in the LCDB survey, written for an error that falls with n):
 
 Below the families: `Curve` (the runs grouped by size, with the noise of each mean), `backtest`
 (each family fitted to the smaller sizes and scored on the larger ones). The bootstrap (a family
-refitted to seed-resampled curves) is in `datasize.bootstrap`.
+refitted to seed-resampled curves) is in `datasize.forecasting.bootstrap`.
 
 Computation only; nothing here prints.
 """
@@ -298,7 +298,7 @@ def _log2(t: np.ndarray, x: np.ndarray) -> np.ndarray:
 def _jacobian(family: CurveFamily, t: np.ndarray, x: np.ndarray) -> np.ndarray:
     """d model / d theta, one column per scaled parameter (finite differences are 10x slower).
 
-    `t` is one parameter vector, or (params, curves, 1) for many curves at once (datasize.bootstrap).
+    `t` is one parameter vector, or (params, curves, 1) for many curves at once (bootstrap.py).
     """
     ln_x = np.log(x)
     one = np.ones_like(x)

@@ -16,8 +16,8 @@ Methods (`SplitMethod`):
 - ``given``: the dataset's own split (top-level train/ and valid/ folders, or a split column in a labels
   CSV) is kept as it is; the default whenever the manifest carries one.
 
-Duplicates. Exact and near copies (pHash and dHash within `near_radius` bits, see `datasize.duplicates`)
-form one unit that goes to one side, so the validation set never holds a copy of a training image. With
+Duplicates. Exact and near copies (pHash and dHash within `near_radius` bits, see `duplicates`) form
+one unit that goes to one side, so the validation set never holds a copy of a training image. With
 user groups, the units are the connected union of both. With ``hash``, a unit goes to valid only when the
 hash of every member says valid ("train wins"). Adding a copy of an existing image can then move that
 image's group from valid to train, but never from train to valid, so an image that a past model trained
@@ -52,9 +52,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from datasize import draws
-from datasize.checks import CheckConfig, with_duplicate_groups
-from datasize.duplicates import DEFAULT_NEAR_RADIUS
+from datasize.dataset import draws
+from datasize.dataset.checks import CheckConfig, with_duplicate_groups
+from datasize.dataset.duplicates import DEFAULT_NEAR_RADIUS
 from datasize.io import read_csv_text, write_csv_atomic, write_text_atomic
 from datasize.vocab import Split, SplitMethod
 

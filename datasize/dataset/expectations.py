@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from datasize.checks import SEP, CheckConfig, finding
+from datasize.dataset.checks import SEP, CheckConfig, finding
 from datasize.vocab import Check
 
 SUITE_FORMAT = 1

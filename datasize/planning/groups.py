@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from datasize.bootstrap import refit_many
-from datasize.curves_fit import (
+from datasize.forecasting.bootstrap import refit_many
+from datasize.forecasting.families import (
     CurveFamily,
     FitResult,
     backtest,
@@ -38,7 +38,7 @@ from datasize.curves_fit import (
     gain_per_doubling,
     predict,
 )
-from datasize.forecasting import MISFIT_SCALE, Plateau, plateau
+from datasize.forecasting.sizing import MISFIT_SCALE, Plateau, plateau
 
 MIX_SHARE = 1 / 3  # classes are grouped when one takes this share of the other's mistakes ...
 MIX_RATE = 0.01  # ... and they mix up at least this share of their validation images

@@ -17,8 +17,8 @@ from rich.table import Table
 if TYPE_CHECKING:
     import pandas as pd
 
-    from datasize.manifest import Progress
-    from datasize.validation import Findings
+    from datasize.dataset.manifest import Progress
+    from datasize.dataset.validation import Findings
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "dim"}
 

@@ -28,9 +28,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from datasize.class_curves import Curves
-from datasize.curves_fit import binomial_variance
-from datasize.forecasting import SEARCH_LIMIT, Reach, quantiles
+from datasize.forecasting.families import binomial_variance
+from datasize.forecasting.sizing import SEARCH_LIMIT, Reach, quantiles
+from datasize.planning.groups import Curves
 
 GREEDY_STEPS = 200  # a budget is spent in chunks of 1/200 of it
 TARGET_STEP = 0.01  # for a target, each chunk is 1% of the cost of the data so far (a log-spaced path)

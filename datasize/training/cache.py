@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageOps
 
+from datasize.dataset.probe import DEFAULT_MAX_PIXELS, declared_pixels, pixel_limit
 from datasize.io import (
     available_memory,
     default_cache_dir,
@@ -28,7 +29,6 @@ from datasize.io import (
     usable_cores,
     write_text_atomic,
 )
-from datasize.probe import DEFAULT_MAX_PIXELS, declared_pixels, pixel_limit
 
 Progress = Callable[[int, int], None]
 

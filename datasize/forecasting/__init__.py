@@ -1,0 +1,1 @@
+"""Runs -> fitted curve families, backtest, bootstrap, estimates, per-class ranking, the Forecast."""

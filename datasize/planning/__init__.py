@@ -1,0 +1,1 @@
+"""Per-class curves -> a collection plan: groups of classes, allocation, the plan."""
