@@ -45,7 +45,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 import datasize
-from datasize.curves.runner import CurveConfig, learning_curve, nested_subsets, plan_runs, run_config
+from datasize.curves.plan import CurveConfig, nested_subsets, plan_runs, run_config
+from datasize.curves.runner import learning_curve
 from datasize.training.batches import Batcher, Normalizer
 from datasize.training.loop import TrainConfig, steps_per_epoch
 from datasize.training.models import make_model

@@ -58,14 +58,15 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from datasize.curves.runner import CurveConfig, learning_curve, run_config
+from datasize.curves.folder import RunFolder
+from datasize.curves.plan import CurveConfig, run_config
+from datasize.curves.runner import learning_curve
 from datasize.planning.collection import (
     confusion_groups,
     fit_curves,
     outlook,
     plan_collection,
     read_per_class,
-    read_predictions,
 )
 from datasize.training.loop import TrainConfig, fit_one_cycle
 from datasize.training.preparation import prepare
@@ -207,7 +208,7 @@ def run_pilot(args, prepared, pilot_seed: int, workdir: Path) -> list[dict[str, 
     print(
         f"\npilot {pilot_seed}: {len(pilot)} images, curve in {time.perf_counter() - start:.0f} s", flush=True
     )
-    groups = confusion_groups(read_predictions(folder))
+    groups = confusion_groups(RunFolder(folder).largest_predictions())
     curves = fit_curves(read_per_class(folder), groups=groups, n_boot=args.n_boot, seed=0, interval=INTERVAL)
     labels = list(prepared.data.classes)
     print(f"  groups: {sorted(set(groups.values())) or 'none'}")

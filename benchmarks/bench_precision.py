@@ -38,7 +38,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_plan import write_noisy_digits, write_shapes
 from machine_info import machine_lines
 
-from datasize.curves.runner import CurveConfig, learning_curve
+from datasize.curves.plan import CurveConfig
+from datasize.curves.runner import learning_curve
 from datasize.forecasting.sizing import forecast
 from datasize.training.loop import TrainConfig
 from datasize.training.preparation import prepare

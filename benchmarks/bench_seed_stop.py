@@ -38,7 +38,8 @@ from pathlib import Path
 import pandas as pd
 from machine_info import load_average
 
-from datasize.curves.runner import CurveConfig, learning_curve, seed_needed
+from datasize.curves.plan import CurveConfig, seed_needed
+from datasize.curves.runner import learning_curve
 from datasize.forecasting.sizing import forecast
 from datasize.training.loop import TrainConfig
 from datasize.training.preparation import prepare
@@ -65,7 +66,7 @@ def kept_runs(runs: pd.DataFrame, first_seed: int, stop: float | None, *, max_se
                 needed = row.seed <= max_seed
             elif row.seed < first_seed + 2 or stop is None:
                 needed = True
-            else:  # as curve._still_needed: the ok runs of the earlier seeds that were run
+            else:  # as plan.still_needed: the ok runs of the earlier seeds that were run
                 done = at[at["seed"].lt(row.seed) & at["status"].eq("ok")]
                 done = done[[(n, s) in kept for s in done["seed"]]]
                 needed = done.empty or seed_needed(

@@ -21,7 +21,7 @@ _EXPORTS = {
     "build_cache": "datasize.training.cache",
     "diagnose": "datasize.training.diagnosis",
     "learning_curve": "datasize.curves.runner",
-    "CurveConfig": "datasize.curves.runner",
+    "CurveConfig": "datasize.curves.plan",
     "forecast": "datasize.forecasting.sizing",
     "Forecast": "datasize.forecasting.sizing",
     "run_curve": "datasize.pipeline",
@@ -87,7 +87,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from datasize.curves.runner import CurveConfig, learning_curve
+    from datasize.curves.plan import CurveConfig
+    from datasize.curves.runner import learning_curve
     from datasize.dataset.checks import CheckConfig
     from datasize.dataset.expectations import load_suite, save_suite
     from datasize.dataset.manifest import read_manifest, scan

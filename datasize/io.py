@@ -1,8 +1,11 @@
-"""Files and processes: atomic output (a reader never sees a half-written file), strict CSV input, cores."""
+"""Files and processes: atomic output (a reader never sees a half-written file), JSON made plain, strict CSV
+input, cores and memory."""
 
 from __future__ import annotations
 
 import functools
+import json
+import math
 import os
 import re
 import tempfile
@@ -10,6 +13,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 
@@ -164,3 +168,21 @@ def _first_bad_utf8(path: str | os.PathLike) -> str:
         line = data.count(b"\n", 0, exc.start) + 1
         return f"line {line}: byte 0x{data[exc.start]:02x} {exc.reason}"
     return "an invalid byte"
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON types: numpy scalars unwrapped, NaN and infinities as null."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_json(path: str | os.PathLike, value: Any) -> None:
+    """Sorted, indented JSON, written atomically."""
+    write_text_atomic(path, json.dumps(jsonable(value), indent=2, sort_keys=True, allow_nan=False) + "\n")

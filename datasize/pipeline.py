@@ -6,16 +6,21 @@ split, the decoded images, the chosen learning rate and every finished run are r
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from datasize.curves.runner import CurveConfig, CurveResult, OnRun, learning_curve
+from datasize.curves.folder import RunFolder
+from datasize.curves.plan import CurveConfig
+from datasize.curves.runner import CurveResult, OnRun, learning_curve
 from datasize.dataset.splits import write_split
-from datasize.report.training_files import write_json, write_lr_find
+from datasize.dataset.validation import validate
+from datasize.forecasting.sizing import Forecast, forecast
+from datasize.io import write_json
+from datasize.report.training_files import read_chosen_lr, write_lr_find
+from datasize.training.lr_finder import lr_find
 from datasize.training.preparation import Prepared, prepare
 
 Stage = Callable[[str], None]  # called with a short description as each stage starts
@@ -27,7 +32,7 @@ class CurveOutcome:
 
     prepared: Prepared = field(repr=False)
     curve: CurveResult = field(repr=False)
-    forecast: Any  # datasize.forecasting.sizing.Forecast, or None when too few sizes succeeded
+    forecast: Forecast | None  # None when too few sizes succeeded
     forecast_error: str | None  # why there is no forecast
     lr: float
     lr_source: str  # "given", "lr_find" or "lr_find (resumed)"
@@ -85,31 +90,21 @@ def training_notes(runs: Any) -> list[str]:
     return notes
 
 
-def write_validation(prepared: Prepared, folder: Path) -> None:
+def write_validation(prepared: Prepared, folder: RunFolder) -> None:
     """The dataset's validation findings (with the split's leakage check) as validation.json."""
-    from datasize.dataset.validation import validate
-
-    manifest = prepared.manifest.copy()
-    sides = dict(zip(prepared.split.table["path"], prepared.split.table["split"], strict=True))
-    manifest["split"] = manifest["path"].map(sides).fillna("")
-    manifest.attrs = dict(prepared.manifest.attrs)
-    write_json(folder / "validation.json", validate(manifest).to_dict())
+    findings = validate(prepared.manifest, split=prepared.split.table)
+    write_json(folder.validation_file, findings.to_dict())
 
 
-def choose_lr(prepared: Prepared, config: CurveConfig, folder: Path) -> tuple[float, str]:
+def choose_lr(prepared: Prepared, config: CurveConfig, folder: RunFolder) -> tuple[float, str]:
     """The curve's one learning rate: given, or the LR finder's on the full training set (run once)."""
     if config.lr is not None:
         return config.lr, "given"
-    stored = folder / "lr_find.json"
-    if stored.exists():
-        try:
-            return float(json.loads(stored.read_text(encoding="utf-8"))["chosen_lr"]), "lr_find (resumed)"
-        except (ValueError, KeyError, json.JSONDecodeError):
-            pass  # unreadable: run the finder again
-    from datasize.training.lr_finder import lr_find
-
+    stored = read_chosen_lr(folder.path)
+    if stored is not None:
+        return stored, "lr_find (resumed)"
     finder = lr_find(prepared.data, config=config.train)
-    write_lr_find(folder, finder, chosen_lr=finder.suggestion.chosen)
+    write_lr_find(folder.path, finder, chosen_lr=finder.suggestion.chosen)
     return finder.suggestion.chosen, "lr_find"
 
 
@@ -136,13 +131,13 @@ def run_curve(
         jobs, threads, scheduler: where runs go and how many torch threads each uses (see
             `learning_curve`).
     """
-    folder = Path(out)
+    folder = RunFolder(out)
     stage = on_stage or (lambda _: None)
-    options = {"cache_dir": folder / "cache", **(prepare_options or {})}
+    options = {"cache_dir": folder.cache_dir, **(prepare_options or {})}
     stage("scanning and decoding images")
     prepared = prepare(data, **options)
-    folder.mkdir(parents=True, exist_ok=True)
-    write_split(prepared.split, folder / "split.csv")
+    folder.path.mkdir(parents=True, exist_ok=True)
+    write_split(prepared.split, folder.split_csv)
     stage("validating the dataset")
     write_validation(prepared, folder)
     stage("choosing the learning rate")
@@ -152,22 +147,20 @@ def run_curve(
         prepared,
         config=config,
         lr=lr,
-        folder=folder,
+        folder=folder.path,
         jobs=jobs,
         threads=threads,
         scheduler=scheduler,
         on_run=on_run,
     )
     stage("forecasting")
-    forecast, problem = _forecast(curve, config)
-    outcome = CurveOutcome(prepared, curve, forecast, problem, lr, source, folder)
-    write_json(folder / "curve_summary.json", outcome.summary())
+    result, problem = _forecast(curve, config)
+    outcome = CurveOutcome(prepared, curve, result, problem, lr, source, folder.path)
+    folder.write_summary(outcome.summary())
     return outcome
 
 
-def _forecast(curve: CurveResult, config: CurveConfig) -> tuple[Any, str | None]:
-    from datasize.forecasting.sizing import forecast
-
+def _forecast(curve: CurveResult, config: CurveConfig) -> tuple[Forecast | None, str | None]:
     try:
         result = forecast(curve.runs, per_class=curve.per_class, target_error=config.target_error)
     except ValueError as exc:

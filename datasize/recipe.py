@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from datasize.curves.runner import CurveConfig
+from datasize.curves.plan import CurveConfig
 from datasize.training.loop import TrainConfig
 
 # key -> accepted types, per table; one source for validation and for the docs above.
@@ -173,6 +173,7 @@ def _keyed(source: Path, table: str, build: Any) -> Any:
 
 def run_recipe(recipe: Recipe, *, on_stage: Any = None, on_run: Any = None) -> tuple[Any, list[Path]]:
     """Run (or resume) the recipe's curve and write its reports; returns the outcome and report paths."""
+    from datasize.curves.folder import RunFolder
     from datasize.pipeline import run_curve
     from datasize.report.document import build_report
     from datasize.report.render import write_report
@@ -188,5 +189,6 @@ def run_recipe(recipe: Recipe, *, on_stage: Any = None, on_run: Any = None) -> t
         on_run=on_run,
     )
     report = build_report(recipe.folder)
-    written = [write_report(report, recipe.folder / f"report.{fmt}", fmt)[0] for fmt in recipe.reports]
+    folder = RunFolder(recipe.folder)
+    written = [write_report(report, folder.report_file(fmt), fmt)[0] for fmt in recipe.reports]
     return outcome, written

@@ -103,3 +103,34 @@ class SplitMethod(StrEnum):
         "hash"  # each image's side from a keyed hash of its path: adding images moves none (copies: split.py)
     )
     GIVEN = "given"  # the dataset's own split (train/ and valid/ folders or a split column), kept
+
+
+class DiagnosisKind(StrEnum):
+    """What a run's diagnosis can find, in order of importance (overconfident overfitting aside: it
+    only hurts the loss, so it comes after too few epochs)."""
+
+    LR_TOO_HIGH = "lr_too_high"
+    LR_TOO_LOW = "lr_too_low"
+    OVERFITTING = "overfitting"
+    TOO_FEW_EPOCHS = "too_few_epochs"
+    OK = "ok"
+
+    @property
+    def title(self) -> str:
+        return _TITLES[self]
+
+
+_TITLES = {
+    DiagnosisKind.LR_TOO_HIGH: "Learning rate too high",
+    DiagnosisKind.LR_TOO_LOW: "Learning rate too low",
+    DiagnosisKind.OVERFITTING: "Overfitting",
+    DiagnosisKind.TOO_FEW_EPOCHS: "Too few epochs",
+    DiagnosisKind.OK: "Training looks healthy",
+}
+
+
+class OverfitType(StrEnum):
+    """How a run overfits (fastbook ch. 5: the loss worsens first, the error later)."""
+
+    OVERCONFIDENT = "overconfident"  # only the validation loss rose; the error stayed within noise
+    MEMORISING = "memorising"  # the validation error rose beyond noise as well

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from datasize.forecasting import bootstrap
 from datasize.forecasting.bootstrap import BATCHED, refit_many
 from datasize.forecasting.families import CurveFamily, fit_family
-from datasize.forecasting.sizing import bootstrap
 
 SIZES = np.array([90.0, 180.0, 360.0, 719.0, 1438.0])
 

@@ -9,15 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from datasize.curves.runner import (
-    Budget,
-    CurveConfig,
-    learning_curve,
-    nested_subsets,
-    per_class_counts,
-    plan_runs,
-    run_config,
-)
+from datasize.curves.plan import Budget, CurveConfig, nested_subsets, per_class_counts, plan_runs, run_config
+from datasize.curves.runner import learning_curve
 from datasize.training.loop import TrainConfig
 from datasize.training.preparation import prepare
 from tests.conftest import stripes_folders
@@ -196,7 +189,7 @@ def fake_run(task) -> dict:
 def test_seed_stop_runs_extra_seeds_only_where_the_first_ones_disagree(
     prepared, tmp_path, monkeypatch
 ) -> None:
-    import datasize.curves.runner as curve_module
+    import datasize.curves.executors as executors
 
     ran: list[tuple[int, int]] = []
 
@@ -204,7 +197,7 @@ def test_seed_stop_runs_extra_seeds_only_where_the_first_ones_disagree(
         ran.append((task.spec.n_train, task.spec.seed))
         return fake_run(task)
 
-    monkeypatch.setattr(curve_module, "run_one", recording)
+    monkeypatch.setattr(executors, "run_one", recording)
     plan = config(seeds=4, seed_stop=0.5)
     result = learning_curve(prepared, config=plan, lr=5e-3, folder=tmp_path)
     # Two seeds everywhere first; then seeds 2 and 3 only at 16 images, where the spread stays large.
@@ -229,16 +222,16 @@ def test_threads_apply_to_each_run_and_the_callers_setting_is_restored(
 ) -> None:
     import torch
 
-    import datasize.curves.runner as curve_module
+    import datasize.curves.run as run_module
 
     seen: list[int] = []
-    real = curve_module.fit_one_cycle
+    real = run_module.fit_one_cycle
 
     def recording(*args, **kwargs):
         seen.append(torch.get_num_threads())
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(curve_module, "fit_one_cycle", recording)
+    monkeypatch.setattr(run_module, "fit_one_cycle", recording)
     before = torch.get_num_threads()
     result = learning_curve(prepared, config=config(seeds=1), lr=5e-3, folder=tmp_path, threads=1)
     assert seen == [1, 1, 1] and set(result.runs["status"]) == {"ok"}

@@ -17,7 +17,7 @@ from datasize.training.diagnosis import (
     diagnose,
     error_noise,
 )
-from datasize.training.lr_finder import LRSuggestion, SuggestMethod
+from datasize.training.lr_curve import LRSuggestion, SuggestMethod
 
 OK = DiagnosisKind.OK
 HIGH = DiagnosisKind.LR_TOO_HIGH

@@ -14,18 +14,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from datasize.forecasting.backtest import backtest, backtest_splits
+from datasize.forecasting.estimates import Reach
 from datasize.forecasting.families import (
     CurveFamily,
-    backtest,
-    backtest_splits,
-    curve_from_runs,
     fit_family,
     floor,
     gain_per_doubling,
     images_for_error,
     predict,
 )
-from datasize.forecasting.sizing import Reach, forecast, overfitting_summary
+from datasize.forecasting.points import curve_from_runs, overfitting_summary
+from datasize.forecasting.sizing import forecast
 
 POW2, POW3, POW4, MMF4, LOG2, LAST1 = (
     CurveFamily.POW2,

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from datasize.training.lr_finder import (
+from datasize.training.lr_curve import (
     LRSuggestion,
     SuggestMethod,
     divergence_index,

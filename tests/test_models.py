@@ -24,9 +24,9 @@ from datasize.training.loop import (
     TrainConfig,
     fit_one_cycle,
     one_cycle_schedule,
-    range_test,
     training_schedule,
 )
+from datasize.training.lr_finder import range_test
 from datasize.training.models import ConvNet, make_model, parameter_groups, set_frozen
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from datasize.curves.runner import CurveConfig
+from datasize.curves.plan import CurveConfig
 from datasize.pipeline import run_curve
 from datasize.training.loop import TrainConfig
 from tests.conftest import stripes_folders

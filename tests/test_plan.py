@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from datasize.cli import main
-from datasize.forecasting.sizing import Reach
+from datasize.forecasting.estimates import Reach
 from datasize.planning.collection import (
     CollectionPlan,
     Reason,
@@ -396,7 +396,7 @@ def test_plan_with_a_cost_file_naming_an_unknown_class_exits_2(tmp_path, mixed) 
 
 @pytest.mark.slow
 def test_plan_reads_a_real_run_folder_and_the_report_shows_it(tmp_path) -> None:
-    from datasize.curves.runner import CurveConfig
+    from datasize.curves.plan import CurveConfig
     from datasize.pipeline import run_curve
     from datasize.training.loop import TrainConfig
     from tests.conftest import stripes

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from datasize.cli import main
-from datasize.curves.runner import CurveConfig
+from datasize.curves.plan import CurveConfig
 from datasize.pipeline import run_curve
 from datasize.report.document import build_report
 from datasize.report.render import md_escape, to_html, to_markdown

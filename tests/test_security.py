@@ -31,7 +31,7 @@ from datasize.cli import main
 from datasize.dataset.manifest import scan
 from datasize.dataset.probe import ProbeOptions, probe_file
 from datasize.recipe import load_recipe
-from datasize.training.loop import load_model
+from datasize.training.model_file import load_model
 from tests.conftest import ROOT, encode, image_array, stripes, tree_checksums
 from tests.test_bad_input import png_declaring
 

@@ -13,14 +13,8 @@ from PIL import Image
 from datasize.training import cache as cache_module
 from datasize.training.batches import random_shift, train_data
 from datasize.training.cache import Resize, build_cache, default_size, fit_square, to_uint8
-from datasize.training.loop import (
-    TrainConfig,
-    fit_one_cycle,
-    load_model,
-    one_cycle_schedule,
-    predict,
-    save_model,
-)
+from datasize.training.loop import TrainConfig, fit_one_cycle, one_cycle_schedule, predict
+from datasize.training.model_file import load_model, save_model
 
 
 def small_config(**kw) -> TrainConfig:

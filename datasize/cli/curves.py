@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
@@ -126,7 +125,7 @@ def curve(
     needs (with an interval), and which classes need images most.
     """
     from datasize.cli.terminal import curve_lines, run_progress
-    from datasize.curves.runner import CurveConfig
+    from datasize.curves.plan import CurveConfig
     from datasize.pipeline import run_curve
     from datasize.training.loop import TrainConfig
 
@@ -180,7 +179,7 @@ def curve(
         )
         sys.exit(130)
     if as_json:
-        from datasize.report.training_files import jsonable
+        from datasize.io import jsonable
 
         click.echo(json.dumps(jsonable(outcome.summary()), indent=2, sort_keys=True))
         return
@@ -205,10 +204,11 @@ def report(run_folder: str, fmt: str, output: str | None) -> None:
     HTML is one self-contained file (plots embedded, no network); Markdown comes with its PNGs in a
     folder beside it; JSON holds the text and tables.
     """
+    from datasize.curves.folder import RunFolder
     from datasize.report.document import build_report
     from datasize.report.render import write_report
 
-    target = output or str(Path(run_folder) / f"report.{fmt}")
+    target = output or RunFolder(run_folder).report_file(fmt)
     written = write_report(build_report(run_folder), target, fmt)
     click.echo(f"report written to {written[0]}")
 

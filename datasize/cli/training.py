@@ -63,9 +63,11 @@ def lr_find_command(
     warning when they disagree by more than 1.5 decades or the loss never falls. Writes the curve
     (CSV, JSON) and its plot (PNG) to --out.
     """
-    from datasize.report.training_files import jsonable, write_lr_find
+    from datasize.io import jsonable
+    from datasize.report.training_files import write_lr_find
     from datasize.training.loop import TrainConfig
-    from datasize.training.lr_finder import format_lr, lr_find
+    from datasize.training.lr_curve import format_lr
+    from datasize.training.lr_finder import lr_find
 
     config = TrainConfig(**_model_kwargs(kw))
     prepared = _prepare_from_options(data, kw, quiet)
@@ -147,10 +149,13 @@ def train(
     images to re-check first for wrong labels) to --out.
     """
     from datasize.cli.terminal import epoch_header, epoch_line
-    from datasize.report.training_files import jsonable, train_summary, write_training
+    from datasize.io import jsonable
+    from datasize.report.training_files import train_summary, write_training
     from datasize.training.interpret import most_confused
-    from datasize.training.loop import TrainConfig, fit_one_cycle, save_model
-    from datasize.training.lr_finder import format_lr, lr_find
+    from datasize.training.loop import TrainConfig, fit_one_cycle
+    from datasize.training.lr_curve import format_lr
+    from datasize.training.lr_finder import lr_find
+    from datasize.training.model_file import save_model
 
     config = TrainConfig(
         epochs=epochs,

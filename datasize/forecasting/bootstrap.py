@@ -27,17 +27,17 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from datasize.forecasting.families import (
-    _SCALED,
-    Curve,
+    SCALED_MODELS,
     CurveFamily,
     FitResult,
-    _bounds,
-    _jacobian,
-    _result,
-    _starts,
-    _to_scaled,
     fit_family,
+    result_from_scaled,
+    scaled_bounds,
+    scaled_jacobian,
+    scaled_starts,
+    to_scaled,
 )
+from datasize.forecasting.points import Curve
 
 BATCHED = (CurveFamily.POW2, CurveFamily.POW3, CurveFamily.LOG2)  # see the module docstring
 MAX_ITERATIONS = 200  # damped Gauss-Newton steps before a curve falls back to scipy; warm starts take ~5-20
@@ -102,11 +102,11 @@ def refit_many(
     if len(rows):
         n_ref = float(n.max())
         x = n / n_ref
-        theta0 = _to_scaled(family, np.asarray(start, dtype=float), n_ref)
+        theta0 = to_scaled(family, np.asarray(start, dtype=float), n_ref)
         theta, cost, done = _solve(family, x, y[rows], s, theta0)
         _restart_on_bounds(family, x, y[rows], s, theta, cost, done)
         for row, t, c, ok in zip(rows, theta, cost, done, strict=True):
-            out[row] = _result(family, t, c, n_ref, len(n)) if ok else None
+            out[row] = result_from_scaled(family, t, c, n_ref, len(n)) if ok else None
     for row in range(len(y)):  # not converged, or not solved together (see BATCHED)
         if out[row] is None:
             out[row] = fit_family(family, n, y[row], sigma=s, start=start)
@@ -123,12 +123,12 @@ def _restart_on_bounds(
     tiny sigma, whose floor stopped at 0 where scipy's reflective steps found one at 0.2 (1.5-36%
     lower cost). Only such curves pay the extra solves.
     """
-    lower, upper = _bounds(family, x)
+    lower, upper = scaled_bounds(family, x)
     margin = 1e-8 * (upper - lower)
     edge = np.flatnonzero(np.any((theta <= lower + margin) | (theta >= upper - margin), axis=1))
     if not len(edge):
         return
-    starts = [_starts(family, x, y[i], s) for i in edge]
+    starts = [scaled_starts(family, x, y[i], s) for i in edge]
     for j in range(min(len(a) for a in starts)):
         again, again_cost, again_done = _solve(family, x, y[edge], s, np.array([a[j] for a in starts]))
         better = again_done & (~done[edge] | (again_cost < cost[edge]))
@@ -152,8 +152,8 @@ def _solve(
     family: CurveFamily, x: np.ndarray, y: np.ndarray, s: np.ndarray, start: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Projected Levenberg-Marquardt on every curve at once: (theta, cost, converged) per curve."""
-    model = _SCALED[family]
-    lower, upper = _bounds(family, x)
+    model = SCALED_MODELS[family]
+    lower, upper = scaled_bounds(family, x)
     curves, k = len(y), len(lower)
     inside = 1e-10 * (upper - lower)  # iterates stay strictly inside the bounds, as scipy's trf keeps
     lower, upper = lower + inside, upper - inside  # them: on a bound some families lose their gradient
@@ -175,7 +175,7 @@ def _solve(
             if not len(live):
                 break
             t, res = theta[live], r[live]
-            jac = _jacobian(family, t.T[..., None], x) / s[:, None]
+            jac = scaled_jacobian(family, t.T[..., None], x) / s[:, None]
             jac = np.broadcast_to(jac, (len(live), len(x), k))  # log2's does not depend on theta
             grad = np.einsum("cpk,cp->ck", jac, res)
             free = ~(((t <= lower) & (grad > 0)) | ((t >= upper) & (grad < 0)))

@@ -14,9 +14,8 @@ Families (names as in the LCDB survey, written for an error that falls with n):
     log2   a - b·ln n                the log law, clipped at 0
     last1  a                         the last observed mean: the baseline every family must beat
 
-Below the families: `Curve` (the runs grouped by size, with the noise of each mean), `backtest`
-(each family fitted to the smaller sizes and scored on the larger ones). The bootstrap (a family
-refitted to seed-resampled curves) is in `datasize.forecasting.bootstrap`.
+The fitter works on a scaled problem (`SCALED_MODELS`, `scaled_bounds`, `scaled_jacobian`,
+`scaled_starts`, `to_scaled`, `result_from_scaled`), which `bootstrap` solves for many curves at once.
 
 Computation only; nothing here prints.
 """
@@ -24,13 +23,10 @@ Computation only; nothing here prints.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike
 
 MAX_EXPONENT = 4.0  # steeper than n^-4 is not a learning curve; real exponents are ~0.07-1.5
@@ -229,19 +225,19 @@ def fit_family(
     n_ref = float(n.max())
     x = n / n_ref
     if start is not None:
-        warm = _fit_scaled(family, x, y, s, [_to_scaled(family, np.asarray(start, dtype=float), n_ref)])
+        warm = _fit_scaled(family, x, y, s, [to_scaled(family, np.asarray(start, dtype=float), n_ref)])
         if warm is not None:
-            return _result(family, warm.x, warm.cost, n_ref, len(y))
-    best = _fit_scaled(family, x, y, s, _starts(family, x, y, s))
-    return None if best is None else _result(family, best.x, best.cost, n_ref, len(y))
+            return result_from_scaled(family, warm.x, warm.cost, n_ref, len(y))
+    best = _fit_scaled(family, x, y, s, scaled_starts(family, x, y, s))
+    return None if best is None else result_from_scaled(family, best.x, best.cost, n_ref, len(y))
 
 
 def _fit_scaled(family: CurveFamily, x: np.ndarray, y: np.ndarray, s: np.ndarray, starts: list[np.ndarray]):
     """The best scipy least_squares result over the starting points, or None."""
     from scipy.optimize import least_squares
 
-    model = _SCALED[family]
-    lower, upper = _bounds(family, x)
+    model = SCALED_MODELS[family]
+    lower, upper = scaled_bounds(family, x)
     best = None
     for theta0 in starts:
         theta0 = np.clip(np.nan_to_num(theta0, nan=0.0), lower + 1e-9, upper - 1e-9)
@@ -250,7 +246,7 @@ def _fit_scaled(family: CurveFamily, x: np.ndarray, y: np.ndarray, s: np.ndarray
                 result = least_squares(
                     lambda t: (model(t, x) - y) / s,
                     theta0,
-                    jac=lambda t: _jacobian(family, t, x) / s[:, None],
+                    jac=lambda t: scaled_jacobian(family, t, x) / s[:, None],
                     bounds=(lower, upper),
                     method="trf",
                     max_nfev=200,
@@ -263,7 +259,7 @@ def _fit_scaled(family: CurveFamily, x: np.ndarray, y: np.ndarray, s: np.ndarray
     return best
 
 
-def _result(
+def result_from_scaled(
     family: CurveFamily, theta: np.ndarray, cost: float, n_ref: float, n_points: int
 ) -> FitResult | None:
     """The fit in raw parameters (n in images) from scaled ones and the half sum of squares; None
@@ -295,7 +291,7 @@ def _log2(t: np.ndarray, x: np.ndarray) -> np.ndarray:
     return t[0] - t[1] * np.log(x)
 
 
-def _jacobian(family: CurveFamily, t: np.ndarray, x: np.ndarray) -> np.ndarray:
+def scaled_jacobian(family: CurveFamily, t: np.ndarray, x: np.ndarray) -> np.ndarray:
     """d model / d theta, one column per scaled parameter (finite differences are 10x slower).
 
     `t` is one parameter vector, or (params, curves, 1) for many curves at once (bootstrap.py).
@@ -318,7 +314,7 @@ def _jacobian(family: CurveFamily, t: np.ndarray, x: np.ndarray) -> np.ndarray:
     return np.stack(np.broadcast_arrays(*columns), axis=-1)  # (points, params) or (curves, points, params)
 
 
-_SCALED = {
+SCALED_MODELS = {
     CurveFamily.POW2: _pow,
     CurveFamily.POW3: _pow3,
     CurveFamily.POW4: _pow4,
@@ -327,7 +323,7 @@ _SCALED = {
 }
 
 
-def _bounds(family: CurveFamily, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def scaled_bounds(family: CurveFamily, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     b = MAX_EXPONENT
     if family == CurveFamily.POW2:
         return np.array([0.0, 0.0]), np.array([2.0, b])
@@ -349,7 +345,7 @@ def _loglog_line(x: np.ndarray, y: np.ndarray, s: np.ndarray) -> tuple[float, fl
     return float(np.exp(intercept)), float(np.clip(-slope, 0.0, MAX_EXPONENT))
 
 
-def _starts(family: CurveFamily, x: np.ndarray, y: np.ndarray, s: np.ndarray) -> list[np.ndarray]:
+def scaled_starts(family: CurveFamily, x: np.ndarray, y: np.ndarray, s: np.ndarray) -> list[np.ndarray]:
     low = float(max(y.min(), 0.0))
     if family == CurveFamily.POW2:
         return [np.array(_loglog_line(x, y, s))]
@@ -382,7 +378,7 @@ def _to_raw(family: CurveFamily, t: np.ndarray, n_ref: float) -> np.ndarray:
     return np.array([t[0] + t[1] * np.log(n_ref), t[1]])  # log2
 
 
-def _to_scaled(family: CurveFamily, p: np.ndarray, n_ref: float) -> np.ndarray:
+def to_scaled(family: CurveFamily, p: np.ndarray, n_ref: float) -> np.ndarray:
     if family in (CurveFamily.POW2, CurveFamily.POW3):
         return np.array([p[0] * n_ref ** -p[1], *p[1:]])
     if family == CurveFamily.POW4:
@@ -390,184 +386,3 @@ def _to_scaled(family: CurveFamily, p: np.ndarray, n_ref: float) -> np.ndarray:
     if family == CurveFamily.MMF4:
         return np.array([p[1], p[0] - p[1], np.log(p[2] / n_ref), p[3]])
     return np.array([p[0] - p[1] * np.log(n_ref), p[1]])  # log2
-
-
-# --- the curve, its backtest and its bootstrap ---------------------------------------------------------
-
-
-def binomial_variance(error: ArrayLike, n_valid: int) -> np.ndarray:
-    """Variance of an error rate measured on n_valid images, p(1-p)/n, with p kept within
-    [1/n, 1 - 1/n] so that a perfect score still carries the uncertainty of one image.
-
-    >>> round(float(binomial_variance(0.1, 100)), 6)
-    0.0009
-    """
-    p = np.clip(np.asarray(error, dtype=float), 1 / n_valid, 1 - 1 / n_valid)
-    return p * (1 - p) / n_valid
-
-
-@dataclass(frozen=True)
-class Curve:
-    """A learning curve as the fits see it: one entry per training-set size, smallest first."""
-
-    n: np.ndarray  # training images
-    errors: tuple[np.ndarray, ...]  # the finished runs' validation errors at each n (one per seed)
-    n_valid: int  # validation images (one fixed set for every run)
-
-    @property
-    def mean(self) -> np.ndarray:
-        return np.array([e.mean() for e in self.errors])
-
-    @property
-    def seeds(self) -> np.ndarray:
-        return np.array([len(e) for e in self.errors])
-
-    @property
-    def run_variance(self) -> np.ndarray:
-        """Variance of one run's error: the seeds' spread, never below the binomial noise (3 seeds
-        often agree by chance, and a fixed validation set adds noise that seeds do not show)."""
-        spread = np.array([e.var(ddof=1) if len(e) > 1 else 0.0 for e in self.errors])
-        return np.maximum(spread, binomial_variance(self.mean, self.n_valid))
-
-    @property
-    def se(self) -> np.ndarray:
-        """Standard error of each mean: the sigma of every fit."""
-        return np.sqrt(self.run_variance / self.seeds)
-
-    def spread_ratio(self) -> float:
-        """How much more one run's error varies than binomial noise alone: the median over sizes."""
-        return float(np.median(self.run_variance / binomial_variance(self.mean, self.n_valid)))
-
-    def subset(self, keep: np.ndarray) -> Curve:
-        return Curve(
-            self.n[keep], tuple(e for e, k in zip(self.errors, keep, strict=True) if k), self.n_valid
-        )
-
-
-def curve_from_runs(runs: pd.DataFrame, *, n_column: str = "n_train") -> Curve:
-    """Group runs (columns `n_column`, error_rate, n_valid) by training-set size into a Curve."""
-    groups = runs.groupby(n_column, sort=True)["error_rate"]
-    n = np.array([float(k) for k, _ in groups])
-    errors = tuple(np.sort(g.to_numpy(dtype=float)) for _, g in groups)
-    return Curve(n, errors, int(runs["n_valid"].max()))
-
-
-@dataclass(frozen=True)
-class Backtest:
-    """How well each family, fitted to the smaller sizes, predicted the measured larger ones."""
-
-    scores: pd.DataFrame  # family, n_params, candidate, error (mean absolute), one column per split
-    residuals: pd.DataFrame  # family, split, n_train, doublings (from the largest size fitted),
-    #   predicted, observed: every held-out prediction
-    chosen: CurveFamily
-    chosen_error: float  # the chosen family's backtest error (NaN when none could be backtested)
-    baseline_error: float  # last1's
-
-    @property
-    def beats_baseline(self) -> bool:
-        return bool(self.chosen_error < self.baseline_error)
-
-    def misfit_per_doubling(self, family: CurveFamily) -> float:
-        """The family's mean absolute backtest error per doubling extrapolated (NaN if none)."""
-        rows = self.residuals[self.residuals["family"] == family]
-        if rows.empty:
-            return math.nan
-        miss = (rows["predicted"] - rows["observed"]).abs() / rows["doublings"].clip(lower=0.5)
-        return float(miss.mean())
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "chosen": str(self.chosen),
-            "error": finite_or_none(self.chosen_error),
-            "baseline_error": finite_or_none(self.baseline_error),
-            "beats_baseline": self.beats_baseline,
-            "families": [
-                {k: finite_or_none(v) for k, v in r.items()} for r in self.scores.to_dict("records")
-            ],
-            "residuals": [
-                {k: finite_or_none(v) for k, v in r.items()} for r in self.residuals.to_dict("records")
-            ],
-        }
-
-
-def backtest_splits(n: np.ndarray) -> list[tuple[str, np.ndarray]]:
-    """The backtests: fit the sizes below the largest and predict it; with 5 or more sizes, also fit
-    those up to a quarter of the largest and predict the rest (2x and 4x away).
-
-    >>> [(name, keep.tolist()) for name, keep in backtest_splits(np.array([1, 2, 4, 8, 16]))]
-    [('to_largest', [True, True, True, True, False]), ('from_quarter', [True, True, True, False, False])]
-    """
-    splits = [("to_largest", n < n.max())]
-    quarter = n <= n.max() / 4 * 1.1  # curve.py rounds each fraction's size to whole images
-    if len(n) >= 5 and quarter.sum() >= 3:
-        splits.append(("from_quarter", quarter))
-    return splits
-
-
-def backtest(curve: Curve, *, families: Sequence[CurveFamily], score_all: bool = True) -> Backtest:
-    """Score every family (and last1) by its extrapolation error, and choose among `families`.
-
-    A family's score is its mean absolute error over the backtests; it is scored only where each
-    backtest has at least as many sizes to fit as it has parameters. The chosen family has the
-    lowest score among `families`; ties, and curves where none could be scored, go to the first.
-    Every family is scored, so that the table shows how the others would have done; with
-    `score_all=False` only `families` and last1 are (where only the misfit is read: 6x fewer fits).
-    """
-    splits = backtest_splits(curve.n)
-    scored = [f for f in CurveFamily if score_all or f in families or f == CurveFamily.LAST1]
-    scores, residuals = [], []
-    for family in scored:
-        row: dict[str, Any] = {
-            "family": str(family),
-            "n_params": family.n_params,
-            "candidate": family in families,
-        }
-        for name, keep in splits:
-            held = _holdout(curve, keep, family)
-            row[name] = float(np.mean(np.abs(held["predicted"] - held["observed"]))) if held else math.nan
-            residuals += [{"family": str(family), "split": name, **r} for r in _rows(held)]
-        split_scores = [row[name] for name, _ in splits]
-        row["error"] = float(np.mean(split_scores)) if all(map(math.isfinite, split_scores)) else math.nan
-        scores.append(row)
-    table = pd.DataFrame(
-        scores, columns=["family", "n_params", "candidate", "error", *[s for s, _ in splits]]
-    )
-    order = {str(f): i for i, f in enumerate(families)}
-    ranked = table[table["candidate"]].dropna(subset=["error"])
-    ranked = ranked.assign(order=ranked["family"].map(order)).sort_values(["error", "order"], kind="stable")
-    chosen = CurveFamily(ranked["family"].iloc[0]) if len(ranked) else CurveFamily(families[0])
-    chosen_error = float(ranked["error"].iloc[0]) if len(ranked) else math.nan
-    baseline = float(table.loc[table["family"] == CurveFamily.LAST1, "error"].iloc[0])
-    columns = ["family", "split", "n_train", "doublings", "predicted", "observed"]
-    return Backtest(table, pd.DataFrame(residuals, columns=columns), chosen, chosen_error, baseline)
-
-
-def _holdout(curve: Curve, keep: np.ndarray, family: CurveFamily) -> dict[str, np.ndarray] | None:
-    train = curve.subset(keep)
-    if len(train.n) < family.n_params:
-        return None
-    fit = fit_family(family, train.n, train.mean, sigma=train.se)
-    if fit is None:
-        return None
-    n = curve.n[~keep]
-    return {
-        "n_train": n,
-        "doublings": np.log2(n / train.n.max()),
-        "predicted": fit.predict(n),
-        "observed": curve.mean[~keep],
-    }
-
-
-def _rows(held: dict[str, np.ndarray] | None) -> list[dict[str, float]]:
-    if held is None:
-        return []
-    return [{k: float(v[i]) for k, v in held.items()} for i in range(len(held["n_train"]))]
-
-
-def finite_or_none(value: Any) -> Any:
-    """JSON-ready: numpy scalars unwrapped, NaN and infinities as None."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

@@ -1,8 +1,8 @@
 """The sizing forecast: from a learning curve's runs (fractions × seeds) to "do I need more images,
 and how many?", with intervals, a plateau test, a self-check and a guard.
 
-`forecast(runs)` takes curve.py's runs table (and optionally its per-class table) and:
-1. groups the finished runs by training-set size (`curves_fit.Curve`): the mean error at each size
+`forecast(runs)` takes the curve's runs table (runs.csv) (and optionally its per-class table) and:
+1. groups the finished runs by training-set size (`points.Curve`): the mean error at each size
    and its standard error (the spread over seeds, never below the validation set's binomial noise);
 2. backtests every curve family: fitted to the smaller sizes, each predicts the error measured at
    the larger ones (2x and 4x away, as the forecast will). The best candidate is chosen, and its
@@ -40,343 +40,35 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from datasize.curves.folder import PER_CLASS_INPUT_COLUMNS, RUN_INPUT_COLUMNS
+from datasize.forecasting.backtest import Backtest, backtest
 from datasize.forecasting.bootstrap import bootstrap_fits
-from datasize.forecasting.families import (
-    Backtest,
-    Curve,
-    CurveFamily,
-    FitResult,
-    backtest,
-    binomial_variance,
-    curve_from_runs,
-    finite_or_none,
-    fit_family,
-    floor,
-    gain_per_doubling,
-    images_for_error,
+from datasize.forecasting.classes import per_class_forecast
+from datasize.forecasting.estimates import (
+    HORIZONS,
+    MISFIT_SCALE,
+    SEARCH_LIMIT,
+    Guard,
+    Horizon,
+    ImagesNeeded,
+    Plateau,
+    Reach,
+    horizon,
+    images_needed,
+    monotonicity_guard,
+    refits_plateau,
 )
+from datasize.forecasting.families import CurveFamily, FitResult, fit_family
+from datasize.forecasting.points import Curve, curve_from_runs, overfitting_summary, points_table
+from datasize.io import jsonable
+from datasize.text import pct
 
-RUN_COLUMNS = ("n_train", "seed", "error_rate", "n_valid", "status")
-PER_CLASS_COLUMNS = ("n_train", "seed", "label", "n_train_class", "n_valid_class", "error_rate")
 DEFAULT_FAMILIES = (CurveFamily.POW3, CurveFamily.POW2, CurveFamily.POW4, CurveFamily.MMF4)
-HORIZONS = (2, 4)  # forecasts at these multiples of the current training set
-SEARCH_LIMIT = 1000  # images needed beyond this multiple of the current data count as unreachable
-NOISE_SIGMAS = 2.0  # the guard: a rise in error counts beyond this many standard errors
-MISFIT_SCALE = 1.0  # sd of the family's own error = this x its backtest error per doubling x doublings
-#   ahead (a 600-curve side study: 0.8 gave 81% coverage of a 10-90% interval, 1.0 84%, 1.25 87%)
-
-
-class Reach(StrEnum):
-    """Whether a target error can be reached with more images of the same kind."""
-
-    REACHED = "reached"  # the current images already reach it, by the fitted curves
-    REACHABLE = "reachable"  # every refit in the interval reaches it within SEARCH_LIMIT x the data
-    UNCERTAIN = "uncertain"  # the median refit reaches it; the conservative one does not
-    UNREACHABLE = "unreachable"  # the fitted floor is above the target, or the median refit never gets there
-    UNRELIABLE = "unreliable"  # the guard forbids extrapolating that far
-
-
-def quantiles(values: np.ndarray, interval: tuple[float, float]) -> tuple[float, float]:
-    """The two quantiles of `values` (infinities allowed: then no interpolation across them).
-
-    >>> quantiles(np.array([1.0, 2.0, 3.0, np.inf]), (0.25, 0.75))
-    (1.0, 3.0)
-    """
-    values = np.asarray(values, dtype=float)
-    if values.size == 0:
-        return math.nan, math.nan
-    method = "inverted_cdf" if np.isinf(values).any() else "linear"
-    low, high = np.quantile(values, interval, method=method)
-    return float(low), float(high)
-
-
-@dataclass(frozen=True)
-class Horizon:
-    """The forecast error at a multiple of the current training set."""
-
-    multiple: int
-    n_train: int
-    expected: float  # the curve fitted to all runs
-    low: float  # the interval for the error a rerun at that size would measure
-    high: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: finite_or_none(v) for k, v in vars(self).items()}
-
-
-def horizon(
-    curve: Curve,
-    fit: FitResult,
-    fits: list[FitResult],
-    *,
-    multiple: int,
-    misfit: float,
-    interval: tuple[float, float],
-    rng: np.random.Generator,
-) -> Horizon:
-    """The forecast at `multiple` x the current size. Its interval spreads each refit's prediction
-    by the noise of measuring it (seed spread and binomial, over as many seeds as now) and by the
-    family's own error (`misfit` per doubling, from the backtest)."""
-    n = float(curve.n.max() * multiple)
-    expected = np.array([float(f.predict(n)) for f in fits])
-    measure = curve.spread_ratio() * binomial_variance(expected, curve.n_valid) / curve.seeds[-1]
-    family_error = (MISFIT_SCALE * misfit * math.log2(multiple)) ** 2
-    drawn = expected + rng.standard_normal(expected.size) * np.sqrt(measure + family_error)
-    low, high = quantiles(np.clip(drawn, 0.0, 1.0), interval)
-    return Horizon(multiple, round(n), float(fit.predict(n)), low, high)
-
-
-@dataclass(frozen=True)
-class Plateau:
-    """The gain per doubling at the current size: how much doubling the images cuts the error."""
-
-    n_train: int
-    gain: float  # error(n) - error(2n) on the curve fitted to all runs
-    low: float  # its interval over the refits
-    high: float
-    threshold: float  # in error-rate points
-    relative: float  # as a share of the current error
-    plateaued: bool  # the whole interval lies below both thresholds
-    helps: bool  # the whole interval lies above one of them: a gain surely worth having
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: finite_or_none(v) for k, v in vars(self).items()}
-
-
-def plateau(
-    gains: np.ndarray,
-    gain: float,
-    *,
-    n_train: int,
-    error_rate: float,
-    threshold: float,
-    relative: float,
-    interval: tuple[float, float],
-) -> Plateau:
-    """Plateau when the upper end of the gain's interval is below `threshold` points and below
-    `relative` x the current error: a doubling that surely cuts little, absolutely and relatively.
-    (The relative test keeps a clean power law at 1% error, halving with each doubling, from being
-    called a plateau because its gains are now small in points.)
-
-    >>> gains, ci = np.array([0.001, 0.003]), (0.1, 0.9)
-    >>> flat = plateau(gains, 0.002, n_train=100, error_rate=0.07, threshold=0.005, relative=0.1, interval=ci)
-    >>> round(flat.high, 6), flat.plateaued
-    (0.0028, True)
-    """
-    low, high = quantiles(gains, interval)
-    flat = high < threshold and high <= relative * error_rate
-    helps = low >= min(threshold, relative * error_rate) and low > 0
-    return Plateau(n_train, gain, low, high, threshold, relative, bool(flat), bool(helps))
-
-
-@dataclass(frozen=True)
-class ImagesNeeded:
-    """How many training images the fitted curves need to reach `target` error."""
-
-    target: float
-    status: Reach
-    median: float  # inf: not reached within SEARCH_LIMIT x the current data
-    conservative: float  # the interval's upper end: plan for this many (and collect in rounds)
-    low: float
-    high: float
-    floor: float  # where the fitted curve levels off, for the "not reachable" message
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: str(v) if k == "status" else finite_or_none(v) for k, v in vars(self).items()}
-
-
-def images_needed(
-    fit: FitResult,
-    fits: list[FitResult],
-    *,
-    target: float,
-    n_current: float,
-    drifts: np.ndarray | None = None,
-    interval: tuple[float, float],
-) -> ImagesNeeded:
-    """The distribution of the images needed for `target` over the refits, each bent beyond the
-    current size by its drift (error per doubling: the family's own error, drawn per refit).
-
-    >>> from datasize.forecasting.families import CurveFamily, FitResult
-    >>> flat = FitResult(CurveFamily.POW3, (1.0, 0.5, 0.05), 0.0, 5)
-    >>> images_needed(flat, [flat] * 10, target=0.01, n_current=100, interval=(0.1, 0.9)).status
-    <Reach.UNREACHABLE: 'unreachable'>
-    """
-    limit = n_current * SEARCH_LIMIT
-    drifts = np.zeros(len(fits)) if drifts is None else drifts
-    needed = np.array(
-        [
-            images_for_error(f.family, f.params, target, n_max=limit, drift=d, n_from=n_current)
-            for f, d in zip(fits, drifts, strict=True)
-        ]
-    )
-    low, high = quantiles(needed, interval)
-    median = quantiles(needed, (0.5, 0.5))[0]
-    level = floor(fit.family, fit.params)
-    if level >= target or math.isinf(median):
-        status = Reach.UNREACHABLE
-    elif high <= n_current:
-        status = Reach.REACHED
-    else:
-        status = Reach.UNCERTAIN if math.isinf(high) else Reach.REACHABLE
-    return ImagesNeeded(target, status, median, high, low, high, level)
-
-
-@dataclass(frozen=True)
-class Guard:
-    """Whether the curve falls as a learning curve should; if not, how far the forecast may reach."""
-
-    monotone: bool
-    rises: pd.DataFrame  # n_small, n_large, rise (mean error increase), noise (its standard error)
-    max_multiple: int  # forecasts beyond this multiple of the current data are withheld
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"monotone": self.monotone, "max_multiple": self.max_multiple, "rises": _records(self.rises)}
-
-
-def refits_plateau(
-    fit: FitResult,
-    fits: list[FitResult],
-    drifts: np.ndarray,
-    *,
-    n_now: float,
-    error_rate: float,
-    flat: tuple[float, float],
-    interval: tuple[float, float],
-) -> Plateau:
-    """The plateau test at `n_now` on the fit's gain per doubling, with the interval of the refits'
-    gains each less its drift; `flat` is the test's (threshold, relative)."""
-    gains = np.array([gain_per_doubling(f.family, f.params, n_now) for f in fits]) - drifts
-    return plateau(
-        gains,
-        gain_per_doubling(fit.family, fit.params, n_now),
-        n_train=int(n_now),
-        error_rate=error_rate,
-        threshold=flat[0],
-        relative=flat[1],
-        interval=interval,
-    )
-
-
-def monotonicity_guard(curve: Curve, *, sigmas: float = NOISE_SIGMAS) -> Guard:
-    """Flag each pair of sizes where the larger one's mean error is higher by more than `sigmas`
-    standard errors (seed spread and binomial noise); a flagged curve is extrapolated 2x at most."""
-    rows = []
-    mean, se = curve.mean, curve.se
-    for i in range(len(curve.n)):
-        for j in range(i + 1, len(curve.n)):
-            rise, noise = float(mean[j] - mean[i]), math.hypot(se[i], se[j])
-            if rise > sigmas * noise:
-                rows.append(
-                    {"n_small": int(curve.n[i]), "n_large": int(curve.n[j]), "rise": rise, "noise": noise}
-                )
-    rises = pd.DataFrame(rows, columns=["n_small", "n_large", "rise", "noise"])
-    return Guard(rises.empty, rises, max(HORIZONS) if rises.empty else min(HORIZONS))
-
-
-def overfitting_summary(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per training-set size: finished runs, the share diagnosed overfitting, the median onset epoch,
-    and the train/valid gap (validation error minus the error on the run's own training subset)."""
-    missing = pd.Series(np.nan, index=runs.index)
-    table = pd.DataFrame(
-        {
-            "n_train": runs["n_train"],
-            "error_rate": runs["error_rate"],
-            "train": pd.to_numeric(runs.get("train_error", missing), errors="coerce"),
-            "overfitting": runs.get("diagnosis", missing).astype(str).eq("overfitting"),
-            "onset": pd.to_numeric(runs.get("overfit_onset_epoch", missing), errors="coerce"),
-        }
-    )
-    table["gap"] = table["error_rate"] - table["train"]
-    summary = table.groupby("n_train", sort=True).agg(
-        runs=("error_rate", "size"),
-        error_rate=("error_rate", "mean"),
-        train_error=("train", "mean"),
-        gap=("gap", "mean"),
-        overfitting_share=("overfitting", "mean"),
-        onset_epoch=("onset", "median"),
-    )
-    return summary.reset_index()
-
-
-def per_class_forecast(
-    per_class: pd.DataFrame,
-    *,
-    family: CurveFamily,
-    n_boot: int,
-    seed: int,
-    threshold: float,
-    relative: float,
-    interval: tuple[float, float],
-) -> pd.DataFrame:
-    """Each class's error fitted against its own training images, ranked by where to collect first.
-
-    A class's error is taken to depend on its own images. Its expected reduction from doubling them
-    (`reduction` = `error_fit` - `error_2x` on its fitted curve, with the interval `low`-`high` over
-    its n_boot refits), times its share of the validation images, is its expected cut in
-    the overall error (`overall_reduction`): the ranking's key. A class's curve is noisier than the
-    whole's, so 4-parameter families are replaced by pow3. Classes with fewer than 3 sizes, or
-    whose fit fails, get status "too_few_points" and rank last. As for the whole curve, the
-    intervals hold the seeds' noise and the family's own error per doubling (backtested per class).
-    """
-    family = CurveFamily.POW3 if family.n_params > 3 else family
-    valid = per_class.groupby("label")["n_valid_class"].max()
-    rows = []
-    for index, (label, table) in enumerate(per_class.groupby("label", sort=True)):
-        sizes = table.groupby("n_train")["n_train_class"].median()
-        table = table.assign(n_class=table["n_train"].map(sizes), n_valid=max(int(valid[label]), 2))
-        curve = curve_from_runs(table, n_column="n_class")
-        rng = np.random.default_rng([seed, index])
-        rows.append(
-            {"label": label, "share": float(valid[label] / valid.sum())}
-            | _class_forecast(
-                curve,
-                family,
-                n_boot=n_boot,
-                rng=rng,
-                flat=(threshold, relative),
-                ci=interval,
-            )
-        )
-    out = pd.DataFrame(rows)
-    out["overall_reduction"] = out["reduction"] * out["share"]
-    out = out.sort_values("overall_reduction", ascending=False, kind="stable", na_position="last")
-    return out.assign(rank=np.arange(1, len(out) + 1)).reset_index(drop=True)
-
-
-def _class_forecast(curve: Curve, family: CurveFamily, *, n_boot, rng, flat, ci) -> dict[str, Any]:
-    """One class's row of the ranking; `flat` is the plateau test's (threshold, relative)."""
-    n_now = float(curve.n.max())
-    row = {"n_train_class": int(n_now), "n_valid_class": curve.n_valid, "error_rate": float(curve.mean[-1])}
-    fit = None
-    if len(curve.n) >= 3:
-        fit = fit_family(family, curve.n, curve.mean, sigma=curve.se)
-        fit = fit or fit_family(CurveFamily.POW2, curve.n, curve.mean, sigma=curve.se)
-    if fit is None:
-        empty = {k: math.nan for k in ("error_fit", "error_2x", "reduction", "low", "high")}
-        return row | {"family": None, **empty, "plateaued": False, "status": "too_few_points"}
-    fits = bootstrap_fits(curve, fit, n_boot=n_boot, rng=rng) or [fit]
-    drifts = MISFIT_SCALE * _misfit(backtest(curve, families=(fit.family,), score_all=False), fit.family)
-    drifts = drifts * rng.standard_normal(len(fits))
-    test = refits_plateau(
-        fit, fits, drifts, n_now=n_now, error_rate=row["error_rate"], flat=flat, interval=ci
-    )
-    return row | {
-        "family": str(fit.family),
-        "error_fit": float(fit.predict(n_now)),
-        "error_2x": float(fit.predict(2 * n_now)),
-        "reduction": test.gain,
-        "low": test.low,
-        "high": test.high,
-        "plateaued": test.plateaued,
-        "status": "plateaued" if test.plateaued else "ok",
-    }
 
 
 # --- the forecast -------------------------------------------------------------------------------------
@@ -415,19 +107,17 @@ class Forecast:
         return {
             "verdict": self.verdict(),
             "n_train": self.n_train,
-            "error_rate": finite_or_none(self.error_rate),
+            "error_rate": jsonable(self.error_rate),
             "family": str(self.family),
-            "fit": {
-                k: finite_or_none(v) if not isinstance(v, dict) else v for k, v in self.fit.to_dict().items()
-            },
+            "fit": jsonable(self.fit.to_dict()),
             "forecast": [h.to_dict() for h in self.horizons],
             "plateau": self.plateau.to_dict(),
             "images_needed": None if self.images_needed is None else self.images_needed.to_dict(),
             "backtest": self.backtest.to_dict(),
             "guard": self.guard.to_dict(),
-            "overfitting": _records(self.overfitting),
-            "per_class": None if self.per_class is None else _records(self.per_class),
-            "points": _records(self.points),
+            "overfitting": jsonable(self.overfitting.to_dict("records")),
+            "per_class": None if self.per_class is None else jsonable(self.per_class.to_dict("records")),
+            "points": jsonable(self.points.to_dict("records")),
             "excluded_runs": dict(self.excluded_runs),
             "bootstrap": {"refits": self.refits, "seed": self.seed, "interval": list(self.interval)},
         }
@@ -475,7 +165,7 @@ def forecast(
     fits = bootstrap_fits(curve, fit, n_boot=n_boot, rng=rng) or [fit]  # every refit failed: no spread
     guard = monotonicity_guard(curve)
     n_now = float(curve.n.max())
-    misfit = _misfit(tested, fit.family)
+    misfit = tested.misfit(fit.family)
     horizons = tuple(
         horizon(curve, fit, fits, multiple=m, misfit=misfit, interval=interval, rng=rng)
         for m in HORIZONS
@@ -516,7 +206,7 @@ def forecast(
     return Forecast(
         n_train=int(n_now),
         error_rate=float(curve.mean[-1]),
-        points=_points_table(ok, curve),
+        points=points_table(ok, curve),
         excluded_runs=excluded,
         fit=fit,
         backtest=tested,
@@ -530,12 +220,6 @@ def forecast(
         seed=seed,
         interval=(float(interval[0]), float(interval[1])),
     )
-
-
-def _misfit(tested: Backtest, family: CurveFamily) -> float:
-    """The family's backtest error per doubling; last1's when the family could not be backtested."""
-    misfit = tested.misfit_per_doubling(family)
-    return misfit if math.isfinite(misfit) else tested.misfit_per_doubling(CurveFamily.LAST1)
 
 
 def _fit_chosen(curve: Curve, tested: Backtest) -> FitResult:
@@ -556,9 +240,9 @@ def _check_runs(runs: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
         raise ValueError(
             f"runs must be a pandas DataFrame (curve.py's runs table); got {type(runs).__name__}"
         )
-    missing = [c for c in RUN_COLUMNS if c not in runs.columns]
+    missing = [c for c in RUN_INPUT_COLUMNS if c not in runs.columns]
     if missing:
-        raise ValueError(f"runs lacks the columns {missing}; a forecast needs {list(RUN_COLUMNS)}")
+        raise ValueError(f"runs lacks the columns {missing}; a forecast needs {list(RUN_INPUT_COLUMNS)}")
     status = runs["status"].astype(str)
     excluded = {str(k): int(v) for k, v in status[status != "ok"].value_counts().sort_index().items()}
     ok = runs[status == "ok"].copy()
@@ -600,39 +284,16 @@ def _check_options(families, n_boot, target_error, thresholds, interval) -> tupl
 
 
 def _check_per_class(per_class: pd.DataFrame, ok: pd.DataFrame) -> pd.DataFrame:
-    missing = [c for c in PER_CLASS_COLUMNS if c not in per_class.columns]
+    missing = [c for c in PER_CLASS_INPUT_COLUMNS if c not in per_class.columns]
     if missing:
-        raise ValueError(f"per_class lacks the columns {missing}; it needs {list(PER_CLASS_COLUMNS)}")
+        raise ValueError(f"per_class lacks the columns {missing}; it needs {list(PER_CLASS_INPUT_COLUMNS)}")
     finished = ok[["n_train", "seed"]].drop_duplicates()
     table = per_class.astype({"n_train": int, "seed": int})
     table = table.merge(finished.astype({"seed": int}), on=["n_train", "seed"], how="inner")  # finished only
     return table[table["n_train_class"] > 0]
 
 
-def _points_table(ok: pd.DataFrame, curve: Curve) -> pd.DataFrame:
-    n = curve.n.astype(int)
-    fraction = ok.groupby("n_train")["fraction"].first().reindex(n) if "fraction" in ok else np.nan
-    return pd.DataFrame(
-        {
-            "n_train": n,
-            "fraction": np.asarray(fraction, dtype=float) if "fraction" in ok else np.nan,
-            "runs": curve.seeds,
-            "error_rate": curve.mean,
-            "sd": [e.std(ddof=1) if len(e) > 1 else np.nan for e in curve.errors],
-            "se": curve.se,
-        }
-    )
-
-
 # --- words and JSON ----------------------------------------------------------------------------------
-
-
-def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{str(k): finite_or_none(v) for k, v in row.items()} for row in table.to_dict("records")]
-
-
-def _pct(error: float) -> str:
-    return f"{100 * error:.{1 if abs(error) >= 0.001 else 2}f}%"
 
 
 def _verdict_sentences(f: Forecast) -> list[str]:
@@ -647,23 +308,23 @@ def _verdict_sentences(f: Forecast) -> list[str]:
         )
     if f.plateau.plateaued:
         out.append(
-            f"The error has plateaued at about {_pct(f.error_rate)}: more images of the same kind "
+            f"The error has plateaued at about {pct(f.error_rate)}: more images of the same kind "
             "will not help much; look at labels, model or data diversity."
         )
     else:
         h = f.horizons[0]
         surely = f.plateau.helps
-        interval = f"{width}% interval {_pct(h.low)}–{_pct(h.high)}"
-        if _pct(h.expected) == _pct(f.error_rate) and not surely:  # "cut from 1.5% to 1.5%" says nothing
+        interval = f"{width}% interval {pct(h.low)}–{pct(h.high)}"
+        if pct(h.expected) == pct(f.error_rate) and not surely:  # "cut from 1.5% to 1.5%" says nothing
             out.append(
                 f"More images may help little: doubling to {h.n_train:,} images should leave the error "
-                f"near {_pct(f.error_rate)} ({interval}); the curve may be levelling off."
+                f"near {pct(f.error_rate)} ({interval}); the curve may be levelling off."
             )
         else:
             out.append(
                 f"More images {'will' if surely else 'may'} help: doubling to {h.n_train:,} images "
                 f"should cut "
-                f"the error from {_pct(f.error_rate)} to about {_pct(h.expected)} ({interval})"
+                f"the error from {pct(f.error_rate)} to about {pct(h.expected)} ({interval})"
                 + ("." if surely else ", but the curve may be levelling off.")
             )
     if f.images_needed is not None:
@@ -676,11 +337,11 @@ def _verdict_sentences(f: Forecast) -> list[str]:
 
 
 def _needed_sentence(need: ImagesNeeded, n_now: int, width: int, measured: float = math.nan) -> str:
-    target = _pct(need.target)
+    target = pct(need.target)
     if need.status == Reach.REACHABLE and math.isfinite(measured) and measured <= need.target:
         # Measured below target already, but the uncertainty does not rule out a rerun above it.
         return (
-            f"The measured error ({_pct(measured)}) is already below the {target} target; to stay below it "
+            f"The measured error ({pct(measured)}) is already below the {target} target; to stay below it "
             f"with confidence, plan for {need.conservative:,.0f} images (conservative; median "
             f"{need.median:,.0f}, {width}% interval {need.low:,.0f}–{need.high:,.0f})."
         )
@@ -689,7 +350,7 @@ def _needed_sentence(need: ImagesNeeded, n_now: int, width: int, measured: float
     if need.status == Reach.UNREACHABLE and need.floor >= need.target:
         return (
             f"{target} is not reachable with this model by adding images of the same kind "
-            f"(the fitted curve levels off near {_pct(need.floor)})."
+            f"(the fitted curve levels off near {pct(need.floor)})."
         )
     if need.status == Reach.UNREACHABLE:
         return (

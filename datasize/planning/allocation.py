@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from datasize.forecasting.families import binomial_variance
-from datasize.forecasting.sizing import SEARCH_LIMIT, Reach, quantiles
+from datasize.forecasting.estimates import SEARCH_LIMIT, Reach, quantiles
+from datasize.noise import binomial_variance
 from datasize.planning.groups import Curves
 
 GREEDY_STEPS = 200  # a budget is spent in chunks of 1/200 of it

@@ -41,7 +41,6 @@ Computation only; nothing here prints.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Mapping
@@ -52,8 +51,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from datasize.forecasting.families import finite_or_none
-from datasize.forecasting.sizing import PER_CLASS_COLUMNS, SEARCH_LIMIT, Reach, quantiles
+from datasize.curves.folder import PER_CLASS_INPUT_COLUMNS, RunFolder
+from datasize.forecasting.estimates import SEARCH_LIMIT, Reach, quantiles
+from datasize.io import jsonable, write_csv_atomic, write_json
 from datasize.planning.allocation import (
     GREEDY_STEPS,
     Outlook,
@@ -63,7 +63,8 @@ from datasize.planning.allocation import (
     target_path,
     uniform_allocation,
 )
-from datasize.planning.groups import Curves, Reason, confusion_groups, fit_curves, read_predictions
+from datasize.planning.groups import Curves, Reason, confusion_groups, fit_curves
+from datasize.text import pct
 
 DEFAULT_CONFIDENCE = 0.9
 ANY_CLASS = "*"  # a cost table's row for every class it does not name
@@ -120,14 +121,13 @@ class CollectionPlan:
         """JSON-ready (NaN and infinities as None)."""
         names = ("budget", "target_error", "confidence", "priced", "spent", "images", "rounds", "error_now")
         names += ("expected", "low", "high", "quantile", "uniform_error", "floor", "n_boot", "seed")
-        records = [{k: finite_or_none(v) for k, v in r.items()} for r in self.table.to_dict("records")]
         return {
             "verdict": self.verdict(),
             "status": None if self.status is None else str(self.status),
-            **{k: finite_or_none(getattr(self, k)) for k in names},
+            **{k: jsonable(getattr(self, k)) for k in names},
             "limiting": list(self.limiting),
             "interval": list(self.interval),
-            "table": records,
+            "table": jsonable(self.table.to_dict("records")),
         }
 
 
@@ -176,7 +176,7 @@ def plan_collection(
     _check_options(target_error, budget, confidence, n_boot, interval)
     table = read_per_class(folder_or_table)
     if groups is None and not isinstance(folder_or_table, pd.DataFrame):
-        predictions = read_predictions(folder_or_table)
+        predictions = RunFolder(folder_or_table).largest_predictions()
         groups = confusion_groups(predictions) if predictions is not None else {}
     curves = fit_curves(table, groups=groups, n_boot=n_boot, seed=seed, interval=interval)
     labels = [x for g in curves.groups for x in g.labels]
@@ -267,18 +267,11 @@ def read_per_class(folder_or_table: str | os.PathLike | pd.DataFrame) -> pd.Data
     if isinstance(folder_or_table, pd.DataFrame):
         table = folder_or_table
     else:
-        folder = Path(folder_or_table)
-        if not folder.is_dir():
-            raise FileNotFoundError(f"run folder {str(folder)!r} does not exist")
-        if not (folder / "per_class.csv").is_file():
-            raise FileNotFoundError(
-                f"{str(folder)!r} has no per_class.csv: run `datasize curve DATA --out {folder}` first"
-            )
-        table = pd.read_csv(folder / "per_class.csv", dtype={"label": str}, keep_default_na=False)
-    missing = [c for c in PER_CLASS_COLUMNS if c not in table.columns]
+        table = RunFolder(folder_or_table).read_per_class()
+    missing = [c for c in PER_CLASS_INPUT_COLUMNS if c not in table.columns]
     if missing:
         raise ValueError(
-            f"the per-class table lacks the columns {missing}; it needs {list(PER_CLASS_COLUMNS)}"
+            f"the per-class table lacks the columns {missing}; it needs {list(PER_CLASS_INPUT_COLUMNS)}"
         )
     return table.assign(label=table["label"].astype(str))
 
@@ -355,23 +348,15 @@ def _check_options(target_error, budget, confidence, n_boot, interval) -> None:
 
 
 def write_plan(plan: CollectionPlan, folder: str | os.PathLike) -> list[Path]:
-    """plan.json (everything) and plan.csv (the table) in `folder`, each atomically; returns their paths."""
-    from datasize.io import write_csv_atomic, write_text_atomic
-
-    folder = Path(folder)
-    files = [folder / "plan.json", folder / "plan.csv"]
-    write_text_atomic(files[0], json.dumps(plan.to_dict(), indent=2, sort_keys=True, allow_nan=False) + "\n")
+    """plan.json (everything) and plan.csv (the table) in the run folder, each atomically; returns their
+    paths."""
+    files = RunFolder(folder).plan_files
+    write_json(files[0], plan.to_dict())
     write_csv_atomic(files[1], plan.table)
-    return files
+    return list(files)
 
 
 # --- words ---------------------------------------------------------------------------------------
-
-
-def _pct(error: float | None) -> str:
-    if error is None or not math.isfinite(error):
-        return "n/a"
-    return f"{100 * error:.{1 if abs(error) >= 0.001 else 2}f}%"
 
 
 def _names(labels: list[str]) -> str:
@@ -385,26 +370,26 @@ def _verdict_sentences(p: CollectionPlan) -> list[str]:
     got = t[t["collect"] > 0].sort_values(["collect", "label"], ascending=[False, True], kind="stable")
     counts = ", ".join(f"{r.collect:,} of '{r.label}'" for r in got.itertuples())
     outcome = (
-        f"expected error {_pct(p.expected)} ({width}% interval {_pct(p.low)}–{_pct(p.high)}), "
-        f"from {_pct(p.error_now)} now"
+        f"expected error {pct(p.expected)} ({width}% interval {pct(p.low)}–{pct(p.high)}), "
+        f"from {pct(p.error_now)} now"
     )
     cost = f" (cost {p.spent:,.2f})" if p.priced else ""
     if p.status == Reach.REACHED:
         out = [
-            f"No new images are needed: by the curves, the error is at most {_pct(p.target_error)} "
+            f"No new images are needed: by the curves, the error is at most {pct(p.target_error)} "
             f"in {p.confidence:.0%} of refits already ({outcome})."
         ]
     elif p.status == Reach.UNREACHABLE:
         out = [
-            f"{_pct(p.target_error)} is out of reach by adding images of the same kind: the curves level "
-            f"off near an overall {_pct(p.floor)}, held up most by {_names(list(p.limiting))}; look at "
+            f"{pct(p.target_error)} is out of reach by adding images of the same kind: the curves level "
+            f"off near an overall {pct(p.floor)}, held up most by {_names(list(p.limiting))}; look at "
             "their labels, the model or the data's diversity."
         ]
     elif got.empty:
         out = [f"Collect nothing: no class's curve promises a cut in the error ({outcome})."]
     elif p.target_error is not None:
         out = [
-            f"To reach {_pct(p.target_error)} with {p.confidence:.0%} confidence, collect {p.images:,} "
+            f"To reach {pct(p.target_error)} with {p.confidence:.0%} confidence, collect {p.images:,} "
             f"images{cost}: {counts}; {outcome}."
         ]
     else:
@@ -412,15 +397,13 @@ def _verdict_sentences(p: CollectionPlan) -> list[str]:
         out = [f"With a budget of {amount}, collect {counts}{cost}; {outcome}."]
     if p.status == Reach.UNCERTAIN:
         out.append(
-            f"Half of the refits reach {_pct(p.target_error)} there, but fewer than {p.confidence:.0%} do "
+            f"Half of the refits reach {pct(p.target_error)} there, but fewer than {p.confidence:.0%} do "
             f"within {SEARCH_LIMIT:,}x the data: it may be out of reach; collect in rounds and plan again."
         )
     if p.images:
         if p.budget is not None and p.spent < 0.9 * p.budget:
             out.append("The rest of the budget is left: by the curves, no class's error would fall further.")
-        out.append(
-            f"Spread evenly over every class, the same spend would give about {_pct(p.uniform_error)}."
-        )
+        out.append(f"Spread evenly over every class, the same spend would give about {pct(p.uniform_error)}.")
         together = sorted({x for x in t.loc[t["collect"] > 0, "group"] if "+" in x})
         if together:
             out.append(

@@ -17,28 +17,19 @@ Computation only; nothing here prints.
 
 from __future__ import annotations
 
-import json
 import math
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from datasize.forecasting.backtest import backtest
 from datasize.forecasting.bootstrap import refit_many
-from datasize.forecasting.families import (
-    CurveFamily,
-    FitResult,
-    backtest,
-    curve_from_runs,
-    fit_family,
-    gain_per_doubling,
-    predict,
-)
-from datasize.forecasting.sizing import MISFIT_SCALE, Plateau, plateau
+from datasize.forecasting.estimates import MISFIT_SCALE, Plateau, plateau
+from datasize.forecasting.families import CurveFamily, FitResult, fit_family, gain_per_doubling, predict
+from datasize.forecasting.points import curve_from_runs
 
 MIX_SHARE = 1 / 3  # classes are grouped when one takes this share of the other's mistakes ...
 MIX_RATE = 0.01  # ... and they mix up at least this share of their validation images
@@ -92,23 +83,6 @@ def confusion_groups(
     for i, label in enumerate(labels):
         found.setdefault(root(i), []).append(label)
     return {label: "+".join(g) for g in found.values() if len(g) > 1 for label in g}
-
-
-def read_predictions(folder: str | os.PathLike) -> pd.DataFrame | None:
-    """The validation predictions (label, predicted) of the largest finished runs that kept them."""
-    records = []
-    for path in sorted((Path(folder) / "runs").glob("*.json")):
-        try:
-            record = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            continue
-        if record.get("status") == "ok" and record.get("predictions"):
-            records.append(record)
-    if not records:
-        return None
-    largest = max(r["n_train"] for r in records)
-    rows = [p for r in records if r["n_train"] == largest for p in r["predictions"]]
-    return pd.DataFrame(rows, columns=["label", "predicted"]).astype(str)
 
 
 # --- groups and their curves ------------------------------------------------------------------------
@@ -258,8 +232,7 @@ def fit_curves(
         for i, m in enumerate(sorted(members.values()))
     ]
     tested = backtest(overall, families=(family,), score_all=False)
-    misfit = tested.misfit_per_doubling(family)
-    misfit = misfit if math.isfinite(misfit) else tested.misfit_per_doubling(CurveFamily.LAST1)
+    misfit = tested.misfit(family)
     # The family's own error (the whole curve's backtest error per doubling), one draw per refit
     # shared by every group, each group's share in proportion to its gain per doubling: when the
     # groups grow in step, the overall error drifts as the whole curve's, and a flat group not at all.

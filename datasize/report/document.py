@@ -6,7 +6,6 @@ reader sees and in which order: the verdict first, then the evidence behind it.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +13,11 @@ from typing import Any
 
 import pandas as pd
 
+from datasize.curves.folder import RunFolder, read_json
+from datasize.dataset.splits import sidecar_path
 from datasize.report import plots
+from datasize.report.training_files import read_lr_find
+from datasize.text import pct
 
 
 @dataclass(frozen=True)
@@ -37,47 +40,25 @@ class Report:
     summary: dict[str, Any] = field(repr=False, default_factory=dict)
 
 
-def _read_json(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-
-
-def _run_records(folder: Path) -> list[dict[str, Any]]:
-    records = []
-    for path in sorted((folder / "runs").glob("*.json")):
-        try:
-            records.append(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, json.JSONDecodeError):
-            continue
-    return sorted(records, key=lambda r: (r.get("n_train", 0), r.get("seed", 0)))
-
-
 def build_report(folder: str | os.PathLike, *, top_k: int = 16, show: int = 15) -> Report:
     """Read a `datasize curve` run folder into a Report; FileNotFoundError when it is not one."""
-    folder = Path(folder)
-    summary = _read_json(folder / "curve_summary.json")
-    if summary is None:
-        raise FileNotFoundError(
-            f"{str(folder)!r} has no curve_summary.json: run `datasize curve` into it first"
-        )
-    records = _run_records(folder)
+    run_folder = RunFolder(folder)
+    summary = run_folder.read_summary()
+    records = run_folder.run_records()
     sections = [
-        _dataset_section(summary, _read_json(folder / "validation.json"), show),
-        _split_section(_read_json(folder / "split.csv.json")),
-        _lr_section(summary, folder),
+        _dataset_section(summary, read_json(run_folder.validation_file), show),
+        _split_section(read_json(sidecar_path(run_folder.split_csv))),
+        _lr_section(summary, run_folder),
         _curve_section(summary),
         _epochs_section(records),
         _per_class_section(summary, show),
-        *_plan_section(_read_json(folder / "plan.json")),
+        *_plan_section(read_json(run_folder.plan_files[0])),
         _largest_run_section(records, summary, top_k),
         _problems_section(records),
     ]
     data = summary.get("data", {})
     title = f"datasize report: {Path(data.get('root', str(folder))).name}"
     return Report(title=title, verdict=summary.get("verdict") or "", sections=sections, summary=summary)
-
-
-def _pct(value: Any) -> str:
-    return "n/a" if value is None else f"{value:.1%}"
 
 
 def _dataset_section(summary: dict[str, Any], validation: dict[str, Any] | None, show: int) -> Section:
@@ -131,11 +112,11 @@ def _split_section(info: dict[str, Any] | None) -> Section:
     return Section("Validation split", text, [("Images per class", counts)])
 
 
-def _lr_section(summary: dict[str, Any], folder: Path) -> Section:
+def _lr_section(summary: dict[str, Any], folder: RunFolder) -> Section:
     lr, source = summary.get("lr"), summary.get("lr_source")
     text = [f"Every run used the maximum learning rate {lr:.3g} ({source}) with one-cycle training."]
     figures = []
-    finder = _read_json(folder / "lr_find.json")
+    finder, plot = read_lr_find(folder.path)
     if finder:
         s = finder.get("suggestion", {})
         text.append(
@@ -143,10 +124,8 @@ def _lr_section(summary: dict[str, Any], folder: Path) -> Section:
             f"minimum/10 {s.get('minimum'):.3g}"
             + ("" if s.get("confident") else "; low confidence: " + "; ".join(s.get("reasons", [])))
         )
-    if (folder / "lr_find.png").is_file():
-        figures.append(
-            ("LR range test: smoothed loss against learning rate", (folder / "lr_find.png").read_bytes())
-        )
+    if plot is not None:
+        figures.append(("LR range test: smoothed loss against learning rate", plot))
     return Section("Learning rate", text, figures=figures)
 
 
@@ -162,14 +141,14 @@ def _curve_section(summary: dict[str, Any]) -> Section:
     if backtest:
         text.append(
             "Forecast self-check (backtest): fitted on the smaller sizes, the chosen curve "
-            f"({backtest.get('chosen')}) missed the held-out error by {_pct(backtest.get('error'))}; "
+            f"({backtest.get('chosen')}) missed the held-out error by {pct(backtest.get('error'))}; "
             "the last observed point missed it by "
-            f"{_pct(backtest.get('baseline_error'))}."
+            f"{pct(backtest.get('baseline_error'))}."
         )
     for horizon in forecast.get("forecast") or []:
         text.append(
             f"At {horizon['multiple']}x the data ({horizon['n_train']:,} images): expected error "
-            f"{_pct(horizon['expected'])} (80% interval {_pct(horizon['low'])}–{_pct(horizon['high'])})."
+            f"{pct(horizon['expected'])} (80% interval {pct(horizon['low'])}–{pct(horizon['high'])})."
         )
     tables = []
     if not runs.empty:
@@ -230,9 +209,9 @@ def _plan_section(plan: dict[str, Any] | None) -> list[Section]:
     table = pd.DataFrame(plan.get("table", []))
     text = [
         plan.get("verdict", ""),
-        f"Overall: {_pct(plan.get('error_now'))} now, {_pct(plan.get('expected'))} expected after collecting "
-        f"({width}% interval {_pct(plan.get('low'))}–{_pct(plan.get('high'))}); spread evenly over every "
-        f"class, the same spend would give {_pct(plan.get('uniform_error'))}. Re-run `datasize plan` after "
+        f"Overall: {pct(plan.get('error_now'))} now, {pct(plan.get('expected'))} expected after collecting "
+        f"({width}% interval {pct(plan.get('low'))}–{pct(plan.get('high'))}); spread evenly over every "
+        f"class, the same spend would give {pct(plan.get('uniform_error'))}. Re-run `datasize plan` after "
         "re-running the curve: this plan was made from the curve as it was then.",
     ]
     caption = f"Images to collect per class, and each class's error expected after ({width}% interval)"
@@ -252,7 +231,7 @@ def _largest_run_section(records: list[dict[str, Any]], summary: dict[str, Any],
     losses = top_losses(predictions, k=min(top_k, len(predictions)))
     text = [
         f"Run with {run['n_train']} training images, seed {run['seed']}: "
-        f"validation error {_pct(run.get('error_rate'))}.",
+        f"validation error {pct(run.get('error_rate'))}.",
         "The top-loss images are the validation images the model got most confidently wrong: "
         "check their labels first.",
     ]

@@ -5,9 +5,16 @@ from __future__ import annotations
 import io
 import os
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from datasize.io import write_bytes_atomic
+from datasize.training.lr_curve import format_lr
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from datasize.training.cache import ImageCache
+    from datasize.training.lr_finder import LRFinderResult
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies and in grayscale print.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
@@ -254,3 +261,64 @@ def top_losses_png(losses: Any, root: str, *, columns: int = 4) -> bytes:
     for ax in axes.flat:
         ax.set_axis_off()
     return figure_png(fig)
+
+
+def plot_lr_find(result: LRFinderResult, path: str | os.PathLike, *, chosen_lr: float | None = None) -> None:
+    """The smoothed loss against the learning rate (log scale), with the suggestions marked, as PNG."""
+    import numpy as np
+
+    plt = _pyplot()
+    s = result.suggestion
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    curve = result.curve[np.isfinite(result.curve["smoothed"])]
+    ax.plot(curve["lr"], curve["smoothed"], color=PALETTE[0], label="smoothed loss")
+    marks = [("valley", s.valley, "o"), ("steep", s.steep, "s"), ("minimum/10", s.minimum, "^")]
+    for (name, lr, marker), colour in zip(marks, PALETTE[1:], strict=False):
+        y = np.interp(np.log10(lr), np.log10(curve["lr"]), curve["smoothed"])
+        ax.plot(
+            [lr],
+            [y],
+            marker=marker,
+            linestyle="none",
+            color=colour,
+            markersize=8,
+            label=f"{name} {format_lr(lr)}",
+        )
+    if chosen_lr is not None:
+        ax.axvline(
+            chosen_lr, color=PALETTE[7], linestyle="--", linewidth=1, label=f"chosen {format_lr(chosen_lr)}"
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate (log scale)")
+    ax.set_ylabel("training loss (smoothed)")
+    title = "LR range test" + ("" if s.confident else " — low confidence: " + "; ".join(s.reasons))
+    ax.set_title(title, fontsize=9, wrap=True)
+    ax.legend(fontsize=8)
+    save_figure(fig, path)
+
+
+@plain_text
+def plot_top_losses(
+    losses: pd.DataFrame, cache: ImageCache, path: str | os.PathLike, *, columns: int = 4
+) -> None:
+    """A PNG grid: each image titled predicted / actual / loss / probability of the prediction."""
+    import numpy as np
+
+    plt = _pyplot()
+    n = len(losses)
+    rows = max(1, int(np.ceil(n / columns)))
+    fig, axes = plt.subplots(rows, columns, figsize=(2.4 * columns, 2.6 * rows), squeeze=False)
+    index = cache.index_of(losses["path"])
+    for ax, (_, row), i in zip(axes.flat, losses.iterrows(), index, strict=False):
+        image = cache.images[i]
+        ax.imshow(
+            image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0), cmap="gray", vmin=0, vmax=255
+        )
+        ax.set_title(
+            f"{row['predicted']} / {row['label']}\nloss {row['loss']:.2f}, p {row['probability']:.2f}",
+            fontsize=8,
+        )
+    for ax in axes.flat:
+        ax.set_axis_off()
+    fig.suptitle("predicted / actual / loss / probability", fontsize=9)
+    save_figure(fig, path)

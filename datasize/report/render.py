@@ -111,7 +111,7 @@ def to_markdown(report: Report, figure_dir: str) -> tuple[str, dict[str, bytes]]
 
 def to_json(report: Report) -> str:
     """The report's text and tables as JSON (figures left out)."""
-    from datasize.report.training_files import jsonable
+    from datasize.io import jsonable
 
     body = {
         "title": report.title,

@@ -3,36 +3,16 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from datasize.io import write_csv_atomic, write_text_atomic
-from datasize.training.interpret import confusion_matrix, most_confused, plot_top_losses, top_losses
+from datasize.io import write_csv_atomic, write_json
+from datasize.report.plots import plot_lr_find, plot_top_losses
+from datasize.training.interpret import confusion_matrix, most_confused, top_losses
 from datasize.training.loop import TrainResult
-from datasize.training.lr_finder import LRFinderResult, plot_lr_find
+from datasize.training.lr_finder import LRFinderResult
 from datasize.training.preparation import Prepared
-
-
-def jsonable(value: Any) -> Any:
-    """Plain JSON types: numpy scalars unwrapped, NaN and infinities as null."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def write_json(path: str | os.PathLike, value: Any) -> None:
-    """Sorted, indented JSON, written atomically."""
-    write_text_atomic(path, json.dumps(jsonable(value), indent=2, sort_keys=True, allow_nan=False) + "\n")
 
 
 def train_summary(result: TrainResult, prepared: Prepared, finder: LRFinderResult | None) -> dict[str, Any]:
@@ -62,6 +42,24 @@ def write_lr_find(folder: str | os.PathLike, finder: LRFinderResult, *, chosen_l
     write_csv_atomic(folder / "lr_find.csv", finder.curve)
     write_json(folder / "lr_find.json", {**finder.to_dict(), "chosen_lr": chosen_lr})
     plot_lr_find(finder, folder / "lr_find.png", chosen_lr=chosen_lr)
+
+
+def read_chosen_lr(folder: str | os.PathLike) -> float | None:
+    """The learning rate `write_lr_find` recorded as chosen in `folder`; None when there is none (or it
+    cannot be read: the finder then runs again)."""
+    path = Path(folder) / "lr_find.json"
+    try:
+        return float(json.loads(path.read_text(encoding="utf-8"))["chosen_lr"])
+    except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError):
+        return None
+
+
+def read_lr_find(folder: str | os.PathLike) -> tuple[dict[str, Any] | None, bytes | None]:
+    """What `write_lr_find` left in `folder`: the JSON record and the PNG plot, each None when absent."""
+    folder = Path(folder)
+    record, plot = folder / "lr_find.json", folder / "lr_find.png"
+    found = json.loads(record.read_text(encoding="utf-8")) if record.is_file() else None
+    return found, plot.read_bytes() if plot.is_file() else None
 
 
 def write_training(

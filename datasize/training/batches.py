@@ -7,7 +7,9 @@ that cuts normalised, augmented float batches from the uint8 cache as whole tens
 
 from __future__ import annotations
 
+import contextlib
 import platform
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -75,6 +77,19 @@ def native_bf16(device: str = "auto") -> bool:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):  # a torch without these queries: assume not
         return False
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """torch's threads set to `threads` while the block runs (None: left as they are), then restored,
+    so that a run in the caller's process leaves the caller's setting as it was."""
+    before = torch.get_num_threads()
+    try:
+        if threads is not None:
+            torch.set_num_threads(threads)
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @dataclass(frozen=True)
@@ -161,6 +176,7 @@ class Batcher:
         self.targets = torch.from_numpy(data.targets)
         self.device = device
         self.augment = augment
+        self.norm = norm
         shape = (1, len(norm.mean), 1, 1)
         self.mean = torch.tensor(norm.mean, dtype=torch.float32, device=device).view(shape)
         self.inv_std = (1.0 / torch.tensor(norm.std, dtype=torch.float32, device=device)).view(shape)
@@ -183,6 +199,12 @@ class Batcher:
         if self.augment in (Augment.SHIFT, Augment.FLIP_SHIFT):
             x = random_shift(x, generator)
         return x, self.targets[rows].to(self.device, non_blocking=True)
+
+
+def shuffled_batches(rows: np.ndarray, n_batches: int, generator: torch.Generator) -> list[np.ndarray]:
+    """`rows` in a seeded random order, cut into `n_batches` batches of near-equal size (one epoch)."""
+    order = rows[torch.randperm(len(rows), generator=generator).numpy()]
+    return np.array_split(order, n_batches)
 
 
 def random_shift(x: torch.Tensor, generator: torch.Generator, fraction: float = 0.125) -> torch.Tensor:

@@ -6,13 +6,7 @@ re-check for a wrong label.
 
 from __future__ import annotations
 
-import os
-
-import numpy as np
 import pandas as pd
-
-from datasize.report.plots import plain_text
-from datasize.training.cache import ImageCache
 
 
 def confusion_matrix(predictions: pd.DataFrame, classes: tuple[str, ...] | list[str]) -> pd.DataFrame:
@@ -40,34 +34,3 @@ def top_losses(predictions: pd.DataFrame, *, k: int = 16) -> pd.DataFrame:
         raise ValueError(f"k={k} must be at least 1")
     ordered = predictions.sort_values(["loss", "path"], ascending=[False, True], kind="stable")
     return ordered.head(k).reset_index(drop=True)
-
-
-@plain_text
-def plot_top_losses(
-    losses: pd.DataFrame, cache: ImageCache, path: str | os.PathLike, *, columns: int = 4
-) -> None:
-    """A PNG grid: each image titled predicted / actual / loss / probability of the prediction."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from datasize.report.plots import save_figure
-
-    n = len(losses)
-    rows = max(1, int(np.ceil(n / columns)))
-    fig, axes = plt.subplots(rows, columns, figsize=(2.4 * columns, 2.6 * rows), squeeze=False)
-    index = cache.index_of(losses["path"])
-    for ax, (_, row), i in zip(axes.flat, losses.iterrows(), index, strict=False):
-        image = cache.images[i]
-        ax.imshow(
-            image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0), cmap="gray", vmin=0, vmax=255
-        )
-        ax.set_title(
-            f"{row['predicted']} / {row['label']}\nloss {row['loss']:.2f}, p {row['probability']:.2f}",
-            fontsize=8,
-        )
-    for ax in axes.flat:
-        ax.set_axis_off()
-    fig.suptitle("predicted / actual / loss / probability", fontsize=9)
-    save_figure(fig, path)

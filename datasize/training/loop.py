@@ -8,12 +8,8 @@ seed gives identical metrics on CPU.
 
 from __future__ import annotations
 
-import io
 import math
-import os
-import pickle
 import time
-import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -23,7 +19,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from datasize.io import release_free_memory, write_bytes_atomic
+from datasize.io import release_free_memory
 from datasize.training.batches import (
     Augment,
     Batcher,
@@ -32,13 +28,12 @@ from datasize.training.batches import (
     TrainData,
     native_bf16,
     pick_device,
+    shuffled_batches,
 )
-from datasize.training.cache import ImageCache
-from datasize.training.diagnosis import Diagnosis, diagnose
-from datasize.training.lr_finder import LRSuggestion
+from datasize.training.diagnosis import EPOCH_COLUMNS, Diagnosis, diagnose
+from datasize.training.lr_curve import LRSuggestion
 from datasize.training.models import ModelFactory, make_model, parameter_groups, set_frozen
 
-EPOCH_COLUMNS = ["epoch", "train_loss", "valid_loss", "error_rate", "accuracy", "time"]
 TRIM_IMAGES = 8192  # an evaluation pass returns freed memory to the system every this many images
 
 
@@ -200,7 +195,8 @@ def steps_per_epoch(n_train: int, batch_size: int) -> int:
     return max(1, math.ceil(n_train / batch_size))
 
 
-def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW over the model's trainable parameters, in groups with discriminative LRs (`lr_scale`)."""
     groups = parameter_groups(model, lr_max=config.lr, lr_mult=config.lr_mult)
     for group in groups:
         group["weight_decay"] = 0.0 if group.pop("no_decay") else config.weight_decay
@@ -282,8 +278,9 @@ def fit_one_cycle(
     start = time.perf_counter()
     with torch.random.fork_rng(devices=[] if device.type == "cpu" else [device]):
         torch.manual_seed(config.seed)
-        model = _build(data, config, model_factory, device)
-        result = _run(data, config, model, device, on_epoch, start)
+        model = build_model(data, config, model_factory, device)
+        trained = _train(data, config, model, make_batcher(data, config, device), on_epoch)
+    result = _result(data, config, trained)
     diagnosis = diagnose(
         result.epochs,
         n_valid=result.n_valid,
@@ -296,9 +293,10 @@ def fit_one_cycle(
     return replace(result, diagnosis=diagnosis, seconds=time.perf_counter() - start)
 
 
-def _build(
+def build_model(
     data: TrainData, config: TrainConfig, factory: ModelFactory | None, device: torch.device
 ) -> nn.Module:
+    """The run's fresh model (from `factory`, else `config.model`), on `device`, channels-last."""
     if factory is not None:
         model = factory(data.cache.channels, data.n_classes)
     else:
@@ -311,49 +309,71 @@ def _build(
     return model.to(device).to(memory_format=torch.channels_last)
 
 
-def _run(
-    data: TrainData,
-    config: TrainConfig,
-    model: nn.Module,
-    device: torch.device,
-    on_epoch: OnEpoch | None,
-    start: float,
-) -> TrainResult:
+def make_batcher(data: TrainData, config: TrainConfig, device: torch.device) -> Batcher:
+    """Batches normalised by the training images' own statistics, augmented as `config` says."""
     norm = Normalizer.fit(data.cache.images, data.train)
-    batcher = Batcher(data, norm, device, config.augment, config.precision, config.batch_size)
+    return Batcher(data, norm, device, config.augment, config.precision, config.batch_size)
+
+
+def train_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batcher: Batcher,
+    batch: np.ndarray,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """One optimiser step on the cache rows `batch`; returns the loss as a tensor (no host sync)."""
+    x, y = batcher.train_batch(batch, generator)
+    with batcher.autocast():
+        loss = nn.functional.cross_entropy(model(x).float(), y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
+
+
+@dataclass(frozen=True)
+class _Trained:
+    """What the loop leaves for the result: the model and the record of its training."""
+
+    model: nn.Module
+    batcher: Batcher
+    epochs: list[dict[str, float]]  # one row per validated epoch (EPOCH_COLUMNS)
+    batch_losses: np.ndarray  # training loss of every step taken
+    lrs: np.ndarray  # learning rate of every step taken
+    diverged: bool
+    valid_logits: torch.Tensor  # of the last validation pass: the final model's
+
+
+def _train(
+    data: TrainData, config: TrainConfig, model: nn.Module, batcher: Batcher, on_epoch: OnEpoch | None
+) -> _Trained:
     per_epoch = steps_per_epoch(len(data.train), config.batch_size)
     lrs, moms, frozen = training_schedule(config, per_epoch)
     total = len(lrs)
     n_epochs = math.ceil(total / per_epoch)
     if frozen:
         set_frozen(model, True)
-    optimizer = _optimizer(model, config)
+    optimizer = make_optimizer(model, config)
     generator = torch.Generator().manual_seed(config.seed)
     losses = torch.full((total,), float("nan"))
     valid_targets = torch.from_numpy(data.targets[data.valid])
     evals, rows, step, diverged = _eval_epochs(n_epochs, config.max_evals), [], 0, False
-    valid_logits: torch.Tensor | None = None  # of the last validation pass: the final model's
+    valid_logits = None
     epoch_start = time.perf_counter()
     for epoch in range(1, n_epochs + 1):
         model.train()
-        order = data.train[torch.randperm(len(data.train), generator=generator).numpy()]
         first = step
-        for batch in np.array_split(order, per_epoch):
+        for batch in shuffled_batches(data.train, per_epoch, generator):
             if step >= total:
                 break
             if frozen and step == frozen:  # fine_tune: unfreeze, with fresh optimiser state as fastai
                 set_frozen(model, False)
-                optimizer = _optimizer(model, config)
+                optimizer = make_optimizer(model, config)
             for group in optimizer.param_groups:
                 group["lr"] = lrs[step] * group["lr_scale"]
                 group["betas"] = (moms[step], 0.99)
-            x, y = batcher.train_batch(batch, generator)
-            with batcher.autocast():
-                loss = nn.functional.cross_entropy(model(x).float(), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            losses[step] = loss.detach()  # no host sync per step
+            losses[step] = train_step(model, optimizer, batcher, batch, generator)
             step += 1
         epoch_losses = losses[first:step]
         diverged = not bool(torch.isfinite(epoch_losses).all())
@@ -374,40 +394,14 @@ def _run(
             epoch_start = time.perf_counter()
         if diverged or step >= total:
             break
-    return _result(
-        data,
-        config,
-        model,
-        batcher,
-        norm,
-        rows,
-        losses[:step].numpy(),
-        lrs[:step],
-        step,
-        diverged,
-        start,
-        valid_logits,
-    )
-
-
-def _result(
-    data: TrainData,
-    config: TrainConfig,
-    model: nn.Module,
-    batcher: Batcher,
-    norm: Normalizer,
-    rows: list[dict],
-    batch_losses: np.ndarray,
-    lrs: np.ndarray,
-    steps: int,
-    diverged: bool,
-    start: float,
-    valid_logits: torch.Tensor | None,
-) -> TrainResult:
     if valid_logits is None:  # the loop always validates after its last step; this is a safety net
         valid_logits = predict(model, batcher, data.valid)
-    predictions = _predictions(data, valid_logits)
-    train_logits = predict(model, batcher, data.train)
+    return _Trained(model, batcher, rows, losses[:step].numpy(), lrs[:step], diverged, valid_logits)
+
+
+def _result(data: TrainData, config: TrainConfig, trained: _Trained) -> TrainResult:
+    predictions = _predictions(data, trained.valid_logits)
+    train_logits = predict(trained.model, trained.batcher, data.train)
     train_error = float((train_logits.argmax(1) != torch.from_numpy(data.targets[data.train])).float().mean())
     per_class = (
         predictions.assign(errors=predictions["predicted"] != predictions["label"])
@@ -420,20 +414,19 @@ def _result(
     per_class["error_rate"] = per_class["errors"] / per_class["n_valid"].where(per_class["n_valid"] > 0)
     return TrainResult(
         config=config,
-        epochs=pd.DataFrame(rows, columns=EPOCH_COLUMNS),
+        epochs=pd.DataFrame(trained.epochs, columns=EPOCH_COLUMNS),
         classes=data.classes,
         n_train=len(data.train),
         n_valid=len(data.valid),
-        steps=steps,
-        diverged=diverged,
+        steps=len(trained.batch_losses),
+        diverged=trained.diverged,
         train_error=train_error,
         valid_predictions=predictions,
         per_class=per_class,
-        batch_losses=batch_losses,
-        lrs=lrs,
-        norm=norm,
-        model=model,
-        seconds=time.perf_counter() - start,
+        batch_losses=trained.batch_losses,
+        lrs=trained.lrs,
+        norm=trained.batcher.norm,
+        model=trained.model,
     )
 
 
@@ -453,84 +446,3 @@ def _predictions(data: TrainData, logits: torch.Tensor) -> pd.DataFrame:
             "loss": losses.numpy(),
         }
     )
-
-
-def save_model(result: TrainResult, path: str | os.PathLike, *, cache: ImageCache) -> None:
-    """Weights, config, classes and preprocessing in one file that `torch.load(weights_only=True)` reads."""
-    state = {
-        "format": "datasize-model-1",
-        "state_dict": {k: v.detach().cpu() for k, v in result.model.state_dict().items()},
-        "config": result.config.to_dict(),
-        "classes": list(result.classes),
-        "mean": list(result.norm.mean),
-        "std": list(result.norm.std),
-        "size": cache.size,
-        "resize": str(cache.resize),
-        "channels": cache.channels,
-    }
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    write_bytes_atomic(path, buffer.getvalue())
-
-
-def load_model(path: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]:
-    """A model saved by `save_model` (weights only: no code in the file is ever run), and its metadata."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"{str(path)!r} is not a datasize model file: {first}") from None
-    if not isinstance(state, dict) or state.get("format") != "datasize-model-1":
-        raise ValueError(f"{str(path)!r} is not a datasize model file")
-    config = state["config"]
-    model = make_model(config["model"], in_channels=state["channels"], n_classes=len(state["classes"]))
-    model.load_state_dict(state["state_dict"])
-    return model.eval(), {k: v for k, v in state.items() if k != "state_dict"}
-
-
-def range_test(
-    data: TrainData,
-    lrs: np.ndarray,
-    *,
-    config: TrainConfig | None = None,
-    model_factory: ModelFactory | None = None,
-    should_stop: Callable[[np.ndarray], bool] | None = None,
-) -> np.ndarray:
-    """Raw training loss of one step at each learning rate in `lrs`, on a fresh model (the LR range test).
-
-    The model is built from `config.seed` exactly as `fit_one_cycle` builds it, and the global random
-    state is forked and restored, so running the test never changes the run that follows. Batches cycle
-    through the training set as many times as needed. `should_stop(losses_so_far)` may end the sweep
-    early (divergence); the returned array is then shorter than `lrs`.
-    """
-    config = config or TrainConfig()
-    device = pick_device(config.device)
-    with torch.random.fork_rng(devices=[] if device.type == "cpu" else [device]):
-        torch.manual_seed(config.seed)
-        model = _build(data, config, model_factory, device)
-        if config.freeze_epochs:  # the LR of a fine-tune is the frozen phase's: test that model
-            set_frozen(model, True)
-        norm = Normalizer.fit(data.cache.images, data.train)
-        batcher = Batcher(data, norm, device, config.augment, config.precision, config.batch_size)
-        optimizer = _optimizer(model, config)
-        generator = torch.Generator().manual_seed(config.seed)
-        per_epoch = steps_per_epoch(len(data.train), config.batch_size)
-        losses: list[float] = []
-        model.train()
-        while len(losses) < len(lrs):
-            order = data.train[torch.randperm(len(data.train), generator=generator).numpy()]
-            for batch in np.array_split(order, per_epoch):
-                if len(losses) >= len(lrs):
-                    break
-                for group in optimizer.param_groups:
-                    group["lr"] = float(lrs[len(losses)]) * group["lr_scale"]
-                x, y = batcher.train_batch(batch, generator)
-                with batcher.autocast():
-                    loss = nn.functional.cross_entropy(model(x).float(), y)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                losses.append(loss.item())  # the stop rule needs each value as it comes
-                if should_stop is not None and should_stop(np.asarray(losses)):
-                    return np.asarray(losses)
-    return np.asarray(losses)

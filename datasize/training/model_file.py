@@ -1,0 +1,55 @@
+"""The model file: weights, config, classes and preprocessing in one file, written and read here only.
+
+`torch.load(weights_only=True)` reads it, so no code in a model file is ever run.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import zipfile
+from typing import Any
+
+import torch
+from torch import nn
+
+from datasize.io import write_bytes_atomic
+from datasize.training.cache import ImageCache
+from datasize.training.loop import TrainResult
+from datasize.training.models import make_model
+
+MODEL_FORMAT = "datasize-model-1"
+
+
+def save_model(result: TrainResult, path: str | os.PathLike, *, cache: ImageCache) -> None:
+    """Weights, config, classes and preprocessing in one file that `torch.load(weights_only=True)` reads."""
+    state = {
+        "format": MODEL_FORMAT,
+        "state_dict": {k: v.detach().cpu() for k, v in result.model.state_dict().items()},
+        "config": result.config.to_dict(),
+        "classes": list(result.classes),
+        "mean": list(result.norm.mean),
+        "std": list(result.norm.std),
+        "size": cache.size,
+        "resize": str(cache.resize),
+        "channels": cache.channels,
+    }
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    write_bytes_atomic(path, buffer.getvalue())
+
+
+def load_model(path: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]:
+    """A model saved by `save_model` (weights only: no code in the file is ever run), and its metadata."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"{str(path)!r} is not a datasize model file: {first}") from None
+    if not isinstance(state, dict) or state.get("format") != MODEL_FORMAT:
+        raise ValueError(f"{str(path)!r} is not a datasize model file")
+    config = state["config"]
+    model = make_model(config["model"], in_channels=state["channels"], n_classes=len(state["classes"]))
+    model.load_state_dict(state["state_dict"])
+    return model.eval(), {k: v for k, v in state.items() if k != "state_dict"}
