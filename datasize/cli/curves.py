@@ -9,31 +9,32 @@ from typing import Any
 import click
 
 from datasize.cli.options import (
-    _api_errors,
-    _data_options,
-    _float_list,
-    _model_kwargs,
-    _model_options,
-    _parse_lr,
-    _scan_kwargs,
-    _scan_options,
+    DataOptions,
+    ModelOptions,
+    ScanOptions,
+    api_errors,
+    data_options,
+    float_list,
+    model_options,
+    parse_lr,
+    scan_options,
 )
 
 
 @click.command()
 @click.argument("data", type=click.Path())
-@_scan_options
-@_data_options
-@_model_options
+@scan_options
+@data_options
+@model_options
 @click.option(
     "--fractions",
-    callback=_float_list,
+    callback=float_list,
     default=None,
     help="Fractions of the training set, e.g. '1/16,1/8,1/4,1/2,1' [default].",
 )
 @click.option(
     "--sizes",
-    callback=_float_list,
+    callback=float_list,
     default=None,
     help="Absolute training-set sizes instead of fractions, e.g. '100,200,400'.",
 )
@@ -70,7 +71,7 @@ from datasize.cli.options import (
 @click.option(
     "--lr",
     "lr",
-    callback=_parse_lr,
+    callback=parse_lr,
     default="3e-3",
     show_default=True,
     help="One max learning rate for every run, or 'auto' (the LR finder on the full training set, once).",
@@ -99,7 +100,7 @@ from datasize.cli.options import (
     is_flag=True,
     help="Print runs, forecast, plateau, images_needed, backtest, per_class as JSON.",
 )
-@_api_errors
+@api_errors
 def curve(
     data: str,
     fractions: tuple | None,
@@ -113,9 +114,9 @@ def curve(
     scheduler: str | None,
     out_dir: str,
     as_json: bool,
-    quiet: bool,
-    max_pixels: int | None,
-    **kw: Any,
+    reading: ScanOptions,
+    preparing: DataOptions,
+    training: ModelOptions,
 ) -> None:
     """Learning curve: train at growing fractions of the training set and forecast the error with more images.
 
@@ -127,13 +128,7 @@ def curve(
     from datasize.cli.terminal import curve_lines, run_progress
     from datasize.curves.plan import CurveConfig
     from datasize.pipeline import run_curve
-    from datasize.training.loop import TrainConfig
 
-    threads = kw.get("threads")  # also each worker's, with --jobs
-    training = TrainConfig(
-        epochs=epochs,
-        **_model_kwargs(kw),
-    )
     if sizes is not None and fractions is not None:
         raise ValueError("give --fractions or --sizes, not both")
     plan: dict[str, Any] = {"fractions": fractions} if fractions else {}
@@ -144,30 +139,25 @@ def curve(
         seed_stop=seed_stop,
         budget=budget,
         lr=lr,
-        train=training,
+        train=training.train_config(epochs=epochs),
         target_error=target_error,
         **plan,
     )
     prepare_options = {
-        "split_file": kw.pop("split_file"),
-        "valid_pct": kw.pop("valid_pct"),
-        "split_seed": kw.pop("split_seed"),
-        "size": kw.pop("size"),
-        "resize": kw.pop("resize"),
-        **({"cache_dir": kw.pop("cache_dir")} if kw.get("cache_dir") else {}),
-        **_scan_kwargs(kw),
+        **preparing.prepare_kwargs(),
+        **reading.scan_kwargs(),
+        "max_pixels": reading.pixel_limit,
     }
-    run_jobs = kw.get("jobs") or 1  # --jobs: parallel runs (and image probing)
     say = (lambda *_: None) if as_json else click.echo
     try:
-        with run_progress(quiet=quiet or as_json, echo=say) as on_run:
+        with run_progress(quiet=reading.quiet or as_json, echo=say) as on_run:
             outcome = run_curve(
                 data,
                 config=config,
                 out=out_dir,
                 prepare_options=prepare_options,
-                jobs=run_jobs,
-                threads=threads,
+                jobs=reading.jobs or 1,  # --jobs: parallel runs (and image probing)
+                threads=training.threads,  # also each worker's, with --jobs
                 scheduler=scheduler,
                 on_stage=lambda text: say(f"[{text}]"),
                 on_run=on_run,
@@ -197,7 +187,7 @@ def curve(
     default=None,
     help="Where to write [default: RUN_FOLDER/report.<format>].",
 )
-@_api_errors
+@api_errors
 def report(run_folder: str, fmt: str, output: str | None) -> None:
     """Write a report of a `datasize curve` run folder: the verdict first, then the evidence.
 
@@ -216,7 +206,7 @@ def report(run_folder: str, fmt: str, output: str | None) -> None:
 @click.command(name="run")
 @click.argument("recipe", type=click.Path(dir_okay=False))
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-@_api_errors
+@api_errors
 def run_command(recipe: str, quiet: bool) -> None:
     """Run a whole pipeline described by a TOML recipe (see recipes/); re-running resumes it.
 
@@ -279,7 +269,7 @@ def run_command(recipe: str, quiet: bool) -> None:
 @click.option(
     "--output", "-o", type=click.Path(dir_okay=False), default=None, help="Also write the table as CSV here."
 )
-@_api_errors
+@api_errors
 def plan(
     run_folder: str,
     target_error: float | None,

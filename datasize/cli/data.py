@@ -4,23 +4,20 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
 
 import click
 
-from datasize.cli.options import _api_errors, _scan_kwargs, _scan_options
+from datasize.cli.options import ScanOptions, api_errors, scan_options
 from datasize.vocab import SplitMethod
 
 
 @click.command()
 @click.argument("data", type=click.Path())
-@_scan_options
+@scan_options
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the manifest as CSV.")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON records.")
-@_api_errors
-def scan(
-    data: str, output: str | None, as_json: bool, quiet: bool, max_pixels: int | None, **kw: Any
-) -> None:
+@api_errors
+def scan(data: str, output: str | None, as_json: bool, reading: ScanOptions) -> None:
     """Build the manifest of DATA: one row per image, probed in parallel.
 
     DATA is a folder of class folders (ImageNet style, optionally under train/ and valid/), or the
@@ -28,13 +25,10 @@ def scan(
     """
     from datasize.cli.terminal import console, manifest_summary, progress_bar
     from datasize.dataset.manifest import scan as scan_api
-    from datasize.dataset.probe import DEFAULT_MAX_PIXELS
     from datasize.io import write_csv_atomic
 
-    with progress_bar("probing images", quiet=quiet) as progress:
-        manifest = scan_api(
-            data, max_pixels=max_pixels or DEFAULT_MAX_PIXELS, progress=progress, **_scan_kwargs(kw)
-        )
+    with progress_bar("probing images", quiet=reading.quiet) as progress:
+        manifest = scan_api(data, max_pixels=reading.pixel_limit, progress=progress, **reading.scan_kwargs())
     if output:
         write_csv_atomic(output, manifest)
     if as_json:
@@ -48,7 +42,7 @@ def scan(
 
 @click.command()
 @click.argument("data", type=click.Path())
-@_scan_options
+@scan_options
 @click.option(
     "--split",
     "split_file",
@@ -118,7 +112,7 @@ def scan(
     show_default=True,
     help="A class this many times rarer than the largest is imbalanced.",
 )
-@_api_errors
+@api_errors
 def validate(
     data: str,
     split_file: str | None,
@@ -128,14 +122,12 @@ def validate(
     suite_out: str | None,
     suite_in: str | None,
     show: int,
-    quiet: bool,
-    max_pixels: int | None,
     min_side: int,
     max_aspect: float,
     near_radius: int,
     min_class_images: int,
     imbalance_ratio: float,
-    **kw: Any,
+    reading: ScanOptions,
 ) -> None:
     """Check every image of DATA and the table of labels; never changes a file.
 
@@ -144,7 +136,6 @@ def validate(
     from datasize.cli.terminal import console, findings_lines, findings_report, progress_bar
     from datasize.dataset.checks import CheckConfig
     from datasize.dataset.expectations import load_suite, save_suite
-    from datasize.dataset.probe import DEFAULT_MAX_PIXELS
     from datasize.dataset.validation import validate as validate_api
     from datasize.io import write_csv_atomic
 
@@ -154,12 +145,12 @@ def validate(
         near_radius=near_radius,
         min_class_images=min_class_images,
         imbalance_ratio=imbalance_ratio,
-        max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
+        max_pixels=reading.pixel_limit,
     )
     suite = load_suite(suite_in) if suite_in else None
-    with progress_bar("probing images", quiet=quiet or as_json) as progress:
+    with progress_bar("probing images", quiet=reading.quiet or as_json) as progress:
         findings = validate_api(
-            data, config=config, split=split_file, suite=suite, progress=progress, **_scan_kwargs(kw)
+            data, config=config, split=split_file, suite=suite, progress=progress, **reading.scan_kwargs()
         )
     if suite_out:
         save_suite(findings.suite, suite_out)
@@ -182,7 +173,7 @@ def validate(
 
 @click.command()
 @click.argument("data", type=click.Path())
-@_scan_options
+@scan_options
 @click.option(
     "--method",
     type=click.Choice([m.value for m in SplitMethod]),
@@ -214,7 +205,7 @@ def validate(
     help="The split CSV; its record goes beside it as OUTPUT.json.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the split's record as JSON.")
-@_api_errors
+@api_errors
 def split(
     data: str,
     method: str | None,
@@ -223,9 +214,7 @@ def split(
     near_radius: int,
     output: str,
     as_json: bool,
-    quiet: bool,
-    max_pixels: int | None,
-    **kw: Any,
+    reading: ScanOptions,
 ) -> None:
     """Split DATA into train and valid: seeded, reproducible, duplicates kept on one side.
 
@@ -235,21 +224,18 @@ def split(
     """
     from datasize.cli.terminal import console, progress_bar, split_lines
     from datasize.dataset.manifest import scan as scan_api
-    from datasize.dataset.probe import DEFAULT_MAX_PIXELS
     from datasize.dataset.splits import check_split_options, sidecar_path, write_split
     from datasize.dataset.splits import split as split_api
 
     check_split_options(method=method, valid_pct=valid_pct, seed=seed, near_radius=near_radius)
-    if kw["group_col"]:
-        if not kw["labels"]:
+    if reading.group_col:
+        if not reading.labels:
             raise ValueError("--group-col names a column of the --labels CSV; give --labels as well")
         if method not in (None, SplitMethod.GROUP):
             raise ValueError(f"--group-col only applies to --method group, not --method {method}")
         method = SplitMethod.GROUP
-    with progress_bar("probing images", quiet=quiet or as_json) as progress:
-        manifest = scan_api(
-            data, max_pixels=max_pixels or DEFAULT_MAX_PIXELS, progress=progress, **_scan_kwargs(kw)
-        )
+    with progress_bar("probing images", quiet=reading.quiet or as_json) as progress:
+        manifest = scan_api(data, max_pixels=reading.pixel_limit, progress=progress, **reading.scan_kwargs())
     result = split_api(manifest, method=method, valid_pct=valid_pct, seed=seed, near_radius=near_radius)
     write_split(result, output)
     if as_json:

@@ -1,7 +1,9 @@
 """The options and helpers the commands share, and the one-line error for a bad argument.
 
 How to read a dataset, split it and build the model are options of several commands; they are
-declared once here so that their names, defaults and help stay the same everywhere.
+declared once here, each group beside the typed record a command receives it as (`ScanOptions`,
+`DataOptions`, `ModelOptions`), so that names, defaults and help stay the same everywhere and a
+command never picks options out of its keyword arguments by name.
 """
 
 from __future__ import annotations
@@ -10,9 +12,14 @@ import functools
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from datasize.training.loop import TrainConfig
+    from datasize.training.preparation import Prepared
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
@@ -23,7 +30,7 @@ def _first_line(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
-def _api_errors(command: Callable) -> Callable:
+def api_errors(command: Callable) -> Callable:
     """Bad arguments and missing files from the API become a one-line error with exit code 2.
 
     Anything else is a bug in datasize: one line, exit code 3, and the traceback only when the
@@ -59,9 +66,67 @@ def _api_errors(command: Callable) -> Callable:
     return wrapper
 
 
-def _scan_options(command: Callable) -> Callable:
-    """The options that say how to read a dataset; shared by scan and validate."""
-    options = [
+def option_group(record: type, parameter: str, options: list[Callable]) -> Callable[[Callable], Callable]:
+    """A decorator that adds `options` to a command and hands their values to it as one `record`
+    (a dataclass whose fields are the options' names), in the keyword argument `parameter`."""
+    names = [f.name for f in fields(record)]
+
+    def decorate(command: Callable) -> Callable:
+        @functools.wraps(command)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            values = {name: kwargs.pop(name) for name in names}
+            return command(*args, **{parameter: record(**values)}, **kwargs)
+
+        for option in reversed(options):
+            wrapper = option(wrapper)
+        return wrapper
+
+    return decorate
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """How to read a dataset: the `scan` options every command that reads one shares."""
+
+    labels: str | None  # a CSV of labels
+    path_col: str
+    label_col: str
+    group_col: str | None
+    split_col: str | None
+    label_re: str | None
+    jobs: int | None  # worker processes for probing (and, for curve, parallel runs)
+    max_pixels: int | None  # None: the default limit
+    follow_links: bool
+    allow_outside_root: bool
+    quiet: bool  # no progress bars
+
+    @property
+    def pixel_limit(self) -> int:
+        """--max-pixels, or the default limit."""
+        from datasize.dataset.probe import DEFAULT_MAX_PIXELS
+
+        return self.max_pixels or DEFAULT_MAX_PIXELS
+
+    def scan_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of `datasize.scan` (and of `validate`, `prepare`) but `max_pixels`,
+        which `validate` takes in its CheckConfig: see `pixel_limit`."""
+        return {
+            "labels": self.labels,
+            "path_col": self.path_col,
+            "label_col": self.label_col,
+            "group_col": self.group_col,
+            "split_col": self.split_col,
+            "label_re": self.label_re,
+            "jobs": self.jobs,
+            "follow_links": self.follow_links,
+            "allow_outside_root": self.allow_outside_root,
+        }
+
+
+scan_options = option_group(
+    ScanOptions,
+    "reading",
+    [
         click.option(
             "--labels", type=click.Path(dir_okay=False), help="CSV of labels (paths relative to DATA)."
         ),
@@ -102,22 +167,37 @@ def _scan_options(command: Callable) -> Callable:
             "--allow-outside-root", is_flag=True, help="Allow CSV paths that are absolute or use '..'."
         ),
         click.option("--quiet", "-q", is_flag=True, help="No progress bars."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+    ],
+)
 
 
-def _scan_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
-    keys = ("labels", "path_col", "label_col", "group_col", "split_col", "label_re", "jobs")
-    out = {k: kw[k] for k in keys}
-    out.update(follow_links=kw["follow_links"], allow_outside_root=kw["allow_outside_root"])
-    return out
-
-
-def _data_options(command: Callable) -> Callable:
+@dataclass(frozen=True)
+class DataOptions:
     """How to get training-ready data: the split to use and how images are decoded."""
-    options = [
+
+    split_file: str | None  # a split written by `datasize split`
+    valid_pct: float
+    split_seed: int
+    size: int | None  # None: from the data
+    resize: str
+    cache_dir: str | None  # None: in memory (curve: the run folder's cache/)
+
+    def prepare_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of `datasize.prepare` these options set (cache_dir only when given)."""
+        chosen = {
+            "split_file": self.split_file,
+            "valid_pct": self.valid_pct,
+            "split_seed": self.split_seed,
+            "size": self.size,
+            "resize": self.resize,
+        }
+        return chosen | ({"cache_dir": self.cache_dir} if self.cache_dir else {})
+
+
+data_options = option_group(
+    DataOptions,
+    "preparing",
+    [
         click.option(
             "--split",
             "split_file",
@@ -153,15 +233,49 @@ def _data_options(command: Callable) -> Callable:
             default=None,
             help="Keep decoded images here and reuse them across commands.",
         ),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+    ],
+)
 
 
-def _model_options(command: Callable) -> Callable:
-    """The model and the optimiser settings shared by lr-find and train."""
-    options = [
+@dataclass(frozen=True)
+class ModelOptions:
+    """The model and the optimiser settings, and how many torch threads a run uses."""
+
+    model: str
+    batch_size: int
+    weight_decay: float
+    augment: str
+    seed: int
+    device: str
+    threads: int | None  # where a run runs, not what it trains: not part of the TrainConfig
+    precision: str
+    pretrained: bool
+    freeze_epochs: int
+    lr_mult: float
+
+    def train_config(self, **settings: Any) -> TrainConfig:
+        """The TrainConfig of these options, with `settings` (epochs, lr) added."""
+        from datasize.training.loop import TrainConfig
+
+        return TrainConfig(
+            model=self.model,
+            batch_size=self.batch_size,
+            weight_decay=self.weight_decay,
+            augment=self.augment,
+            seed=self.seed,
+            device=self.device,
+            precision=self.precision,
+            pretrained=self.pretrained,
+            freeze_epochs=self.freeze_epochs,
+            lr_mult=self.lr_mult,
+            **settings,
+        )
+
+
+model_options = option_group(
+    ModelOptions,
+    "training",
+    [
         click.option(
             "--model",
             default="convnet",
@@ -227,62 +341,30 @@ def _model_options(command: Callable) -> Callable:
             show_default=True,
             help="Discriminative LRs: the body trains at LR/lr-mult, the head at LR (fastai: 100).",
         ),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
-_MODEL_KEYS = (
-    "model",
-    "batch_size",
-    "weight_decay",
-    "augment",
-    "seed",
-    "device",
-    "precision",
-    "pretrained",
-    "freeze_epochs",
-    "lr_mult",
+    ],
 )
 
 
-def _model_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
-    """Take the `_model_options` values out of the command's keyword arguments, for TrainConfig.
-
-    `--threads` is not a training setting but where it runs: in-process commands apply it here.
-    """
-    threads = kw.pop("threads")
-    if threads is not None:
-        import torch
-
-        torch.set_num_threads(threads)
-    return {k: kw.pop(k) for k in _MODEL_KEYS}
-
-
-def _prepare_from_options(data: str, kw: dict[str, Any], quiet: bool) -> Any:
+def prepare_data(data: str, reading: ScanOptions, preparing: DataOptions) -> Prepared:
+    """Scan, split and decode DATA as the options say, with progress bars unless --quiet."""
     from datasize.cli.terminal import progress_bar
     from datasize.training.preparation import prepare
 
     with (
-        progress_bar("probing images", quiet=quiet) as probing,
-        progress_bar("decoding images", quiet=quiet) as decoding,
+        progress_bar("probing images", quiet=reading.quiet) as probing,
+        progress_bar("decoding images", quiet=reading.quiet) as decoding,
     ):
         return prepare(
             data,
-            split_file=kw.pop("split_file"),
-            valid_pct=kw.pop("valid_pct"),
-            split_seed=kw.pop("split_seed"),
-            size=kw.pop("size"),
-            resize=kw.pop("resize"),
-            cache_dir=kw.pop("cache_dir"),
+            max_pixels=reading.pixel_limit,
             progress=probing,
             decode_progress=decoding,
-            **_scan_kwargs(kw),
+            **preparing.prepare_kwargs(),
+            **reading.scan_kwargs(),
         )
 
 
-def _echo_prepared(prepared: Any) -> None:
+def echo_prepared(prepared: Prepared) -> None:
     s = prepared.summary()
     click.echo(
         f"{s['images']} images, {len(s['classes'])} classes; {s['n_train']} train / {s['n_valid']} valid "
@@ -291,7 +373,7 @@ def _echo_prepared(prepared: Any) -> None:
     )
 
 
-def _parse_lr(ctx: click.Context | None, param: click.Parameter | None, value: str) -> float | None:
+def parse_lr(ctx: click.Context | None, param: click.Parameter | None, value: str) -> float | None:
     """`--lr`: a positive number, or 'auto' (None) for the LR finder's suggestion."""
     if value == "auto":
         return None
@@ -304,7 +386,7 @@ def _parse_lr(ctx: click.Context | None, param: click.Parameter | None, value: s
     return lr
 
 
-def _float_list(ctx: click.Context | None, param: click.Parameter | None, value: str | None) -> tuple | None:
+def float_list(ctx: click.Context | None, param: click.Parameter | None, value: str | None) -> tuple | None:
     """A comma-separated list of numbers ("1/16,1/8,0.25" and fractions like 1/16 accepted)."""
     if value is None:
         return None

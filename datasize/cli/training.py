@@ -3,27 +3,33 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import click
 
 from datasize.cli.options import (
-    _api_errors,
-    _data_options,
-    _echo_prepared,
-    _model_kwargs,
-    _model_options,
-    _parse_lr,
-    _prepare_from_options,
-    _scan_options,
+    DataOptions,
+    ModelOptions,
+    ScanOptions,
+    api_errors,
+    data_options,
+    echo_prepared,
+    model_options,
+    parse_lr,
+    prepare_data,
+    scan_options,
 )
+
+if TYPE_CHECKING:
+    from datasize.training.loop import TrainConfig
 
 
 @click.command(name="lr-find")
 @click.argument("data", type=click.Path())
-@_scan_options
-@_data_options
-@_model_options
+@scan_options
+@data_options
+@model_options
 @click.option("--start-lr", type=float, default=1e-7, show_default=True)
 @click.option("--end-lr", type=float, default=10.0, show_default=True)
 @click.option("--num-it", type=click.IntRange(min=10), default=100, show_default=True)
@@ -44,7 +50,7 @@ from datasize.cli.options import (
     help="Folder for lr_find.csv/.json/.png.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the suggestion as JSON.")
-@_api_errors
+@api_errors
 def lr_find_command(
     data: str,
     start_lr: float,
@@ -53,9 +59,9 @@ def lr_find_command(
     method: str,
     out_dir: str,
     as_json: bool,
-    quiet: bool,
-    max_pixels: int | None,
-    **kw: Any,
+    reading: ScanOptions,
+    preparing: DataOptions,
+    training: ModelOptions,
 ) -> None:
     """The LR range test: sweep the learning rate up exponentially and suggest one.
 
@@ -65,17 +71,18 @@ def lr_find_command(
     """
     from datasize.io import jsonable
     from datasize.report.training_files import write_lr_find
-    from datasize.training.loop import TrainConfig
+    from datasize.training.batches import torch_threads
     from datasize.training.lr_curve import format_lr
     from datasize.training.lr_finder import lr_find
 
-    config = TrainConfig(**_model_kwargs(kw))
-    prepared = _prepare_from_options(data, kw, quiet)
+    config = training.train_config()
+    prepared = prepare_data(data, reading, preparing)
     if not as_json:
-        _echo_prepared(prepared)
-    finder = lr_find(
-        prepared.data, config=config, start_lr=start_lr, end_lr=end_lr, num_it=num_it, method=method
-    )
+        echo_prepared(prepared)
+    with torch_threads(training.threads):
+        finder = lr_find(
+            prepared.data, config=config, start_lr=start_lr, end_lr=end_lr, num_it=num_it, method=method
+        )
     write_lr_find(out_dir, finder, chosen_lr=finder.suggestion.chosen)
     s = finder.suggestion
     if as_json:
@@ -92,14 +99,14 @@ def lr_find_command(
 
 @click.command()
 @click.argument("data", type=click.Path())
-@_scan_options
-@_data_options
-@_model_options
+@scan_options
+@data_options
+@model_options
 @click.option("--epochs", type=click.IntRange(min=1), default=4, show_default=True)
 @click.option(
     "--lr",
     "lr",
-    callback=_parse_lr,
+    callback=parse_lr,
     default="3e-3",
     show_default=True,
     help="Maximum learning rate of the one-cycle schedule, or 'auto' for the LR finder's suggestion.",
@@ -128,7 +135,7 @@ def lr_find_command(
     help="Folder for the run's files.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the run's summary as JSON.")
-@_api_errors
+@api_errors
 def train(
     data: str,
     epochs: int,
@@ -137,9 +144,9 @@ def train(
     top_k: int,
     out_dir: str,
     as_json: bool,
-    quiet: bool,
-    max_pixels: int | None,
-    **kw: Any,
+    reading: ScanOptions,
+    preparing: DataOptions,
+    training: ModelOptions,
 ) -> None:
     """Train one model with one-cycle at a fixed learning rate and diagnose the run.
 
@@ -151,49 +158,34 @@ def train(
     from datasize.cli.terminal import epoch_header, epoch_line
     from datasize.io import jsonable
     from datasize.report.training_files import train_summary, write_training
+    from datasize.training.batches import torch_threads
     from datasize.training.interpret import most_confused
-    from datasize.training.loop import TrainConfig, fit_one_cycle
+    from datasize.training.loop import fit_one_cycle
     from datasize.training.lr_curve import format_lr
     from datasize.training.lr_finder import lr_find
     from datasize.training.model_file import save_model
 
-    config = TrainConfig(
-        epochs=epochs,
-        lr=lr or 3e-3,
-        **_model_kwargs(kw),
-    )
-    prepared = _prepare_from_options(data, kw, quiet)
+    config = training.train_config(epochs=epochs, lr=lr or 3e-3)
+    prepared = prepare_data(data, reading, preparing)
     say = (lambda *_: None) if as_json else click.echo
     if not as_json:
-        _echo_prepared(prepared)
+        echo_prepared(prepared)
     finder = None
-    if lr is None:
-        finder = lr_find(prepared.data, config=config)
-        config = TrainConfig(**{**config.__dict__, "lr": finder.suggestion.chosen})
-        say(
-            f"learning rate from the LR finder ({finder.suggestion.method}): {format_lr(config.lr)}"
-            + (
-                ""
-                if finder.suggestion.confident
-                else " (low confidence: " + "; ".join(finder.suggestion.reasons) + ")"
-            )
+    with torch_threads(training.threads):
+        if lr is None:
+            finder = lr_find(prepared.data, config=config)
+            suggestion = finder.suggestion
+            config = replace(config, lr=suggestion.chosen)
+            doubts = "" if suggestion.confident else f" (low confidence: {'; '.join(suggestion.reasons)})"
+            say(f"learning rate from the LR finder ({suggestion.method}): {format_lr(config.lr)}{doubts}")
+        say(f"training {config.model} for {_plan_words(config)}")
+        say(epoch_header())
+        result = fit_one_cycle(
+            prepared.data,
+            config=config,
+            on_epoch=lambda row: say(epoch_line(row)),
+            lr_suggestion=finder.suggestion if finder else None,
         )
-    plan = f"{config.epochs} epochs at max lr {format_lr(config.lr)}, seed {config.seed}"
-    if config.freeze_epochs:
-        body = f", body at lr/{config.lr_mult:g}" if config.lr_mult != 1 else ""
-        plan = (
-            f"{config.freeze_epochs} frozen epoch{'s' if config.freeze_epochs > 1 else ''} at max lr "
-            f"{format_lr(config.lr)}, then {config.epochs} unfrozen at {format_lr(config.lr / 2)}{body}, "
-            f"seed {config.seed}"
-        )
-    say(f"training {config.model} for {plan}")
-    say(epoch_header())
-    result = fit_one_cycle(
-        prepared.data,
-        config=config,
-        on_epoch=lambda row: say(epoch_line(row)),
-        lr_suggestion=finder.suggestion if finder else None,
-    )
     files = write_training(out_dir, result, prepared, finder=finder, top_k=top_k)
     if save_path:
         save_model(result, save_path, cache=prepared.cache)
@@ -219,3 +211,17 @@ def train(
         )
     say(f"top-loss images (re-check their labels first): {files['top_losses_plot']}")
     say(f"run files written to {out_dir}" + (f"; model saved to {save_path}" if save_path else ""))
+
+
+def _plan_words(config: TrainConfig) -> str:
+    """What the run will do, in words: epochs, learning rates and seed (fine-tuning in two phases)."""
+    from datasize.training.lr_curve import format_lr
+
+    if not config.freeze_epochs:
+        return f"{config.epochs} epochs at max lr {format_lr(config.lr)}, seed {config.seed}"
+    body = f", body at lr/{config.lr_mult:g}" if config.lr_mult != 1 else ""
+    return (
+        f"{config.freeze_epochs} frozen epoch{'s' if config.freeze_epochs > 1 else ''} at max lr "
+        f"{format_lr(config.lr)}, then {config.epochs} unfrozen at {format_lr(config.lr / 2)}{body}, "
+        f"seed {config.seed}"
+    )
