@@ -61,13 +61,9 @@ from PIL import Image
 from datasize.curves.folder import RunFolder
 from datasize.curves.plan import CurveConfig, run_config
 from datasize.curves.runner import learning_curve
-from datasize.planning.collection import (
-    confusion_groups,
-    fit_curves,
-    outlook,
-    plan_collection,
-    read_per_class,
-)
+from datasize.planning.allocation import outlook
+from datasize.planning.collection import plan_collection, read_per_class
+from datasize.planning.groups import confusion_groups, fit_curves
 from datasize.training.loop import TrainConfig, fit_one_cycle
 from datasize.training.preparation import prepare
 

@@ -67,7 +67,7 @@ def backtest_splits(n: np.ndarray) -> list[tuple[str, np.ndarray]]:
     [('to_largest', [True, True, True, True, False]), ('from_quarter', [True, True, True, False, False])]
     """
     splits = [("to_largest", n < n.max())]
-    quarter = n <= n.max() / 4 * 1.1  # curve.py rounds each fraction's size to whole images
+    quarter = n <= n.max() / 4 * 1.1  # the curve plan rounds each fraction's size to whole images
     if len(n) >= 5 and quarter.sum() >= 3:
         splits.append(("from_quarter", quarter))
     return splits

@@ -138,9 +138,10 @@ def forecast(
     """Fit the learning curve, choose its family by backtest, and forecast with bootstrap intervals.
 
     Args:
-        runs: one row per training run, as curve.py writes it: n_train, seed, error_rate, n_valid and
-            status are needed; fraction, train_error, diagnosis and overfit_onset_epoch are used when
-            present. Runs whose status is not "ok" are left out of the fits and counted.
+        runs: one row per training run, as the run folder's runs.csv holds it: n_train, seed,
+            error_rate, n_valid and status are needed; fraction, train_error, diagnosis and
+            overfit_onset_epoch are used when present. Runs whose status is not "ok" are left out of
+            the fits and counted.
         per_class: one row per (run, class): n_train, seed, label, n_train_class, n_valid_class and
             error_rate. Adds a fit per class and the ranking of where to collect first.
         target_error: an error rate in (0, 1); adds the images needed to reach it.
@@ -238,7 +239,7 @@ def _fit_chosen(curve: Curve, tested: Backtest) -> FitResult:
 def _check_runs(runs: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
     if not isinstance(runs, pd.DataFrame):
         raise ValueError(
-            f"runs must be a pandas DataFrame (curve.py's runs table); got {type(runs).__name__}"
+            f"runs must be a pandas DataFrame (the curve's runs table); got {type(runs).__name__}"
         )
     missing = [c for c in RUN_INPUT_COLUMNS if c not in runs.columns]
     if missing:

@@ -1,10 +1,10 @@
-"""Spending on the curves, for the collection planner (plan.py): which group gets the next images,
+"""Spending on the curves, for the collection planner (collection.py): which group gets the next images,
 when a target is reached, and what an allocation is expected to give.
 
 `greedy_path` spends chunk by chunk on the group with the largest cut in the overall expected error
 (each group's mean over its refits) per unit of cost; `target_path` walks it to the first allocation
 that reaches a target error in `confidence` of the refits; `outlook` gives each class's error after,
-and intervals for what a rerun would measure. plan.py's docstring tells the whole method.
+and intervals for what a rerun would measure. collection.py's docstring tells the whole method.
 
 Measured in benchmarks/bench_plan.py (real training on generated 8x8 images whose classes differ
 in difficulty, 2 pilots; and 120 synthetic trials of known curves):

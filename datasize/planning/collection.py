@@ -11,7 +11,7 @@ per-class table (per_class.csv) and:
    images (pow3, else pow2, as the forecast's per-class ranking does) and refits it to curves whose
    seeds are resampled, jointly for every group (one run measures every class). Beyond the current
    data each refit also drifts from its curve by a draw of the family's own error per doubling:
-   the whole curve's backtest error (forecasting.py's MISFIT term), one draw per refit shared by every
+   the whole curve's backtest error (forecasting's MISFIT term), one draw per refit shared by every
    group and shared out in proportion to each group's gain per doubling, so that groups growing in
    step drift as the whole curve does and a flat group not at all. A refit that drifts up is held
    at its current error: more images of the same kind do not raise the error;
@@ -31,10 +31,9 @@ per-class table (per_class.csv) and:
    rounds. The plan suggests one round per doubling of the group that grows most (at most 5): the
    curves are backtested 2x ahead, and re-running the curve is cheaper than a miss.
 
-Steps 1 and 2 are in class_curves.py, 3 to 5 in allocation.py, each with the choices measured in
+Steps 1 and 2 are in groups.py, 3 to 5 in allocation.py, each with the choices measured in
 benchmarks/bench_plan.py for its part; this module reads the inputs, assembles the CollectionPlan
-and says it in words. The names that tests and benchmarks import from here (`fit_curves`,
-`confusion_groups`, `greedy_path`, `outlook`, ...) are imported from those two modules.
+and says it in words.
 
 Computation only; nothing here prints.
 """

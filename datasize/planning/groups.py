@@ -1,10 +1,10 @@
-"""Groups of classes and their curves, for the collection planner (plan.py).
+"""Groups of classes and their curves, for the collection planner (collection.py).
 
 `confusion_groups` finds the classes that the largest runs mistake for each other: they are
 collected together, in their current proportions, so that each group's curve still describes it.
 `fit_curves` fits each group's error against its training images and refits it to seed-resampled
 curves (one `Group` each), each refit drifting beyond the current data by a draw of the family's
-own error per doubling; `Curves` holds them all. plan.py's docstring tells the whole method.
+own error per doubling; `Curves` holds them all. collection.py's docstring tells the whole method.
 
 Measured in benchmarks/bench_plan.py (real training on generated 8x8 images whose classes differ
 in difficulty, 2 pilots; and 120 synthetic trials of known curves):
@@ -203,7 +203,7 @@ def fit_curves(
     plateau_relative: float = 0.1,
     interval: tuple[float, float] = (0.1, 0.9),
 ) -> Curves:
-    """Fit every group of classes of a per-class table (curve.py's per_class.csv), `n_boot` refits each.
+    """Fit every group of classes of a per-class table (the run folder's per_class.csv), `n_boot` refits each.
 
     `groups` maps a class to its group's name; classes not named stand alone.
     """

@@ -11,17 +11,9 @@ from click.testing import CliRunner
 
 from datasize.cli import main
 from datasize.forecasting.estimates import Reach
-from datasize.planning.collection import (
-    CollectionPlan,
-    Reason,
-    confusion_groups,
-    fit_curves,
-    greedy_path,
-    plan_collection,
-    read_costs,
-    suggested_rounds,
-    write_plan,
-)
+from datasize.planning.allocation import greedy_path, suggested_rounds
+from datasize.planning.collection import CollectionPlan, plan_collection, read_costs, write_plan
+from datasize.planning.groups import Reason, confusion_groups, fit_curves
 from datasize.report.document import build_report
 
 SIZES = (25, 50, 100, 200)  # training images per class at each size of the curve
