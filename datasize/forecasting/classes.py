@@ -14,7 +14,7 @@ import pandas as pd
 
 from datasize.forecasting.backtest import backtest
 from datasize.forecasting.bootstrap import bootstrap_fits
-from datasize.forecasting.estimates import MISFIT_SCALE, refits_plateau
+from datasize.forecasting.estimates import MISFIT_SCALE, PlateauRule, refits_plateau
 from datasize.forecasting.families import CurveFamily, fit_family
 from datasize.forecasting.points import Curve, curve_from_runs
 
@@ -25,8 +25,7 @@ def per_class_forecast(
     family: CurveFamily,
     n_boot: int,
     seed: int,
-    threshold: float,
-    relative: float,
+    rule: PlateauRule,
     interval: tuple[float, float],
 ) -> pd.DataFrame:
     """Each class's error fitted against its own training images, ranked by where to collect first.
@@ -54,7 +53,7 @@ def per_class_forecast(
                 family,
                 n_boot=n_boot,
                 rng=rng,
-                flat=(threshold, relative),
+                rule=rule,
                 ci=interval,
             )
         )
@@ -64,8 +63,10 @@ def per_class_forecast(
     return out.assign(rank=np.arange(1, len(out) + 1)).reset_index(drop=True)
 
 
-def _class_forecast(curve: Curve, family: CurveFamily, *, n_boot, rng, flat, ci) -> dict[str, Any]:
-    """One class's row of the ranking; `flat` is the plateau test's (threshold, relative)."""
+def _class_forecast(
+    curve: Curve, family: CurveFamily, *, n_boot: int, rng: np.random.Generator, rule: PlateauRule, ci
+) -> dict[str, Any]:
+    """One class's row of the ranking."""
     n_now = float(curve.n.max())
     row = {"n_train_class": int(n_now), "n_valid_class": curve.n_valid, "error_rate": float(curve.mean[-1])}
     fit = None
@@ -79,7 +80,7 @@ def _class_forecast(curve: Curve, family: CurveFamily, *, n_boot, rng, flat, ci)
     drifts = MISFIT_SCALE * backtest(curve, families=(fit.family,), score_all=False).misfit(fit.family)
     drifts = drifts * rng.standard_normal(len(fits))
     test = refits_plateau(
-        fit, fits, drifts, n_now=n_now, error_rate=row["error_rate"], flat=flat, interval=ci
+        fit, fits, drifts, n_now=n_now, error_rate=row["error_rate"], rule=rule, interval=ci
     )
     return row | {
         "family": str(fit.family),

@@ -107,30 +107,44 @@ class Plateau:
         return jsonable(vars(self))
 
 
+@dataclass(frozen=True)
+class PlateauRule:
+    """What counts as a plateau: a gain per doubling surely below both of these."""
+
+    threshold: float = 0.005  # in error-rate points: half a point
+    relative: float = 0.1  # as a share of the current error: a tenth
+
+    def __post_init__(self) -> None:
+        if not self.threshold > 0:
+            raise ValueError(f"plateau_threshold={self.threshold!r} must be positive (0.005 is half a point)")
+        if not 0 < self.relative < 1:
+            raise ValueError(f"plateau_relative={self.relative!r} must be between 0 and 1 (0.1 is a tenth)")
+
+
 def plateau(
     gains: np.ndarray,
     gain: float,
     *,
     n_train: int,
     error_rate: float,
-    threshold: float,
-    relative: float,
+    rule: PlateauRule,
     interval: tuple[float, float],
 ) -> Plateau:
-    """Plateau when the upper end of the gain's interval is below `threshold` points and below
-    `relative` x the current error: a doubling that surely cuts little, absolutely and relatively.
-    (The relative test keeps a clean power law at 1% error, halving with each doubling, from being
-    called a plateau because its gains are now small in points.)
+    """Plateau when the upper end of the gain's interval is below `rule.threshold` points and below
+    `rule.relative` x the current error: a doubling that surely cuts little, absolutely and
+    relatively. (The relative test keeps a clean power law at 1% error, halving with each doubling,
+    from being called a plateau because its gains are now small in points.)
 
     >>> gains, ci = np.array([0.001, 0.003]), (0.1, 0.9)
-    >>> flat = plateau(gains, 0.002, n_train=100, error_rate=0.07, threshold=0.005, relative=0.1, interval=ci)
-    >>> round(flat.high, 6), flat.plateaued
+    >>> test = plateau(gains, 0.002, n_train=100, error_rate=0.07, rule=PlateauRule(), interval=ci)
+    >>> round(test.high, 6), test.plateaued
     (0.0028, True)
     """
     low, high = quantiles(gains, interval)
-    flat = high < threshold and high <= relative * error_rate
+    threshold, relative = rule.threshold, rule.relative
+    plateaued = high < threshold and high <= relative * error_rate
     helps = low >= min(threshold, relative * error_rate) and low > 0
-    return Plateau(n_train, gain, low, high, threshold, relative, bool(flat), bool(helps))
+    return Plateau(n_train, gain, low, high, threshold, relative, bool(plateaued), bool(helps))
 
 
 @dataclass(frozen=True)
@@ -209,19 +223,18 @@ def refits_plateau(
     *,
     n_now: float,
     error_rate: float,
-    flat: tuple[float, float],
+    rule: PlateauRule,
     interval: tuple[float, float],
 ) -> Plateau:
     """The plateau test at `n_now` on the fit's gain per doubling, with the interval of the refits'
-    gains each less its drift; `flat` is the test's (threshold, relative)."""
+    gains each less its drift."""
     gains = np.array([gain_per_doubling(f.family, f.params, n_now) for f in fits]) - drifts
     return plateau(
         gains,
         gain_per_doubling(fit.family, fit.params, n_now),
         n_train=int(n_now),
         error_rate=error_rate,
-        threshold=flat[0],
-        relative=flat[1],
+        rule=rule,
         interval=interval,
     )
 

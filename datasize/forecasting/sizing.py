@@ -57,6 +57,7 @@ from datasize.forecasting.estimates import (
     Horizon,
     ImagesNeeded,
     Plateau,
+    PlateauRule,
     Reach,
     horizon,
     images_needed,
@@ -156,9 +157,8 @@ def forecast(
         A Forecast; `forecast(runs).verdict()` says it in words.
     """
     ok, excluded = _check_runs(runs)
-    candidates = _check_options(
-        families, n_boot, target_error, (plateau_threshold, plateau_relative), interval
-    )
+    candidates = _check_options(families, n_boot, target_error, interval)
+    rule = PlateauRule(plateau_threshold, plateau_relative)
     curve = curve_from_runs(ok)
     rng = np.random.default_rng(seed)
     tested = backtest(curve, families=candidates)
@@ -175,14 +175,8 @@ def forecast(
     # each refit bends away from its curve by a drift per doubling beyond the current size: the
     # family's own error, as the backtest measured it (the same draws for the gain and the target)
     drifts = MISFIT_SCALE * misfit * rng.standard_normal(len(fits))
-    flat = refits_plateau(
-        fit,
-        fits,
-        drifts,
-        n_now=n_now,
-        error_rate=float(curve.mean[-1]),
-        flat=(plateau_threshold, plateau_relative),
-        interval=interval,
+    levelling = refits_plateau(
+        fit, fits, drifts, n_now=n_now, error_rate=float(curve.mean[-1]), rule=rule, interval=interval
     )
     needed = None
     if target_error is not None:
@@ -200,8 +194,7 @@ def forecast(
             family=fit.family,
             n_boot=n_boot,
             seed=seed,
-            threshold=plateau_threshold,
-            relative=plateau_relative,
+            rule=rule,
             interval=interval,
         )
     return Forecast(
@@ -212,7 +205,7 @@ def forecast(
         fit=fit,
         backtest=tested,
         horizons=horizons,
-        plateau=flat,
+        plateau=levelling,
         images_needed=needed,
         guard=guard,
         overfitting=overfitting_summary(ok),
@@ -267,7 +260,7 @@ def _check_runs(runs: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
     return ok.assign(n_train=ok["n_train"].astype(int), n_valid=ok["n_valid"].astype(int)), excluded
 
 
-def _check_options(families, n_boot, target_error, thresholds, interval) -> tuple[CurveFamily, ...]:
+def _check_options(families, n_boot, target_error, interval) -> tuple[CurveFamily, ...]:
     names = [str(f) for f in CurveFamily if f != CurveFamily.LAST1]
     if isinstance(families, str) or not all(str(f) in names for f in families) or not families:
         raise ValueError(f"families={families!r} must be one or more of {names} (last1 is the baseline)")
@@ -275,10 +268,6 @@ def _check_options(families, n_boot, target_error, thresholds, interval) -> tupl
         raise ValueError(f"n_boot={n_boot!r} must be an integer of at least 10")
     if target_error is not None and not 0 < target_error < 1:
         raise ValueError(f"target_error={target_error!r} must be between 0 and 1 (an error rate: 0.05 is 5%)")
-    if not thresholds[0] > 0:
-        raise ValueError(f"plateau_threshold={thresholds[0]!r} must be positive (0.005 is half a point)")
-    if not 0 < thresholds[1] < 1:
-        raise ValueError(f"plateau_relative={thresholds[1]!r} must be between 0 and 1 (0.1 is a tenth)")
     if len(interval) != 2 or not 0 < interval[0] < interval[1] < 1:
         raise ValueError(f"interval={tuple(interval)!r} must be two quantiles with 0 < low < high < 1")
     return tuple(CurveFamily(f) for f in families)

@@ -186,15 +186,14 @@ def plan_collection(
         path, status = [(0.0, np.zeros(len(curves.groups))), *steps], None
     else:
         path, status = target_path(curves, unit_costs, target_error, confidence)
-    spent, extra = path[-1]
-    rounds = suggested_rounds(curves.images, extra)
-    first = max((x for s, x in path if s <= spent / rounds + 1e-9), key=lambda x: x.sum())
-    per_class = [
-        np.concatenate([g.divide(x) for g, x in zip(curves.groups, e, strict=True)]) for e in (extra, first)
-    ]
-    extra = np.array([float(g.divide(x).sum()) for g, x in zip(curves.groups, extra, strict=True)])
-    seen = outlook(curves, extra, interval=interval)
-    spent = float(per_class[0] @ np.array([prices[x] for x in labels]))
+    path_cost, planned = path[-1]  # images per group, fractional, and their cost on the greedy path
+    rounds = suggested_rounds(curves.images, planned)
+    first_planned = max((x for s, x in path if s <= path_cost / rounds + 1e-9), key=lambda x: x.sum())
+    collect = _whole_images(curves, planned)  # per class
+    first_round = _whole_images(curves, first_planned)
+    bought = np.array([float(g.divide(x).sum()) for g, x in zip(curves.groups, planned, strict=True)])
+    seen = outlook(curves, bought, interval=interval)
+    spent = float(collect @ np.array([prices[x] for x in labels]))
     floors = np.array(
         [g.share * g.fitted(g.images * (SEARCH_LIMIT - 1) if g.reason is None else 0) for g in curves.groups]
     )
@@ -202,14 +201,14 @@ def plan_collection(
         curves.groups[i].name for i in np.argsort(-floors, kind="stable") if floors[i] >= floors.max() / 3
     )
     return CollectionPlan(
-        table=_plan_table(curves, prices, per_class, seen, status),
+        table=_plan_table(curves, prices, collect, first_round, seen, status),
         budget=None if budget is None else float(budget),
         target_error=target_error,
         status=status,
         confidence=float(confidence),
         priced=cost is not None,
         spent=spent,
-        images=int(per_class[0].sum()),
+        images=int(collect.sum()),
         rounds=rounds,
         error_now=curves.error_now,
         expected=seen.overall,
@@ -225,13 +224,20 @@ def plan_collection(
     )
 
 
-def _plan_table(curves: Curves, prices, per_class, seen: Outlook, status) -> pd.DataFrame:
+def _whole_images(curves: Curves, per_group: np.ndarray) -> np.ndarray:
+    """Images per group as whole images per class (in the groups' class order), rounded down."""
+    return np.concatenate([g.divide(x) for g, x in zip(curves.groups, per_group, strict=True)])
+
+
+def _plan_table(
+    curves: Curves, prices, collect: np.ndarray, first_round: np.ndarray, seen: Outlook, status
+) -> pd.DataFrame:
     rows = []
     position = 0
     for g in curves.groups:
         for k, label in enumerate(g.labels):
-            collect = int(per_class[0][position])
-            if collect > 0:
+            images = int(collect[position])
+            if images > 0:
                 reason = Reason.COLLECT
             elif status == Reach.REACHED:
                 reason = Reason.NOT_NEEDED
@@ -242,8 +248,8 @@ def _plan_table(curves: Curves, prices, per_class, seen: Outlook, status) -> pd.
                     "label": label,
                     "group": g.name,
                     "have": int(g.have[k]),
-                    "collect": collect,
-                    "first_round": int(per_class[1][position]),
+                    "collect": images,
+                    "first_round": int(first_round[position]),
                     "cost": float(prices[label]),
                     "error_now": float(g.error_now[k]),
                     "error_after": float(seen.expected[position]),

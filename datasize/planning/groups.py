@@ -27,7 +27,7 @@ import pandas as pd
 
 from datasize.forecasting.backtest import backtest
 from datasize.forecasting.bootstrap import refit_many
-from datasize.forecasting.estimates import MISFIT_SCALE, Plateau, plateau
+from datasize.forecasting.estimates import MISFIT_SCALE, Plateau, PlateauRule, plateau
 from datasize.forecasting.families import CurveFamily, FitResult, fit_family, gain_per_doubling, predict
 from datasize.forecasting.points import curve_from_runs
 
@@ -240,8 +240,9 @@ def fit_curves(
     overall_gain = float(gains @ np.array([g.share for g in fitted]))
     scale = MISFIT_SCALE * np.nan_to_num(misfit) / overall_gain if overall_gain > 0 else 0.0
     z = np.random.default_rng([seed, 3]).standard_normal(n_boot)
+    rule = PlateauRule(plateau_threshold, plateau_relative)
     fitted = [
-        _drifted(g, z * scale * gain, flat=(plateau_threshold, plateau_relative), interval=interval)
+        _drifted(g, z * scale * gain, rule=rule, interval=interval)
         for g, gain in zip(fitted, gains, strict=True)
     ]
     return Curves(
@@ -331,7 +332,7 @@ def _group(rows: pd.DataFrame, *, valid: pd.Series, weights, family: CurveFamily
     return Group(**base, fit=fit, draws=np.array(params))
 
 
-def _drifted(group: Group, drifts: np.ndarray, *, flat: tuple[float, float], interval) -> Group:
+def _drifted(group: Group, drifts: np.ndarray, *, rule: PlateauRule, interval) -> Group:
     """The group with its refits' drifts, and its plateau test (which counts them, as forecast's does)."""
     if group.fit is None:
         return group
@@ -344,8 +345,7 @@ def _drifted(group: Group, drifts: np.ndarray, *, flat: tuple[float, float], int
         group.gain,
         n_train=int(n),
         error_rate=error,
-        threshold=flat[0],
-        relative=flat[1],
+        rule=rule,
         interval=interval,
     )
     return replace(group, drifts=drifts, plateau=test)
