@@ -203,6 +203,8 @@ def test_a_curve_killed_with_sigkill_resumes_to_the_results_of_an_uninterrupted_
 @pytest.mark.slow
 def test_ctrl_c_stops_a_curve_cleanly_and_says_how_to_resume(small_curve_data: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
+    # Five more runs after the first: the interrupt lands mid-curve even on a busy machine, where
+    # this test may wake up well after the first run was written.
     command = [
         sys.executable,
         "-m",
@@ -210,6 +212,8 @@ def test_ctrl_c_stops_a_curve_cleanly_and_says_how_to_resume(small_curve_data: P
         "curve",
         str(small_curve_data),
         *SMALL_CURVE,
+        "--seeds",
+        "3",
         "-q",
         "-o",
         str(out),

@@ -1,1 +1,2 @@
-"""Rendering: terminal tables and progress, JSON (and later Markdown and HTML reports)."""
+"""The report: plots, the report document read from a run folder, its HTML / Markdown / JSON rendering,
+and the files a training command writes."""
