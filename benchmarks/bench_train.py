@@ -276,7 +276,7 @@ def breakdown(data: TrainData, config: TrainConfig, plan: Plan, repeats: int = 5
     norm = Normalizer.fit(data.cache.images, data.train)
     batcher = Batcher(data, norm, torch.device("cpu"), config.augment)
     model = fresh_model(data, config)
-    optimizer = train_module._optimizer(model, config)
+    optimizer = train_module.make_optimizer(model, config)
     lrs, moms = train_module.one_cycle_schedule(plan.steps, lr_max=config.lr)
     rows = [r for epoch in plan.epochs for r in epoch]
     losses = torch.full((plan.steps,), float("nan"))
