@@ -203,28 +203,18 @@ def test_a_curve_killed_with_sigkill_resumes_to_the_results_of_an_uninterrupted_
 @pytest.mark.slow
 def test_ctrl_c_stops_a_curve_cleanly_and_says_how_to_resume(small_curve_data: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    # Five more runs after the first: the interrupt lands mid-curve even on a busy machine, where
-    # this test may wake up well after the first run was written.
-    command = [
-        sys.executable,
-        "-m",
-        "datasize",
-        "curve",
-        str(small_curve_data),
-        *SMALL_CURVE,
-        "--seeds",
-        "3",
-        "-q",
-        "-o",
-        str(out),
-    ]
+    # Eight more runs of two epochs after the first: the interrupt lands mid-curve even on a busy
+    # machine, where this test may wake up well after the first run was written.
+    curve = ["--fractions", "1/4,1/2,1", "--seeds", "3", "--epochs", "2", "--size", "16", "--lr", "3e-3"]
+    command = [sys.executable, "-m", "datasize", "curve", str(small_curve_data), *curve, "-q", "-o", str(out)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not list(out.glob("runs/*.json")) and process.poll() is None and time.monotonic() < deadline:
+    start = time.monotonic()
+    while not list(out.glob("runs/*.json")) and process.poll() is None and time.monotonic() < start + 120:
         time.sleep(0.02)
+    waited = f"sent after {time.monotonic() - start:.1f} s, runs then: {len(list(out.glob('runs/*.json')))}"
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130, stderr
+    assert process.returncode == 130, f"{waited}; stderr: {stderr}"
     assert "Traceback" not in stderr
     assert stderr.strip().splitlines()[-1] == (
         f"Interrupted. Finished runs are saved in {out}; run the same command again to resume."
