@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from datasize.curves.folder import RunFolder
+from datasize.curves.pilot import OnPilot, choose_epochs
 from datasize.curves.plan import CurveConfig
 from datasize.curves.runner import CurveResult, OnRun, learning_curve
 from datasize.dataset.splits import write_split
@@ -43,6 +44,13 @@ class CurveOutcome:
         head = self.forecast.verdict() if self.forecast is not None else str(self.forecast_error)
         return " ".join([head, *training_notes(self.curve.runs)])
 
+    def epochs_summary(self) -> dict[str, Any]:
+        """The training length: chosen by the pilot (its runs and reason), or as given."""
+        choice = self.curve.epochs
+        if choice is None:
+            return {"epochs": self.curve.config.train.epochs, "source": "given"}
+        return {**choice.to_dict(), "source": "pilot", "reused_runs": self.curve.reused}
+
     def summary(self) -> dict[str, Any]:
         """The JSON the `curve` command prints and `curve_summary.json` holds."""
         forecast = self.forecast.to_dict() if self.forecast is not None else None
@@ -52,6 +60,7 @@ class CurveOutcome:
             "data": self.prepared.summary(),
             "lr": self.lr,
             "lr_source": self.lr_source,
+            "epochs": self.epochs_summary(),
             "budget": str(self.curve.config.budget),
             "config": self.curve.config.to_dict(),
             "runs": self.curve.runs.to_dict("records"),
@@ -119,6 +128,7 @@ def run_curve(
     scheduler: Any = None,
     on_stage: Stage | None = None,
     on_run: OnRun | None = None,
+    on_pilot: OnPilot | None = None,
 ) -> CurveOutcome:
     """Prepare the data, fix the LR, run (or resume) the curve, forecast, and write every file.
 
@@ -142,17 +152,14 @@ def run_curve(
     write_validation(prepared, folder)
     stage("choosing the learning rate")
     lr, source = choose_lr(prepared, config, folder)
+    where = {"jobs": jobs, "threads": threads, "scheduler": scheduler}
+    if config.auto_epochs:
+        stage("choosing the training length (a pilot at the largest size)")
+        choice = choose_epochs(prepared, config, lr=lr, folder=folder, on_pilot=on_pilot, **where)
+        stage(f"training for {choice.epochs} epochs' steps: {choice.reason}")
     stage(f"training {config.seeds} seed(s) at each size")
-    curve = learning_curve(
-        prepared,
-        config=config,
-        lr=lr,
-        folder=folder.path,
-        jobs=jobs,
-        threads=threads,
-        scheduler=scheduler,
-        on_run=on_run,
-    )
+    # With auto_epochs the curve resumes the pilot just run (its runs are read, not trained again).
+    curve = learning_curve(prepared, config=config, lr=lr, folder=folder.path, on_run=on_run, **where)
     stage("forecasting")
     result, problem = _forecast(curve, config)
     outcome = CurveOutcome(prepared, curve, result, problem, lr, source, folder.path)

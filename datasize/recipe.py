@@ -7,8 +7,9 @@ name the key.
     [data]    path, labels, path_col, label_col, group_col, split_col, label_re,
               allow_outside_root, follow_links (true/false, default false: see SECURITY.md)
     [split]   file, method, valid_pct, seed
-    [train]   model, size, resize, epochs, lr ("auto" or a number), batch_size, weight_decay,
-              augment, seed, device, precision, pretrained, freeze_epochs, lr_mult
+    [train]   model, size, resize, epochs ("auto", the default, or a number), max_epochs (with
+              "auto": the longest the pilot tries, default 32), lr ("auto" or a number), batch_size,
+              weight_decay, augment, seed, device, precision, pretrained, freeze_epochs, lr_mult
     [curve]   fractions, sizes, seeds, seed_stop, budget, target_error, jobs, threads (torch threads
               per run: with jobs, each worker's; runs reproduce bit for bit at the same count)
     [output]  folder, report (a list of "html", "md", "json")
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from datasize.curves.pilot import FIRST_EPOCHS
 from datasize.curves.plan import CurveConfig
 from datasize.training.loop import TrainConfig
 
@@ -43,7 +45,8 @@ SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
         "model": (str,),
         "size": (int,),
         "resize": (str,),
-        "epochs": (int,),
+        "epochs": (int, str),
+        "max_epochs": (int,),
         "lr": (float, int, str),
         "batch_size": (int,),
         "weight_decay": (float, int),
@@ -137,15 +140,22 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
     lr = train.get("lr", 3e-3)
     if isinstance(lr, str) and lr != "auto":
         raise ValueError(f'{source}: train.lr = {lr!r} must be a number or "auto"')
+    epochs = train.get("epochs", "auto")
+    if isinstance(epochs, str) and epochs != "auto":
+        raise ValueError(f'{source}: train.epochs = {epochs!r} must be a whole number or "auto"')
+    auto = {"auto_epochs": epochs == "auto", "max_epochs": train.get("max_epochs", 32)}
+    settings = {k: v for k, v in train.items() if k not in ("size", "resize", "lr", "epochs", "max_epochs")}
     training = _keyed(
         source,
         "train",
-        lambda: TrainConfig(**{k: v for k, v in train.items() if k not in ("size", "resize", "lr")}),
+        lambda: TrainConfig(epochs=FIRST_EPOCHS if epochs == "auto" else epochs, **settings),
     )
     plan: dict[str, Any] = {k: tuple(curve[k]) for k in ("fractions", "sizes") if k in curve}
     plan.update({k: curve[k] for k in ("seeds", "seed_stop", "budget", "target_error") if k in curve})
     config = _keyed(
-        source, "curve", lambda: CurveConfig(lr=None if lr == "auto" else float(lr), train=training, **plan)
+        source,
+        "curve",
+        lambda: CurveConfig(lr=None if lr == "auto" else float(lr), train=training, **auto, **plan),
     )
     reports = tuple(output.get("report", ["html"]))
     unknown = [r for r in reports if r not in REPORT_FORMATS]

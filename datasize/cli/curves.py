@@ -16,6 +16,7 @@ from datasize.cli.options import (
     data_options,
     float_list,
     model_options,
+    parse_epochs,
     parse_lr,
     scan_options,
 )
@@ -55,10 +56,19 @@ from datasize.cli.options import (
 )
 @click.option(
     "--epochs",
-    type=click.IntRange(min=1),
-    default=4,
+    callback=parse_epochs,
+    default="auto",
     show_default=True,
-    help="Epochs of the full training set.",
+    help="Epochs of the full training set, or 'auto': a pilot at the largest size tries 4, 8, 16... "
+    "(two seeds each) and keeps the first length a doubling no longer improves beyond noise; its runs "
+    "become the curve's.",
+)
+@click.option(
+    "--max-epochs",
+    type=click.IntRange(min=1),
+    default=32,
+    show_default=True,
+    help="With --epochs auto: the longest the pilot tries.",
 )
 @click.option(
     "--budget",
@@ -107,7 +117,8 @@ def curve(
     sizes: tuple | None,
     seeds: int,
     seed_stop: float | None,
-    epochs: int,
+    epochs: int | None,
+    max_epochs: int,
     budget: str,
     lr: float | None,
     target_error: float | None,
@@ -125,7 +136,8 @@ def curve(
     it stopped. Prints the verdict first: where error plateaus, how many images a target error
     needs (with an interval), and which classes need images most.
     """
-    from datasize.cli.terminal import curve_lines, run_progress
+    from datasize.cli.terminal import curve_lines, pilot_line, run_progress
+    from datasize.curves.pilot import FIRST_EPOCHS
     from datasize.curves.plan import CurveConfig
     from datasize.pipeline import run_curve
 
@@ -139,8 +151,10 @@ def curve(
         seed_stop=seed_stop,
         budget=budget,
         lr=lr,
-        train=training.train_config(epochs=epochs),
+        train=training.train_config(epochs=epochs or FIRST_EPOCHS),
         target_error=target_error,
+        auto_epochs=epochs is None,
+        max_epochs=max_epochs,
         **plan,
     )
     prepare_options = {
@@ -161,6 +175,7 @@ def curve(
                 scheduler=scheduler,
                 on_stage=lambda text: say(f"[{text}]"),
                 on_run=on_run,
+                on_pilot=None if as_json else lambda epochs, record: say(pilot_line(epochs, record)),
             )
     except KeyboardInterrupt:
         click.echo(

@@ -386,6 +386,19 @@ def parse_lr(ctx: click.Context | None, param: click.Parameter | None, value: st
     return lr
 
 
+def parse_epochs(ctx: click.Context | None, param: click.Parameter | None, value: str) -> int | None:
+    """`--epochs`: a whole number of at least 1, or 'auto' (None) for the pilot's choice."""
+    if value == "auto":
+        return None
+    try:
+        epochs = int(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is neither a whole number nor 'auto'") from None
+    if epochs < 1:
+        raise click.BadParameter(f"{value!r} must be at least 1")
+    return epochs
+
+
 def float_list(ctx: click.Context | None, param: click.Parameter | None, value: str | None) -> tuple | None:
     """A comma-separated list of numbers ("1/16,1/8,0.25" and fractions like 1/16 accepted)."""
     if value is None:

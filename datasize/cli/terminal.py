@@ -219,6 +219,22 @@ def run_progress(*, quiet: bool, echo: Any) -> Iterator[Any]:
         yield update
 
 
+def pilot_line(epochs: int, record: dict) -> str:
+    """One pilot run as it finishes."""
+    rate = record.get("error_rate")
+    shown = f"error {rate:.4f}" if isinstance(rate, float) else record.get("status", "")
+    why = record.get("diagnosis") or record.get("status")
+    return f"pilot: {epochs} epochs, n_train={record['n_train']} seed={record['seed']}: {shown} ({why})"
+
+
+def epochs_line(summary: dict[str, Any]) -> str:
+    """How long every run trained, and why."""
+    if summary["source"] == "given":
+        return f"training length: {summary['epochs']} epochs (given)"
+    tried = ", ".join(f"{p['epochs']} -> {100 * p['mean_error']:.2f}%" for p in summary["lengths"])
+    return f"training length: {summary['epochs']} epochs, chosen by the pilot ({tried}): {summary['reason']}"
+
+
 def curve_lines(outcome: Any) -> list[str]:
     """The curve's terminal summary: the verdict first, then the table of sizes, then the details."""
     lines = []
@@ -229,6 +245,7 @@ def curve_lines(outcome: Any) -> list[str]:
     lines.append(
         f"learning rate {outcome.lr:.3g} ({outcome.lr_source}); budget: {outcome.curve.config.budget}"
     )
+    lines.append(epochs_line(outcome.epochs_summary()))
     lines.append(
         f"{'n_train':>8}  {'runs':>4}  {'mean error':>10}  {'sd':>7}  {'train error':>11}  diagnoses"
     )

@@ -50,7 +50,7 @@ def build_report(folder: str | os.PathLike, *, top_k: int = 16, show: int = 15) 
         _split_section(read_json(sidecar_path(run_folder.split_csv))),
         _lr_section(summary, run_folder),
         _curve_section(summary),
-        _epochs_section(records),
+        _epochs_section(records, summary.get("epochs")),
         _per_class_section(summary, show),
         *_plan_section(read_json(run_folder.plan_files[0])),
         _largest_run_section(records, summary, top_k),
@@ -177,27 +177,84 @@ def _curve_section(summary: dict[str, Any]) -> Section:
     return Section("Learning curve", text, tables, figures)
 
 
-def _epochs_section(records: list[dict[str, Any]]) -> Section:
+def _epochs_section(records: list[dict[str, Any]], epochs: dict[str, Any] | None) -> Section:
+    text, tables = _length_text(epochs)
     if not records:
-        return Section("Training per size", ["No finished runs."])
-    text = [
+        return Section("Training per size", [*text, "No finished runs."], tables)
+    text.append(
         "Train and validation loss per epoch, one run per size; a dashed line marks where overfitting begins."
-    ]
-    return Section("Training per size", text, figures=[("Loss per epoch", plots.epoch_curves_png(records))])
+    )
+    figures = [("Loss per epoch", plots.epoch_curves_png(records))]
+    return Section("Training per size", text, tables, figures)
+
+
+def _length_text(epochs: dict[str, Any] | None) -> tuple[list[str], list[tuple[str, pd.DataFrame]]]:
+    """How long every size trained, and, when the pilot chose it, what the pilot saw."""
+    if not epochs:
+        return [], []
+    if epochs.get("source") != "pilot":
+        return [f"Every size trained for the optimiser steps of {epochs['epochs']} epochs (given)."], []
+    text = (
+        f"Every size trained for the optimiser steps of {epochs['epochs']} epochs of the largest, the "
+        f"length a pilot at the largest size chose: {epochs['reason']}."
+    )
+    table = pd.DataFrame(
+        [
+            {
+                "epochs": p["epochs"],
+                "errors": ", ".join(pct(e) for e in p["errors"]),
+                "mean error": pct(p["mean_error"]),
+                "standard error": pct(p["se"]),
+                "too few epochs": "yes" if p["limited"] else "no",
+            }
+            for p in epochs.get("lengths", [])
+        ]
+    )
+    return [text], [("The pilot: the largest size at each length tried (one run per seed)", table)]
 
 
 def _per_class_section(summary: dict[str, Any], show: int) -> Section:
-    per_class = (summary.get("forecast") or {}).get("per_class")
+    forecast = summary.get("forecast") or {}
+    per_class = forecast.get("per_class")
     if not per_class:
         return Section("Which classes need images", ["No per-class forecast."])
-    table = pd.DataFrame(per_class)
+    interval = forecast.get("bootstrap", {}).get("interval") or [0.1, 0.9]
+    width = round(100 * (interval[1] - interval[0]))
     text = [
-        "Classes ranked by the expected cut in the overall error from doubling their images: "
-        "collect the top ones first."
+        "Each row is one class: its training images and validation error now, the error expected if "
+        f"its images doubled (with a {width}% interval), and how much that would cut the error of the "
+        "whole set; rank 1 gains most, so collect from the top. The full table is in the JSON report."
     ]
-    return Section(
-        "Which classes need images", text, [("Per-class forecast", table.head(max(show, 30)).round(4))]
-    )
+    table = per_class_table(per_class, width).head(max(show, 30))
+    return Section("Which classes need images", text, [("Which classes need images", table)])
+
+
+def per_class_table(per_class: list[dict[str, Any]], width: int) -> pd.DataFrame:
+    """The per-class ranking in reading order with plain names; intervals within 0%-100%.
+
+    A class's `reduction` is its error's fall from doubling its images (interval `low`-`high`), so
+    the error expected at 2x lies between its fitted error now less `high` and less `low`.
+    """
+    rows = []
+    for r in sorted(per_class, key=lambda r: r["rank"]):
+        fitted = r.get("error_fit")
+        if r.get("status") == "too_few_points" or fitted is None:
+            expected, gain = "too few sizes to fit", "n/a"
+        else:
+            low, high = (min(max(fitted - r[k], 0.0), 1.0) for k in ("high", "low"))
+            expected = f"{pct(min(max(r['error_2x'], 0.0), 1.0))} ({pct(low)}–{pct(high)})"
+            gain = f"{100 * r['overall_reduction']:.2f} points"
+        rows.append(
+            {
+                "class": r["label"],
+                "images now": r["n_train_class"],
+                "error now": pct(r["error_rate"]),
+                f"expected at 2x ({width}% interval)": expected,
+                "gain for the whole set": gain,
+                "rank": r["rank"],
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def _plan_section(plan: dict[str, Any] | None) -> list[Section]:

@@ -152,3 +152,46 @@ def test_log_axes_are_labelled_with_plain_numbers(run_folder, monkeypatch) -> No
                 labels += [t.get_text() for t in axis.get_ticklabels(which="both") if t.get_text()]
     assert labels and not [t for t in labels if "$" in t or "mathdefault" in t]
     assert any(t.replace(".", "").isdigit() for t in labels)
+
+
+def test_the_per_class_table_reads_in_plain_names_with_intervals_inside_0_and_100_percent() -> None:
+    from datasize.report.document import per_class_table
+
+    rows = [
+        {"label": "cat", "rank": 2, "n_train_class": 40, "error_rate": 0.30, "error_fit": 0.28,
+         "error_2x": 0.20, "reduction": 0.08, "low": -0.05, "high": 0.35, "overall_reduction": 0.04,
+         "status": "ok"},
+        {"label": "dog", "rank": 1, "n_train_class": 80, "error_rate": 0.02, "error_fit": 0.02,
+         "error_2x": 0.01, "reduction": 0.01, "low": -0.2, "high": 0.05, "overall_reduction": 0.005,
+         "status": "ok"},
+        {"label": "fox", "rank": 3, "n_train_class": 5, "error_rate": 0.5, "error_fit": None,
+         "error_2x": None, "reduction": None, "low": None, "high": None, "overall_reduction": None,
+         "status": "too_few_points"},
+    ]  # fmt: skip
+    table = per_class_table(rows, 80)
+    assert list(table.columns) == [
+        "class", "images now", "error now", "expected at 2x (80% interval)", "gain for the whole set", "rank"
+    ]  # fmt: skip
+    assert table["class"].tolist() == ["dog", "cat", "fox"]  # by rank
+    # cat: 28% less a gain of 35 points would be below 0: the interval stops at 0%
+    assert table.loc[1, "expected at 2x (80% interval)"] == "20.0% (0.00%–33.0%)"
+    assert table.loc[0, "expected at 2x (80% interval)"] == "1.0% (0.00%–22.0%)"
+    assert table.loc[1, "gain for the whole set"] == "4.00 points"
+    assert table.loc[2, "expected at 2x (80% interval)"] == "too few sizes to fit"
+
+
+def test_the_report_says_how_the_training_length_was_chosen(tmp_path) -> None:
+    from datasize.report.document import _length_text
+
+    lengths = [
+        {"epochs": 4, "errors": [0.1, 0.12], "mean_error": 0.11, "se": 0.01, "limited": True},
+        {"epochs": 8, "errors": [0.05, 0.05], "mean_error": 0.05, "se": 0.01, "limited": False},
+    ]
+    pilot = {"source": "pilot", "epochs": 8, "reason": "doubling from 8 to 16 epochs changed nothing",
+             "lengths": lengths}  # fmt: skip
+    text, tables = _length_text(pilot)
+    assert "8 epochs of the largest" in text[0] and "doubling from 8 to 16" in text[0]
+    assert tables[0][1]["too few epochs"].tolist() == ["yes", "no"]
+    assert _length_text({"source": "given", "epochs": 4})[0] == [
+        "Every size trained for the optimiser steps of 4 epochs (given)."
+    ]
