@@ -12,17 +12,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from datasize.curves.folder import RunFolder
 from datasize.curves.pilot import OnPilot, choose_epochs
 from datasize.curves.plan import CurveConfig
 from datasize.curves.runner import CurveResult, OnRun, learning_curve
-from datasize.dataset.splits import write_split
+from datasize.dataset.splits import SplitResult, write_split
 from datasize.dataset.validation import validate
+from datasize.errors import RunsFailed, ValidationFailed
 from datasize.forecasting.sizing import Forecast, forecast
 from datasize.io import write_json
 from datasize.report.training_files import read_chosen_lr, write_lr_find
 from datasize.training.lr_finder import lr_find
-from datasize.training.preparation import Prepared, prepare
+from datasize.training.preparation import Check, Prepared, prepare
 
 Stage = Callable[[str], None]  # called with a short description as each stage starts
 
@@ -99,10 +102,34 @@ def training_notes(runs: Any) -> list[str]:
     return notes
 
 
-def write_validation(prepared: Prepared, folder: RunFolder) -> None:
-    """The dataset's validation findings (with the split's leakage check) as validation.json."""
-    findings = validate(prepared.manifest, split=prepared.split.table)
-    write_json(folder.validation_file, findings.to_dict())
+def validation_gate(folder: RunFolder, fail_on: str | None, stage: Stage) -> Check:
+    """The check `prepare` runs once the dataset is scanned: validate it (with a split file's leakage),
+    write validation.json, say the summary, and stop with ValidationFailed on what would make the
+    measurement wrong (findings at or above `fail_on`; None measures whatever was found). Files that
+    cannot be read are left out and counted."""
+
+    def check(manifest: pd.DataFrame, given: SplitResult | None) -> None:
+        findings = validate(manifest, split=None if given is None else given.table)
+        threshold = fail_on or "error"
+        write_json(folder.validation_file, findings.to_dict(threshold))
+        left = findings.left_out()
+        stage(
+            f"validation: {findings.summary_line(threshold)}"
+            + (f"; {left} file(s) that cannot be read are left out" if left else "")
+        )
+        blocking = findings.blocking(fail_on)
+        if len(blocking):
+            counts = blocking.groupby("check", sort=False).size()
+            found = ", ".join(f"{n} {check}" for check, n in counts.items())
+            first = blocking.iloc[0]
+            example = f"{first['path'] or '-'}: {first['detail']}"
+            raise ValidationFailed(
+                f"validation failed, so the measurement would be wrong: {found} (e.g. {example}); see "
+                f"{folder.validation_file} or run `datasize validate`, fix the data, or measure anyway "
+                'with --fail-on none (recipe: fail_on = "none")'
+            )
+
+    return check
 
 
 def choose_lr(prepared: Prepared, config: CurveConfig, folder: RunFolder) -> tuple[float, str]:
@@ -129,6 +156,7 @@ def run_curve(
     on_stage: Stage | None = None,
     on_run: OnRun | None = None,
     on_pilot: OnPilot | None = None,
+    fail_on: str | None = "error",
 ) -> CurveOutcome:
     """Prepare the data, fix the LR, run (or resume) the curve, forecast, and write every file.
 
@@ -140,16 +168,16 @@ def run_curve(
             images are kept in ``<out>/cache`` unless a ``cache_dir`` is given.
         jobs, threads, scheduler: where runs go and how many torch threads each uses (see
             `learning_curve`).
+        fail_on: validation findings at or above this severity stop the pipeline before anything is
+            decoded or trained (ValidationFailed); None measures whatever validation found.
     """
     folder = RunFolder(out)
     stage = on_stage or (lambda _: None)
     options = {"cache_dir": folder.cache_dir, **(prepare_options or {})}
-    stage("scanning and decoding images")
-    prepared = prepare(data, **options)
     folder.path.mkdir(parents=True, exist_ok=True)
+    stage("scanning, validating and decoding images")
+    prepared = prepare(data, check=validation_gate(folder, fail_on, stage), **options)
     write_split(prepared.split, folder.split_csv)
-    stage("validating the dataset")
-    write_validation(prepared, folder)
     stage("choosing the learning rate")
     lr, source = choose_lr(prepared, config, folder)
     where = {"jobs": jobs, "threads": threads, "scheduler": scheduler}
@@ -160,6 +188,7 @@ def run_curve(
     stage(f"training {config.seeds} seed(s) at each size")
     # With auto_epochs the curve resumes the pilot just run (its runs are read, not trained again).
     curve = learning_curve(prepared, config=config, lr=lr, folder=folder.path, on_run=on_run, **where)
+    RunsFailed.check(curve.records, "the curve")
     stage("forecasting")
     result, problem = _forecast(curve, config)
     outcome = CurveOutcome(prepared, curve, result, problem, lr, source, folder.path)

@@ -5,7 +5,9 @@ the recipe file's folder. Unknown tables or keys, and values of the wrong type, 
 name the key.
 
     [data]    path, labels, path_col, label_col, group_col, split_col, label_re,
-              allow_outside_root, follow_links (true/false, default false: see SECURITY.md)
+              allow_outside_root, follow_links (true/false, default false: see SECURITY.md),
+              fail_on ("error", the default, "warning", "info" or "none": validation findings at or
+              above it stop the run before training)
     [split]   file, method, valid_pct, seed
     [train]   model, size, resize, epochs ("auto", the default, or a number), max_epochs (with
               "auto": the longest the pilot tries, default 32), lr ("auto" or a number), batch_size,
@@ -25,6 +27,7 @@ from typing import Any
 
 from datasize.curves.pilot import FIRST_EPOCHS
 from datasize.curves.plan import CurveConfig
+from datasize.dataset.splits import check_split_options
 from datasize.training.loop import TrainConfig
 
 # key -> accepted types, per table; one source for validation and for the docs above.
@@ -39,6 +42,7 @@ SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
         "label_re": (str,),
         "allow_outside_root": (bool,),  # CSV paths may be absolute or use ".."
         "follow_links": (bool,),  # read through links that lead outside the dataset
+        "fail_on": (str,),  # error (default), warning, info or none: what stops it before training
     },
     "split": {"file": (str,), "method": (str,), "valid_pct": (float, int), "seed": (int,)},
     "train": {
@@ -71,6 +75,14 @@ SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
     "output": {"folder": (str,), "report": (list,)},
 }
 REPORT_FORMATS = ("html", "md", "json")
+FAIL_ON = ("error", "warning", "info", "none")
+TYPE_WORDS = {
+    int: "a whole number",
+    float: "a number",
+    str: "a string",
+    bool: "true or false",
+    list: "a list",
+}
 
 
 @dataclass(frozen=True)
@@ -86,6 +98,7 @@ class Recipe:
     folder: Path  # the run folder
     reports: tuple[str, ...] = field(default=("html",))
     threads: int | None = None  # torch threads per run (None: torch's own, or the cores shared by jobs)
+    fail_on: str | None = "error"  # validation findings at or above this stop the run; None: never
 
 
 def _check_types(raw: dict[str, Any], source: Path) -> None:
@@ -103,8 +116,8 @@ def _check_types(raw: dict[str, Any], source: Path) -> None:
                     f"{source}: unknown key {table}.{key}; [{table}] takes {', '.join(SCHEMA[table])}"
                 )
             if (isinstance(value, bool) and bool not in allowed) or not isinstance(value, allowed):
-                names = " or ".join(t.__name__ for t in allowed)
-                raise ValueError(f"{source}: {table}.{key} = {value!r} must be a {names}")
+                names = " or ".join(TYPE_WORDS[t] for t in allowed)
+                raise ValueError(f"{source}: {table}.{key} = {value!r} must be {names}")
 
 
 def load_recipe(path: str | os.PathLike) -> Recipe:
@@ -127,9 +140,19 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
     def where(value: str) -> Path:
         return (base / value).resolve() if not os.path.isabs(value) else Path(value)
 
-    scan_options = {k: v for k, v in data.items() if k != "path"}
+    fail_on = data.get("fail_on", "error")
+    if fail_on not in FAIL_ON:
+        raise ValueError(f"{source}: data.fail_on = {fail_on!r} is not one of {', '.join(FAIL_ON)}")
+    scan_options = {k: v for k, v in data.items() if k not in ("path", "fail_on")}
     if "labels" in scan_options:
         scan_options["labels"] = where(scan_options["labels"])
+    _keyed(
+        source,
+        "split",
+        lambda: check_split_options(
+            method=split.get("method"), valid_pct=split.get("valid_pct", 0.2), seed=split.get("seed", 42)
+        ),
+    )
     prepare_options: dict[str, Any] = {
         "valid_pct": float(split.get("valid_pct", 0.2)),
         "split_seed": split.get("seed", 42),
@@ -169,7 +192,16 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
         raise ValueError(f"{source}: curve.threads = {threads} must be at least 1")
     folder = where(output.get("folder", f"runs/{source.stem}"))
     return Recipe(
-        source, where(data["path"]), scan_options, prepare_options, config, jobs, folder, reports, threads
+        source,
+        where(data["path"]),
+        scan_options,
+        prepare_options,
+        config,
+        jobs,
+        folder,
+        reports,
+        threads,
+        None if fail_on == "none" else fail_on,
     )
 
 
@@ -195,6 +227,7 @@ def run_recipe(recipe: Recipe, *, on_stage: Any = None, on_run: Any = None) -> t
         prepare_options={**recipe.prepare_options, **recipe.scan_options},
         jobs=recipe.jobs,
         threads=recipe.threads,
+        fail_on=recipe.fail_on,
         on_stage=on_stage,
         on_run=on_run,
     )

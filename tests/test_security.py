@@ -8,6 +8,7 @@ code; the HTML report shows data as text; nothing opens a network connection.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -178,6 +179,12 @@ def small_curve_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def _interruptible() -> None:
+    """In the child, before exec: SIGINT handled by default and not blocked."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 SMALL_CURVE = ["--fractions", "1/2,1", "--seeds", "1", "--epochs", "1", "--size", "16", "--lr", "3e-3"]
 
 
@@ -207,11 +214,17 @@ def test_ctrl_c_stops_a_curve_cleanly_and_says_how_to_resume(small_curve_data: P
     # machine, where this test may wake up well after the first run was written.
     curve = ["--fractions", "1/4,1/2,1", "--seeds", "3", "--epochs", "2", "--size", "16", "--lr", "3e-3"]
     command = [sys.executable, "-m", "datasize", "curve", str(small_curve_data), *curve, "-q", "-o", str(out)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # As a user's shell starts it: Ctrl-C delivered, whatever this test process inherited (a command
+    # started in the background of a non-interactive shell has SIGINT ignored, and passes that on).
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_interruptible
+    )
     start = time.monotonic()
     while not list(out.glob("runs/*.json")) and process.poll() is None and time.monotonic() < start + 120:
         time.sleep(0.02)
     waited = f"sent after {time.monotonic() - start:.1f} s, runs then: {len(list(out.glob('runs/*.json')))}"
+    with contextlib.suppress(OSError), open(f"/proc/{process.pid}/status", encoding="ascii") as status:
+        waited += ", " + " ".join(line.strip() for line in status if line.startswith(("SigIgn", "SigBlk")))
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, f"{waited}; stderr: {stderr}"

@@ -13,6 +13,7 @@ from datasize.cli.options import (
     ModelOptions,
     ScanOptions,
     api_errors,
+    check_device,
     data_options,
     float_list,
     model_options,
@@ -93,6 +94,14 @@ from datasize.cli.options import (
     help="Say how many images reach this validation error, e.g. 0.02.",
 )
 @click.option(
+    "--fail-on",
+    type=click.Choice(["error", "warning", "info", "none"]),
+    default="error",
+    show_default=True,
+    help="Stop before training (exit 1) when validation finds this or worse (files that cannot be read "
+    "are left out instead); none: measure whatever was found.",
+)
+@click.option(
     "--scheduler", default=None, help="A Dask scheduler address (tcp://host:8786): submit the runs there."
 )
 @click.option(
@@ -122,6 +131,7 @@ def curve(
     budget: str,
     lr: float | None,
     target_error: float | None,
+    fail_on: str,
     scheduler: str | None,
     out_dir: str,
     as_json: bool,
@@ -157,6 +167,9 @@ def curve(
         max_epochs=max_epochs,
         **plan,
     )
+    preparing.check()
+    if scheduler is None:  # a cluster's workers may have the device this machine lacks
+        check_device(config.train.device)
     prepare_options = {
         **preparing.prepare_kwargs(),
         **reading.scan_kwargs(),
@@ -176,6 +189,7 @@ def curve(
                 on_stage=lambda text: say(f"[{text}]"),
                 on_run=on_run,
                 on_pilot=None if as_json else lambda epochs, record: say(pilot_line(epochs, record)),
+                fail_on=None if fail_on == "none" else fail_on,
             )
     except KeyboardInterrupt:
         click.echo(
@@ -232,6 +246,7 @@ def run_command(recipe: str, quiet: bool) -> None:
     from datasize.recipe import load_recipe, run_recipe
 
     loaded = load_recipe(recipe)
+    check_device(loaded.curve.train.device)
     click.echo(f"recipe {loaded.source}: data {loaded.data}, run folder {loaded.folder}")
     try:
         with run_progress(quiet=quiet, echo=click.echo) as on_run:

@@ -68,15 +68,11 @@ def manifest_summary(manifest: pd.DataFrame) -> Table:
 
 
 def _verdict(findings: Findings, fail_on: str, *, markup: bool) -> str:
-    counts = findings.counts()
-    word = "PASSED" if findings.passed(fail_on) else "FAILED"
-    if markup:
-        word = f"[bold {'green' if word == 'PASSED' else 'red'}]{word}[/]"
-    return (
-        f"{word} {findings.images} images, {findings.classes} classes: "
-        f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} notes "
-        f"(fails on {fail_on})"
-    )
+    line = findings.summary_line(fail_on)
+    if not markup:
+        return line
+    word, rest = line.split(" ", 1)
+    return f"[bold {'green' if word == 'PASSED' else 'red'}]{word}[/] {rest}"
 
 
 def findings_lines(findings: Findings, *, fail_on: str, show: int) -> list[str]:

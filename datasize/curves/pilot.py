@@ -34,6 +34,7 @@ from datasize.curves.executors import execute
 from datasize.curves.folder import RunFolder, curve_identity
 from datasize.curves.plan import CurveConfig, RunSpec, plan_runs, run_config
 from datasize.curves.run import make_tasks
+from datasize.errors import RunsFailed
 from datasize.noise import binomial_variance
 from datasize.training.preparation import Prepared
 from datasize.vocab import DiagnosisKind
@@ -141,7 +142,9 @@ def _err(length: PilotLength) -> str:
 
 
 def pilot_length(epochs: int, records: list[dict[str, Any]]) -> PilotLength:
-    """A length's runs, as the rule reads them (failed runs count as limited: they teach nothing)."""
+    """A length's runs, as the rule reads them (a failed run counts as limited: it teaches nothing);
+    RunsFailed when every one failed."""
+    RunsFailed.check(records, f"the pilot at {epochs} epochs")
     ok = [r for r in records if r.get("status") == "ok"]
     errors = tuple(float(r["error_rate"]) for r in ok) or (1.0,)
     limited = len(ok) < len(records) or any(

@@ -52,7 +52,11 @@ class CurveConfig:
     max_epochs: int = 32
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "budget", Budget(self.budget))
+        try:
+            object.__setattr__(self, "budget", Budget(self.budget))
+        except ValueError:
+            choices = ", ".join(b.value for b in Budget)
+            raise ValueError(f"budget={self.budget!r} is not one of {choices}") from None
         fractions = tuple(sorted({float(f) for f in self.fractions}))
         if not fractions or any(not 0 < f <= 1 for f in fractions):
             raise ValueError(f"fractions={list(self.fractions)} must be numbers in (0, 1]")

@@ -32,7 +32,13 @@ from datasize.training.batches import (
 )
 from datasize.training.diagnosis import EPOCH_COLUMNS, Diagnosis, diagnose
 from datasize.training.lr_curve import LRSuggestion
-from datasize.training.models import ModelFactory, make_model, parameter_groups, set_frozen
+from datasize.training.models import (
+    ModelFactory,
+    check_model_name,
+    make_model,
+    parameter_groups,
+    set_frozen,
+)
 
 TRIM_IMAGES = 8192  # an evaluation pass returns freed memory to the system every this many images
 
@@ -93,6 +99,14 @@ class TrainConfig:
             raise ValueError(f"weight_decay={self.weight_decay} must be 0 or more")
         if not isinstance(self.freeze_epochs, int) or self.freeze_epochs < 0:
             raise ValueError(f"freeze_epochs={self.freeze_epochs!r} must be a whole number, 0 or more")
+        check_model_name(self.model, pretrained=self.pretrained)
+        if self.device != "auto":
+            try:
+                torch.device(self.device)
+            except RuntimeError:
+                raise ValueError(
+                    f"device={self.device!r} is not a torch device (use auto, cpu, cuda, cuda:N)"
+                ) from None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields."""
