@@ -105,18 +105,7 @@ class RunFolder:
 
     def open(self, identity: dict[str, Any]) -> None:
         """Create the folder, or check that it holds this same curve; ValueError naming what changed."""
-        if self.config_file.exists():
-            stored = json.loads(self.config_file.read_text(encoding="utf-8"))
-            if stored.get("key") != _identity_key(identity):
-                changed = _differences(stored.get("identity", {}), jsonable(identity))
-                raise ValueError(
-                    f"{self.path} holds a learning curve with another configuration "
-                    f"(changed: {', '.join(changed)}); use another --out folder, or delete that one to "
-                    "start over"
-                )
-            return
-        self.path.mkdir(parents=True, exist_ok=True)
-        write_json(self.config_file, {"key": _identity_key(identity), "identity": identity})
+        open_identity(self.config_file, identity, what="a learning curve")
 
     # --- run records ----------------------------------------------------------------------------
 
@@ -200,6 +189,25 @@ def curve_identity(prepared: Prepared, config: CurveConfig) -> dict[str, Any]:
         "split_fingerprint": prepared.split.fingerprint,
         "curve": config.to_dict(),
     }
+
+
+def open_identity(config_file: Path, identity: dict[str, Any], *, what: str) -> None:
+    """Write `identity` to `config_file` in a new folder, or check that the folder's matches it.
+
+    ValueError naming the fields that changed: a run folder never mixes results of two configurations.
+    """
+    folder = config_file.parent
+    if config_file.exists():
+        stored = json.loads(config_file.read_text(encoding="utf-8"))
+        if stored.get("key") != _identity_key(identity):
+            changed = _differences(stored.get("identity", {}), jsonable(identity))
+            raise ValueError(
+                f"{folder} holds {what} with another configuration (changed: {', '.join(changed)}); "
+                "use another --out folder, or delete that one to start over"
+            )
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(config_file, {"key": _identity_key(identity), "identity": identity})
 
 
 def _identity_key(identity: dict[str, Any]) -> str:
