@@ -291,7 +291,7 @@ def label_issues_png(issues: Any, root: str, *, columns: int = 4) -> bytes:
             ax.imshow(pixels)
         ax.set_title(
             f"#{row['rank']}: {_short(row['given'], 14)} -> {_short(row['suggested'], 14)}\n"
-            f"self-confidence {row['self_confidence']:.2f}",
+            f"self-confidence {row['self_confidence']:.3g}",
             fontsize=7,
         )
     for ax in axes.flat:
