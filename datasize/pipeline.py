@@ -24,7 +24,7 @@ from datasize.forecasting.sizing import Forecast, forecast
 from datasize.io import write_json
 from datasize.labels.folder import LabelsFolder, labels_identity
 from datasize.labels.issues import LabelIssues
-from datasize.labels.plan import LabelsConfig
+from datasize.labels.plan import LabelsConfig, check_classes
 from datasize.labels.plateau import plateau_note
 from datasize.labels.runner import OnFold, find_label_issues
 from datasize.report.training_files import read_chosen_lr, write_lr_find
@@ -234,6 +234,7 @@ def run_labels(
     options = {"cache_dir": folder.cache_dir, **(prepare_options or {})}
     stage("scanning and decoding images")
     prepared = prepare(data, **options)
+    check_classes(prepared.cache.labels, config.folds)  # before the folder records this configuration
     folder.open(labels_identity(prepared, config))  # a changed configuration is refused before any work
     stage("choosing the learning rate")
     lr, source = _labels_lr(prepared, config, folder)

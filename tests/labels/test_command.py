@@ -114,6 +114,7 @@ def test_a_class_with_fewer_images_than_folds_is_a_one_line_error(tmp_path) -> N
         "Error: class 'horizontal' has 3 images, fewer than the 5 folds: every fold must hold each class; "
         "use 3 folds, add images to 'horizontal', or leave it out"
     ]
+    assert not (tmp_path / "o" / "labels.json").exists()  # so that --folds 3 is not refused as a change
 
 
 def test_a_single_class_is_a_one_line_error(tmp_path) -> None:
