@@ -98,8 +98,9 @@ def predictions(runs: pd.DataFrame, fitted_share: float, target_share: float) ->
         result = forecast(seen, n_boot=200, seed=0)
         horizon = next(h for h in result.horizons if h.multiple == multiple)
         out |= {"datasize": horizon.expected, "low": horizon.low, "high": horizon.high}
+        out["checked"] = result.backtest.beats_baseline  # its own self-check, on the sizes it saw
     except (ValueError, StopIteration):
-        out |= {"datasize": math.nan, "low": math.nan, "high": math.nan}
+        out |= {"datasize": math.nan, "low": math.nan, "high": math.nan, "checked": None}
     n_target = curve.n.max() * multiple
     fits = {}
     for family in (*DEFAULT_FAMILIES, CurveFamily.POW2):
@@ -145,6 +146,7 @@ def evaluate(folder: Path) -> tuple[dict[str, object], list[dict[str, object]]]:
         for predictor in ("datasize", "last1", "pow2", "pow3", "mean"):
             row[predictor] = 100 * abs(float(p[predictor]) - float(p["measured"]))
         row["covered"] = bool(p["low"] <= p["measured"] <= p["high"])
+        row["self_check_passed"] = p["checked"]
         row["interval"] = f"{100 * p['low']:.1f}-{100 * p['high']:.1f}"
         rows.append(row)
     return right_end(runs), rows

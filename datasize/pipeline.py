@@ -1,7 +1,10 @@
-"""The whole pipeline behind `datasize curve` and recipes: prepare, LR, curve, forecast, files.
+"""The whole pipelines behind `datasize curve`, `datasize labels` and recipes: prepare, LR, curve or
+labels check, forecast, files.
 
 Each stage's output lands in the run folder as it is made, so an interrupted pipeline resumes: the
-split, the decoded images, the chosen learning rate and every finished run are reused.
+split, the decoded images, the chosen learning rate and every finished run or fold are reused. A
+labels check and a curve may share a run folder: the curve's verdict then says when wrong labels
+explain its plateau.
 """
 
 from __future__ import annotations
@@ -23,6 +26,11 @@ from datasize.dataset.validation import validate
 from datasize.errors import RunsFailed, ValidationFailed
 from datasize.forecasting.sizing import Forecast, forecast
 from datasize.io import write_json
+from datasize.labels.folder import LabelsFolder, labels_identity
+from datasize.labels.issues import LabelIssues
+from datasize.labels.plan import LabelsConfig, check_classes
+from datasize.labels.plateau import plateau_note
+from datasize.labels.runner import OnFold, find_label_issues
 from datasize.report.training_files import read_chosen_lr, write_lr_find
 from datasize.training.lr_finder import lr_find
 from datasize.training.preparation import Check, Prepared, prepare
@@ -41,11 +49,31 @@ class CurveOutcome:
     lr: float
     lr_source: str  # "given", "lr_find" or "lr_find (resumed)"
     folder: Path
+    labels: dict[str, Any] | None = field(default=None, repr=False)  # a labels check's summary, if at hand
 
     def verdict(self) -> str:
-        """The forecast's verdict, then what the runs' diagnoses say about trusting it."""
+        """The forecast's verdict, whether wrong labels explain its plateau, then what the runs'
+        diagnoses say about trusting it."""
         head = self.forecast.verdict() if self.forecast is not None else str(self.forecast_error)
-        return " ".join([head, *training_notes(self.curve.runs)])
+        note = self.labels_note()
+        return " ".join([head, *([note] if note else []), *training_notes(self.curve.runs)])
+
+    def labels_note(self) -> str | None:
+        """The sentence a labels check of the same data and split adds when the curve levels off near
+        its estimated share of wrong labels (see `datasize.labels.plateau`); None otherwise."""
+        if self.forecast is None or self.labels is None:
+            return None
+        runs = self.curve.runs
+        largest = runs[(runs["status"] == "ok") & (runs["n_train"] == self.forecast.n_train)]
+        data = self.prepared.summary()
+        return plateau_note(
+            self.labels,
+            error_rate=self.forecast.error_rate,
+            n_valid=int(largest["n_valid"].iloc[0]),
+            levelling=not self.forecast.plateau.helps,
+            images_fingerprint=data["images_fingerprint"],
+            split_fingerprint=data["split_fingerprint"],
+        )
 
     def epochs_summary(self) -> dict[str, Any]:
         """The training length: chosen by the pilot (its runs and reason), or as given."""
@@ -60,6 +88,7 @@ class CurveOutcome:
         return {
             "verdict": self.verdict(),
             "training_notes": training_notes(self.curve.runs),
+            "labels_note": self.labels_note(),
             "data": self.prepared.summary(),
             "lr": self.lr,
             "lr_source": self.lr_source,
@@ -191,7 +220,8 @@ def run_curve(
     RunsFailed.check(curve.records, "the curve")
     stage("forecasting")
     result, problem = _forecast(curve, config)
-    outcome = CurveOutcome(prepared, curve, result, problem, lr, source, folder.path)
+    labels = LabelsFolder(folder.path).read_summary()
+    outcome = CurveOutcome(prepared, curve, result, problem, lr, source, folder.path, labels)
     folder.write_summary(outcome.summary())
     return outcome
 
@@ -202,3 +232,70 @@ def _forecast(curve: CurveResult, config: CurveConfig) -> tuple[Forecast | None,
     except ValueError as exc:
         return None, f"no forecast: {exc}"
     return result, None
+
+
+@dataclass(frozen=True)
+class LabelsOutcome:
+    """A finished (or resumed) labels check and the data it read."""
+
+    prepared: Prepared = field(repr=False)
+    issues: LabelIssues
+
+
+def run_labels(
+    data: str | os.PathLike,
+    *,
+    config: LabelsConfig,
+    out: str | os.PathLike,
+    prepare_options: dict[str, Any] | None = None,
+    jobs: int = 1,
+    threads: int | None = None,
+    scheduler: Any = None,
+    on_stage: Stage | None = None,
+    on_fold: OnFold | None = None,
+) -> LabelsOutcome:
+    """Prepare the data, fix the LR, train (or resume) every fold and flag the likely label errors.
+
+    Args:
+        data: the dataset folder.
+        config: folds and training (`config.lr` None: the LR finder on the split's training set, run
+            once and kept in ``<out>/labels_lr_find``).
+        out: the run folder (a curve's folder may be shared: its verdict then uses the result).
+        prepare_options: keyword arguments for `prepare`; the decoded images are kept in
+            ``<out>/cache`` unless a ``cache_dir`` is given.
+        jobs, threads, scheduler: where folds go and how many torch threads each uses.
+    """
+    folder = LabelsFolder(out)
+    stage = on_stage or (lambda _: None)
+    options = {"cache_dir": folder.cache_dir, **(prepare_options or {})}
+    stage("scanning and decoding images")
+    prepared = prepare(data, **options)
+    check_classes(prepared.cache.labels, config.folds)  # before the folder records this configuration
+    folder.open(labels_identity(prepared, config))  # a changed configuration is refused before any work
+    stage("choosing the learning rate")
+    lr, source = _labels_lr(prepared, config, folder)
+    stage(f"training {config.folds} folds")
+    issues = find_label_issues(
+        prepared,
+        config=config,
+        lr=lr,
+        folder=folder.path,
+        jobs=jobs,
+        threads=threads,
+        scheduler=scheduler,
+        lr_source=source,
+        on_fold=on_fold,
+    )
+    return LabelsOutcome(prepared, issues)
+
+
+def _labels_lr(prepared: Prepared, config: LabelsConfig, folder: LabelsFolder) -> tuple[float, str]:
+    """Every fold's learning rate: given, or the LR finder's on the split's training set (run once)."""
+    if config.lr is not None:
+        return config.lr, "given"
+    stored = read_chosen_lr(folder.lr_dir)
+    if stored is not None:
+        return stored, "lr_find (resumed)"
+    finder = lr_find(prepared.data, config=config.train)
+    write_lr_find(folder.lr_dir, finder, chosen_lr=finder.suggestion.chosen)
+    return finder.suggestion.chosen, "lr_find"

@@ -14,6 +14,9 @@ name the key.
               weight_decay, augment, seed, device, precision, pretrained, freeze_epochs, lr_mult
     [curve]   fractions, sizes, seeds, seed_stop, budget, target_error, jobs, threads (torch threads
               per run: with jobs, each worker's; runs reproduce bit for bit at the same count)
+    [labels]  run (true/false, default false: check every label with `datasize labels` first, in the
+              same run folder, with the [train] model, epochs and lr and the [curve] jobs and
+              threads; the curve's verdict and the report then use it), folds (default 5)
     [output]  folder, report (a list of "html", "md", "json")
 """
 
@@ -23,12 +26,19 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from datasize.curves.pilot import FIRST_EPOCHS
 from datasize.curves.plan import CurveConfig
 from datasize.dataset.splits import check_split_options
+from datasize.labels.plan import LabelsConfig
 from datasize.training.loop import TrainConfig
+
+if TYPE_CHECKING:
+    from datasize.curves.pilot import OnPilot
+    from datasize.curves.runner import OnRun
+    from datasize.labels.runner import OnFold
+    from datasize.pipeline import CurveOutcome, Stage
 
 # key -> accepted types, per table; one source for validation and for the docs above.
 SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
@@ -72,6 +82,7 @@ SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
         "jobs": (int,),
         "threads": (int,),
     },
+    "labels": {"run": (bool,), "folds": (int,)},
     "output": {"folder": (str,), "report": (list,)},
 }
 REPORT_FORMATS = ("html", "md", "json")
@@ -99,6 +110,7 @@ class Recipe:
     reports: tuple[str, ...] = field(default=("html",))
     threads: int | None = None  # torch threads per run (None: torch's own, or the cores shared by jobs)
     fail_on: str | None = "error"  # validation findings at or above this stop the run; None: never
+    labels: LabelsConfig | None = None  # check every label before the curve ([labels] run = true)
 
 
 def _check_types(raw: dict[str, Any], source: Path) -> None:
@@ -131,8 +143,8 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
         raise ValueError(f"{source}: not valid TOML: {exc}") from None
     _check_types(raw, source)
     base = source.resolve().parent
-    data, split, train, curve, output = (
-        raw.get(t, {}) for t in ("data", "split", "train", "curve", "output")
+    data, split, train, curve, labels, output = (
+        raw.get(t, {}) for t in ("data", "split", "train", "curve", "labels", "output")
     )
     if "path" not in data:
         raise ValueError(f"{source}: data.path is required (the dataset folder)")
@@ -191,6 +203,13 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
     if threads is not None and threads < 1:
         raise ValueError(f"{source}: curve.threads = {threads} must be at least 1")
     folder = where(output.get("folder", f"runs/{source.stem}"))
+    checking = None
+    if labels.get("run", False):
+        checking = _keyed(
+            source, "labels", lambda: LabelsConfig(folds=labels.get("folds", 5), lr=config.lr, train=training)
+        )
+    elif "folds" in labels:
+        raise ValueError(f"{source}: labels.folds is set but labels.run is not true; add run = true")
     return Recipe(
         source,
         where(data["path"]),
@@ -202,6 +221,7 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
         reports,
         threads,
         None if fail_on == "none" else fail_on,
+        checking,
     )
 
 
@@ -213,13 +233,32 @@ def _keyed(source: Path, table: str, build: Any) -> Any:
         raise ValueError(f"{source}: [{table}] {exc}") from None
 
 
-def run_recipe(recipe: Recipe, *, on_stage: Any = None, on_run: Any = None) -> tuple[Any, list[Path]]:
-    """Run (or resume) the recipe's curve and write its reports; returns the outcome and report paths."""
+def run_recipe(
+    recipe: Recipe,
+    *,
+    on_stage: Stage | None = None,
+    on_run: OnRun | None = None,
+    on_fold: OnFold | None = None,
+    on_pilot: OnPilot | None = None,
+) -> tuple[CurveOutcome, list[Path]]:
+    """Run (or resume) the recipe's labels check (when asked) and curve, then write its reports;
+    returns the curve's outcome and the report paths."""
     from datasize.curves.folder import RunFolder
-    from datasize.pipeline import run_curve
+    from datasize.pipeline import run_curve, run_labels
     from datasize.report.document import build_report
     from datasize.report.render import write_report
 
+    if recipe.labels is not None:
+        run_labels(
+            recipe.data,
+            config=recipe.labels,
+            out=recipe.folder,
+            prepare_options={**recipe.prepare_options, **recipe.scan_options},
+            jobs=recipe.jobs,
+            threads=recipe.threads,
+            on_stage=on_stage,
+            on_fold=on_fold,
+        )
     outcome = run_curve(
         recipe.data,
         config=recipe.curve,
@@ -230,6 +269,7 @@ def run_recipe(recipe: Recipe, *, on_stage: Any = None, on_run: Any = None) -> t
         fail_on=recipe.fail_on,
         on_stage=on_stage,
         on_run=on_run,
+        on_pilot=on_pilot,
     )
     report = build_report(recipe.folder)
     folder = RunFolder(recipe.folder)

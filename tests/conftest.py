@@ -103,3 +103,17 @@ def striped(tmp_path_factory) -> tuple:
     sides = np.where(np.arange(len(manifest)) % 4 == 0, "valid", "train")
     split = pd.DataFrame({"path": manifest["path"], "split": sides})
     return root, manifest, split
+
+
+PLANTED = {"vertical/03.png": "horizontal", "vertical/07.png": "horizontal", "horizontal/05.png": "vertical"}
+
+
+def planted_stripes(root: Path, per_class: int = 30) -> Path:
+    """Striped images of two classes and root/labels.csv giving three of them (PLANTED) the wrong label."""
+    stripes_folders(root, per_class)
+    rows = ["path,label"]
+    for path in sorted(root.rglob("*.png")):
+        rel = path.relative_to(root).as_posix()
+        rows.append(f"{rel},{PLANTED.get(rel, rel.split('/')[0])}")
+    (root / "labels.csv").write_text("\n".join(rows) + "\n")
+    return root

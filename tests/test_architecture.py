@@ -23,6 +23,7 @@ LAYERS = (
     ("datasize.training",),
     ("datasize.curves",),
     ("datasize.forecasting",),
+    ("datasize.labels",),
     ("datasize.planning",),
     ("datasize.report",),
     ("datasize.pipeline",),

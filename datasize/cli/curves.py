@@ -239,10 +239,11 @@ def report(run_folder: str, fmt: str, output: str | None) -> None:
 def run_command(recipe: str, quiet: bool) -> None:
     """Run a whole pipeline described by a TOML recipe (see recipes/); re-running resumes it.
 
-    Scans and validates the data, fixes the split, chooses the learning rate, runs the learning
-    curve, forecasts, and writes the reports; prints the verdict and the report's path last.
+    Scans and validates the data, fixes the split, chooses the learning rate, checks every label
+    when the recipe asks ([labels] run = true), runs the learning curve, forecasts, and writes the
+    reports; prints the verdict and the report's path last.
     """
-    from datasize.cli.terminal import curve_lines, run_progress
+    from datasize.cli.terminal import curve_lines, pilot_line, run_progress
     from datasize.recipe import load_recipe, run_recipe
 
     loaded = load_recipe(recipe)
@@ -251,7 +252,10 @@ def run_command(recipe: str, quiet: bool) -> None:
     try:
         with run_progress(quiet=quiet, echo=click.echo) as on_run:
             outcome, reports = run_recipe(
-                loaded, on_stage=lambda text: click.echo(f"[{text}]"), on_run=on_run
+                loaded,
+                on_stage=lambda text: click.echo(f"[{text}]"),
+                on_run=on_run,
+                on_pilot=lambda epochs, record: click.echo(pilot_line(epochs, record)),
             )
     except KeyboardInterrupt:
         click.echo(
@@ -261,6 +265,8 @@ def run_command(recipe: str, quiet: bool) -> None:
         sys.exit(130)
     for line in curve_lines(outcome):
         click.echo(line)
+    if outcome.labels:
+        click.echo(f"LABELS: {outcome.labels.get('verdict')} (datasize labels; see the report)")
     for path in sorted(reports, key=lambda p: p.suffix == ".html"):  # the HTML report's path last
         click.echo(f"report: {path}")
 

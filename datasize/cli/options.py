@@ -102,7 +102,7 @@ class ScanOptions:
     group_col: str | None
     split_col: str | None
     label_re: str | None
-    jobs: int | None  # worker processes for probing (and, for curve, parallel runs)
+    jobs: int | None  # worker processes for probing (and, for curve and labels, parallel runs)
     max_pixels: int | None  # None: the default limit
     follow_links: bool
     allow_outside_root: bool
@@ -161,8 +161,8 @@ scan_options = option_group(
             "-j",
             type=click.IntRange(min=1),
             default=None,
-            help="Worker processes for probing images, and for curve the parallel training runs "
-            "[default: all cores for probing, 1 run at a time].",
+            help="Worker processes for probing images, and for curve and labels the parallel training "
+            "runs [default: all cores for probing, 1 run at a time].",
         ),
         click.option(
             "--max-pixels",

@@ -6,7 +6,7 @@ Progress bars show only on an interactive terminal and not with --quiet, so CI l
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -174,31 +174,30 @@ def epoch_line(row: dict) -> str:
 
 
 @contextmanager
-def run_progress(*, quiet: bool, echo: Any) -> Iterator[Any]:
-    """An `on_run(done, total, record)` callback: a bar on a terminal, else one plain line per run."""
+def run_progress(
+    *, quiet: bool, echo: Any, noun: str = "runs", describe: Callable[[dict], str] | None = None
+) -> Iterator[Any]:
+    """An `on_run(done, total, record)` callback: a bar on a terminal, else one plain line per run
+    (`describe(record)` says what it did; by default, a curve's run)."""
     err = console(stderr=True)
     if quiet:
         yield None
         return
     if not err.is_terminal:
+        say = describe or _describe_run
 
         def line(done: int, total: int, record: dict) -> None:
             if record:
-                rate = record.get("error_rate")
-                shown = f"error {rate:.4f}" if isinstance(rate, float) else record.get("status", "")
-                echo(
-                    f"run {done}/{total}: n_train={record['n_train']} seed={record['seed']} {shown} "
-                    f"({record.get('diagnosis') or record.get('status')})"
-                )
+                echo(f"{noun[:-1]} {done}/{total}: {say(record)}")
             elif done:
-                echo(f"resuming: {done}/{total} runs already finished")
+                echo(f"resuming: {done}/{total} {noun} already finished")
 
         yield line
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
 
     bar = Progress(
-        "runs",
+        noun,
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -207,7 +206,7 @@ def run_progress(*, quiet: bool, echo: Any) -> Iterator[Any]:
         transient=True,
     )
     with bar:
-        task = bar.add_task("runs", total=None)
+        task = bar.add_task(noun, total=None)
 
         def update(done: int, total: int, record: dict) -> None:
             bar.update(task, completed=done, total=total)
@@ -215,12 +214,18 @@ def run_progress(*, quiet: bool, echo: Any) -> Iterator[Any]:
         yield update
 
 
-def pilot_line(epochs: int, record: dict) -> str:
-    """One pilot run as it finishes."""
+def _describe_run(record: dict) -> str:
     rate = record.get("error_rate")
     shown = f"error {rate:.4f}" if isinstance(rate, float) else record.get("status", "")
-    why = record.get("diagnosis") or record.get("status")
-    return f"pilot: {epochs} epochs, n_train={record['n_train']} seed={record['seed']}: {shown} ({why})"
+    return (
+        f"n_train={record['n_train']} seed={record['seed']} {shown} "
+        f"({record.get('diagnosis') or record.get('status')})"
+    )
+
+
+def pilot_line(epochs: int, record: dict) -> str:
+    """One pilot run as it finishes."""
+    return f"pilot: {epochs} epochs, {_describe_run(record)}"
 
 
 def epochs_line(summary: dict[str, Any]) -> str:

@@ -111,11 +111,11 @@ class RunFolder:
 
     def open(self, identity: dict[str, Any]) -> None:
         """Create the folder, or check that it holds this same curve; ValueError naming what changed."""
-        _open_record(self.config_file, identity, what=f"{self.path} holds a learning curve")
+        open_identity(self.config_file, identity, what="a learning curve")
 
     def open_pilot(self, identity: dict[str, Any]) -> None:
         """As `open`, for the pilot's runs (checked before they are reused)."""
-        _open_record(self.pilot_dir / "pilot.json", identity, what=f"{self.path} holds a pilot")
+        open_identity(self.pilot_dir / "pilot.json", identity, what="a pilot")
         for place in (self.path, self.pilot_dir):
             remove_stale_temporaries(place)
 
@@ -207,22 +207,6 @@ class RunFolder:
         return summary
 
 
-def _open_record(record: Path, identity: dict[str, Any], *, what: str) -> None:
-    """Create `record` holding the identity, or check it holds the same one; ValueError naming what
-    changed."""
-    if record.exists():
-        stored = json.loads(record.read_text(encoding="utf-8"))
-        if stored.get("key") != _identity_key(identity):
-            changed = _differences(stored.get("identity", {}), jsonable(identity))
-            raise ValueError(
-                f"{what} with another configuration (changed: {', '.join(changed)}); use another --out "
-                "folder, or delete that one to start over"
-            )
-        return
-    record.parent.mkdir(parents=True, exist_ok=True)
-    write_json(record, {"key": _identity_key(identity), "identity": identity})
-
-
 def read_json(path: Path) -> Any:
     """A JSON file's content, or None when there is no such file."""
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
@@ -236,6 +220,25 @@ def curve_identity(prepared: Prepared, config: CurveConfig) -> dict[str, Any]:
         "split_fingerprint": prepared.split.fingerprint,
         "curve": config.to_dict(),
     }
+
+
+def open_identity(config_file: Path, identity: dict[str, Any], *, what: str) -> None:
+    """Write `identity` to `config_file` in a new folder, or check that the folder's matches it.
+
+    ValueError naming the fields that changed: a run folder never mixes results of two configurations.
+    """
+    folder = config_file.parent
+    if config_file.exists():
+        stored = json.loads(config_file.read_text(encoding="utf-8"))
+        if stored.get("key") != _identity_key(identity):
+            changed = _differences(stored.get("identity", {}), jsonable(identity))
+            raise ValueError(
+                f"{folder} holds {what} with another configuration (changed: {', '.join(changed)}); "
+                "use another --out folder, or delete that one to start over"
+            )
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(config_file, {"key": _identity_key(identity), "identity": identity})
 
 
 def _identity_key(identity: dict[str, Any]) -> str:

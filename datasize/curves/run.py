@@ -40,7 +40,7 @@ def run_one(task: RunTask) -> dict[str, Any]:
     base = {"fraction": spec.fraction, "n_train": spec.n_train, "seed": spec.seed}
     try:
         with torch_threads(task.threads):  # in-process runs leave the caller's setting as it was
-            data = _worker_data(task)
+            data = unshipped(task.data, task.images_path)
             result = fit_one_cycle(replace(data, train=task.train_rows), config=task.config)
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}"
@@ -77,11 +77,12 @@ def run_one(task: RunTask) -> dict[str, Any]:
     }
 
 
-def _worker_data(task: RunTask) -> TrainData:
-    if task.images_path is None:
-        return task.data
-    images = np.load(task.images_path, mmap_mode="r")
-    return replace(task.data, cache=replace(task.data.cache, images=images))
+def unshipped(data: TrainData, images_path: str | None) -> TrainData:
+    """The data a worker trains on: `shippable`'s data with its memory-mapped images opened again."""
+    if images_path is None:
+        return data
+    images = np.load(images_path, mmap_mode="r")
+    return replace(data, cache=replace(data.cache, images=images))
 
 
 def shippable(data: TrainData) -> tuple[TrainData, str | None]:

@@ -190,6 +190,7 @@ class TrainResult:
     diverged: bool  # a non-finite training loss stopped the run
     train_error: float  # error on the training images, in eval mode, without augmentation
     valid_predictions: pd.DataFrame  # path, label, predicted, probability, p_label, loss
+    valid_probabilities: np.ndarray = field(repr=False)  # (n_valid, n_classes) softmax of the final model
     per_class: pd.DataFrame  # label, n_valid, errors, error_rate
     batch_losses: np.ndarray = field(repr=False)  # training loss of every step
     lrs: np.ndarray = field(repr=False)  # learning rate of every step
@@ -414,6 +415,7 @@ def _train(
 
 
 def _result(data: TrainData, config: TrainConfig, trained: _Trained) -> TrainResult:
+    probabilities = torch.softmax(trained.valid_logits.double(), dim=1).numpy()
     predictions = _predictions(data, trained.valid_logits)
     train_logits = predict(trained.model, trained.batcher, data.train)
     train_error = float((train_logits.argmax(1) != torch.from_numpy(data.targets[data.train])).float().mean())
@@ -436,6 +438,7 @@ def _result(data: TrainData, config: TrainConfig, trained: _Trained) -> TrainRes
         diverged=trained.diverged,
         train_error=train_error,
         valid_predictions=predictions,
+        valid_probabilities=probabilities,
         per_class=per_class,
         batch_losses=trained.batch_losses,
         lrs=trained.lrs,

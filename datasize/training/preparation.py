@@ -12,7 +12,7 @@ import pandas as pd
 from datasize.dataset.manifest import Progress, scan
 from datasize.dataset.splits import SplitResult, read_split, split
 from datasize.training.batches import TrainData, train_data
-from datasize.training.cache import ImageCache, Resize, build_cache
+from datasize.training.cache import ImageCache, Resize, build_cache, manifest_fingerprint
 
 Check = Callable[[pd.DataFrame, SplitResult | None], None]  # (manifest, the split file read, if any)
 
@@ -28,8 +28,9 @@ class Prepared:
     data: TrainData = field(repr=False)
 
     def summary(self) -> dict[str, Any]:
-        """JSON-ready description: counts, split method, seed and fingerprint, cache size."""
+        """JSON-ready description: counts, split method, seed and fingerprints, cache size."""
         info = self.split.info
+        readable = self.manifest[self.manifest["error"] == ""]
         return {
             "root": self.root,
             "images": len(self.manifest),
@@ -40,6 +41,7 @@ class Prepared:
             "split_method": info.get("method"),
             "split_seed": info.get("seed"),
             "split_fingerprint": self.split.fingerprint,
+            "images_fingerprint": manifest_fingerprint(readable),  # the readable images' paths and contents
             "size": self.cache.size,
             "resize": str(self.cache.resize),
             "channels": self.cache.channels,
