@@ -17,6 +17,8 @@ _EXPORTS = {
     "lr_find": "datasize.training.lr_finder",
     "fit_one_cycle": "datasize.training.loop",
     "TrainConfig": "datasize.training.loop",
+    "save_model": "datasize.training.model_file",
+    "load_model": "datasize.training.model_file",
     "train_data": "datasize.training.batches",
     "build_cache": "datasize.training.cache",
     "diagnose": "datasize.training.diagnosis",
@@ -74,6 +76,7 @@ __all__ = [
     "fit_one_cycle",
     "forecast",
     "learning_curve",
+    "load_model",
     "load_recipe",
     "load_suite",
     "lr_find",
@@ -83,6 +86,7 @@ __all__ = [
     "read_split",
     "run_curve",
     "run_recipe",
+    "save_model",
     "save_suite",
     "scan",
     "split",
@@ -114,6 +118,7 @@ if TYPE_CHECKING:
     from datasize.training.diagnosis import diagnose
     from datasize.training.loop import TrainConfig, fit_one_cycle
     from datasize.training.lr_finder import lr_find
+    from datasize.training.model_file import load_model, save_model
     from datasize.training.preparation import Prepared, prepare
     from datasize.vocab import Check, Severity, SplitMethod
 

@@ -33,6 +33,7 @@ from datasize.labels.plateau import plateau_note
 from datasize.labels.runner import OnFold, find_label_issues
 from datasize.report.training_files import read_chosen_lr, write_lr_find
 from datasize.training.lr_finder import lr_find
+from datasize.training.models import ModelFactory
 from datasize.training.preparation import Check, Prepared, prepare
 
 Stage = Callable[[str], None]  # called with a short description as each stage starts
@@ -161,14 +162,16 @@ def validation_gate(folder: RunFolder, fail_on: str | None, stage: Stage) -> Che
     return check
 
 
-def choose_lr(prepared: Prepared, config: CurveConfig, folder: RunFolder) -> tuple[float, str]:
+def choose_lr(
+    prepared: Prepared, config: CurveConfig, folder: RunFolder, model_factory: ModelFactory | None = None
+) -> tuple[float, str]:
     """The curve's one learning rate: given, or the LR finder's on the full training set (run once)."""
     if config.lr is not None:
         return config.lr, "given"
     stored = read_chosen_lr(folder.path)
     if stored is not None:
         return stored, "lr_find (resumed)"
-    finder = lr_find(prepared.data, config=config.train)
+    finder = lr_find(prepared.data, config=config.train, model_factory=model_factory)
     write_lr_find(folder.path, finder, chosen_lr=finder.suggestion.chosen)
     return finder.suggestion.chosen, "lr_find"
 
@@ -186,6 +189,7 @@ def run_curve(
     on_run: OnRun | None = None,
     on_pilot: OnPilot | None = None,
     fail_on: str | None = "error",
+    model_factory: ModelFactory | None = None,
 ) -> CurveOutcome:
     """Prepare the data, fix the LR, run (or resume) the curve, forecast, and write every file.
 
@@ -199,6 +203,8 @@ def run_curve(
             `learning_curve`).
         fail_on: validation findings at or above this severity stop the pipeline before anything is
             decoded or trained (ValidationFailed); None measures whatever validation found.
+        model_factory: your own model for the LR finder, the pilot and every run (see
+            `learning_curve`).
     """
     folder = RunFolder(out)
     stage = on_stage or (lambda _: None)
@@ -208,8 +214,8 @@ def run_curve(
     prepared = prepare(data, check=validation_gate(folder, fail_on, stage), **options)
     write_split(prepared.split, folder.split_csv)
     stage("choosing the learning rate")
-    lr, source = choose_lr(prepared, config, folder)
-    where = {"jobs": jobs, "threads": threads, "scheduler": scheduler}
+    lr, source = choose_lr(prepared, config, folder, model_factory)
+    where = {"jobs": jobs, "threads": threads, "scheduler": scheduler, "model_factory": model_factory}
     if config.auto_epochs:
         stage("choosing the training length (a pilot at the largest size)")
         choice = choose_epochs(prepared, config, lr=lr, folder=folder, on_pilot=on_pilot, **where)

@@ -225,6 +225,22 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
     )
 
 
+def _plan_for_target(recipe: Recipe, on_stage: Stage | None) -> None:
+    """The collection plan for the recipe's target error, written beside the curve (plan.json,
+    plan.csv) for the report; a curve the planner cannot read (too few sizes) gets a note instead."""
+    from datasize.planning.collection import plan_collection, write_plan
+
+    try:
+        plan = plan_collection(recipe.folder, target_error=recipe.curve.target_error)
+    except ValueError as exc:
+        if on_stage:
+            on_stage(f"no collection plan: {exc}")
+        return
+    write_plan(plan, recipe.folder)
+    if on_stage:
+        on_stage(f"collection plan for {recipe.curve.target_error:.1%}: plan.json and plan.csv")
+
+
 def _keyed(source: Path, table: str, build: Any) -> Any:
     """Build a config, prefixing its ValueError with the recipe and table, so the key is named."""
     try:
@@ -271,6 +287,8 @@ def run_recipe(
         on_run=on_run,
         on_pilot=on_pilot,
     )
+    if recipe.curve.target_error is not None:
+        _plan_for_target(recipe, on_stage)
     report = build_report(recipe.folder)
     folder = RunFolder(recipe.folder)
     written = [write_report(report, folder.report_file(fmt), fmt)[0] for fmt in recipe.reports]

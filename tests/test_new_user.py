@@ -219,3 +219,31 @@ def test_the_split_seed_and_weight_decay_have_one_name_everywhere_and_keep_their
     assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text()
     for name in ("--weight-decay", "--wd"):
         assert run("train", MISSING, name, "-1")[0] == 2  # both names parse (and check) the option
+
+
+def test_run_writes_the_collection_plan_for_the_recipes_target(tmp_path: Path) -> None:
+    data = stripes_folders(tmp_path / "data", 16)
+    path = recipe(
+        tmp_path,
+        f'[data]\npath = "{data}"\n[train]\nsize = 16\nepochs = 1\nbatch_size = 8\nlr = 0.005\n'
+        "[curve]\nfractions = [0.25, 0.5, 1.0]\nseeds = 2\ntarget_error = 0.05\n"
+        '[output]\nfolder = "out"\nreport = ["md"]\n',
+    )
+    code, out = run("run", path)
+    assert code == 0, out
+    plan = json.loads((tmp_path / "out" / "plan.json").read_text())
+    assert plan["target_error"] == 0.05 and (tmp_path / "out" / "plan.csv").is_file()
+    assert "[collection plan for 5.0%: plan.json and plan.csv]" in out
+    assert "## Collection plan" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_a_saved_model_reloads_through_the_public_api(tmp_path: Path) -> None:
+    import datasize
+
+    data = stripes_folders(tmp_path / "data", 8)
+    code, out = run(
+        "train", data, "--epochs", "1", "--size", "16", "--save", tmp_path / "m.pt", "-o", tmp_path / "t"
+    )
+    assert code == 0, out
+    model, meta = datasize.load_model(tmp_path / "m.pt")
+    assert meta["classes"] == ["horizontal", "vertical"] and not model.training

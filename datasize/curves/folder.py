@@ -29,6 +29,7 @@ import pandas as pd
 
 from datasize.curves.plan import CurveConfig
 from datasize.io import jsonable, remove_stale_temporaries, write_csv_atomic, write_json
+from datasize.training.models import ModelFactory
 from datasize.training.preparation import Prepared
 
 CURVE_FORMAT = 1
@@ -212,14 +213,21 @@ def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
-def curve_identity(prepared: Prepared, config: CurveConfig) -> dict[str, Any]:
-    """What must match for a run folder to be resumed: data, split, decoding and the whole plan."""
-    return {
+def curve_identity(
+    prepared: Prepared, config: CurveConfig, model_factory: ModelFactory | None = None
+) -> dict[str, Any]:
+    """What must match for a run folder to be resumed: data, split, decoding, the whole plan, and the
+    user's model factory when one replaces config.train.model (by its qualified name)."""
+    identity = {
         "format": CURVE_FORMAT,
         "images": prepared.cache.key,
         "split_fingerprint": prepared.split.fingerprint,
         "curve": config.to_dict(),
     }
+    if model_factory is not None:
+        name = getattr(model_factory, "__qualname__", type(model_factory).__qualname__)
+        identity["model_factory"] = f"{getattr(model_factory, '__module__', '')}.{name}"
+    return identity
 
 
 def open_identity(config_file: Path, identity: dict[str, Any], *, what: str) -> None:

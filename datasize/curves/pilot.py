@@ -36,6 +36,7 @@ from datasize.curves.plan import CurveConfig, RunSpec, plan_runs, run_config
 from datasize.curves.run import make_tasks
 from datasize.errors import RunsFailed
 from datasize.noise import binomial_variance
+from datasize.training.models import ModelFactory
 from datasize.training.preparation import Prepared
 from datasize.vocab import DiagnosisKind
 
@@ -192,6 +193,7 @@ def choose_epochs(
     threads: int | None = None,
     scheduler: Any = None,
     on_pilot: OnPilot | None = None,
+    model_factory: ModelFactory | None = None,
 ) -> EpochChoice:
     """Run (or resume) the pilot of `config` (auto_epochs) and choose the curve's training length.
 
@@ -199,7 +201,8 @@ def choose_epochs(
     pilot/choice.json; runs found there are not run again. Runs go where the curve's go.
     """
     n_train = len(prepared.data.train)
-    identity = {**curve_identity(prepared, with_epochs(config, config.train.epochs)), "lr": lr}
+    start = with_epochs(config, config.train.epochs)
+    identity = {**curve_identity(prepared, start, model_factory), "lr": lr}
     del identity["curve"]["max_epochs"]  # raising the cap later continues the same pilot
     folder.open_pilot(identity)
 
@@ -209,7 +212,8 @@ def choose_epochs(
         records = {s.seed: folder.pilot_run(epochs, s.seed) for s in specs}
         todo = [s for s in specs if records[s.seed] is None]
         local = jobs if scheduler is None else None
-        tasks = make_tasks(prepared, sized, todo, run_config(sized, lr, n_train), local, threads)
+        plan = run_config(sized, lr, n_train)
+        tasks = make_tasks(prepared, sized, todo, plan, local, threads, model_factory)
         for spec, record in execute(tasks, jobs=jobs, scheduler=scheduler):
             folder.write_pilot_run(epochs, spec.seed, record)
             records[spec.seed] = record

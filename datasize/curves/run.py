@@ -17,6 +17,7 @@ from datasize.curves.plan import CurveConfig, RunSpec, nested_subsets, plan_runs
 from datasize.io import usable_cores
 from datasize.training.batches import TrainData, torch_threads
 from datasize.training.loop import TrainConfig, fit_one_cycle
+from datasize.training.models import ModelFactory
 from datasize.training.preparation import Prepared
 
 
@@ -31,6 +32,7 @@ class RunTask:
     config: TrainConfig
     threads: int | None  # torch threads in this worker (None: leave as is)
     keep_predictions: bool = False  # keep every validation prediction (the largest runs: for the report)
+    model_factory: ModelFactory | None = None  # your model instead of config.model; workers unpickle it
 
 
 def run_one(task: RunTask) -> dict[str, Any]:
@@ -41,7 +43,8 @@ def run_one(task: RunTask) -> dict[str, Any]:
     try:
         with torch_threads(task.threads):  # in-process runs leave the caller's setting as it was
             data = unshipped(task.data, task.images_path)
-            result = fit_one_cycle(replace(data, train=task.train_rows), config=task.config)
+            subset = replace(data, train=task.train_rows)
+            result = fit_one_cycle(subset, config=task.config, model_factory=task.model_factory)
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}"
         return {
@@ -102,6 +105,7 @@ def make_tasks(
     train_config: TrainConfig,
     jobs: int | None,
     threads: int | None = None,
+    model_factory: ModelFactory | None = None,
 ) -> list[RunTask]:
     """The tasks of the runs `specs`, smallest first: each its seed's nested subset and `train_config`
     with its seed; the largest size keeps its predictions. With `jobs` > 1 a memory-mapped cache
@@ -120,5 +124,6 @@ def make_tasks(
             rows = data.train[subsets[spec.n_train]]
             config_s = replace(train_config, seed=spec.seed)
             keep = spec.n_train == largest
-            tasks.append(RunTask(spec, rows, shipped, path, config_s, threads, keep_predictions=keep))
+            task = RunTask(spec, rows, shipped, path, config_s, threads, keep, model_factory)
+            tasks.append(task)
     return sorted(tasks, key=lambda t: (t.spec.n_train, t.spec.seed))

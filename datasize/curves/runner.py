@@ -29,6 +29,7 @@ from datasize.curves.plan import (
     waves,
 )
 from datasize.curves.run import make_tasks
+from datasize.training.models import ModelFactory
 from datasize.training.preparation import Prepared
 
 
@@ -62,6 +63,7 @@ def learning_curve(
     scheduler: str | None = None,
     on_run: OnRun | None = None,
     on_pilot: OnPilot | None = None,
+    model_factory: ModelFactory | None = None,
 ) -> CurveResult:
     """Run (or resume) every (fraction, seed) of the curve and write each run as it finishes.
 
@@ -78,6 +80,8 @@ def learning_curve(
             runs are submitted there instead.
         on_run: called after each run with (done, total, record).
         on_pilot: with `config.auto_epochs`, called after each pilot run with (epochs, record).
+        model_factory: ``factory(in_channels, n_classes) -> nn.Module``, your own model for every run
+            instead of `config.train.model` (a module-level function when runs go to other processes).
     """
     config = config or CurveConfig()
     if jobs < 1:
@@ -97,11 +101,12 @@ def learning_curve(
             threads=threads,
             scheduler=scheduler,
             on_pilot=on_pilot,
+            model_factory=model_factory,
         )
         config = with_epochs(config, choice.epochs)
     # With auto_epochs the identity holds the chosen length: a pilot that chooses otherwise on a
     # resume (another machine's arithmetic, say) is a changed configuration, never mixed in.
-    run_folder.open(curve_identity(prepared, config))
+    run_folder.open(curve_identity(prepared, config, model_factory))
     if choice is not None:
         reused = reuse_pilot_runs(config, choice, n_train=len(data.train), folder=run_folder)
     specs = plan_runs(config, len(data.train))
@@ -118,9 +123,8 @@ def learning_curve(
         # Decided from the finished runs alone, so a resumed curve decides the same way.
         needed = [s for s in wave if still_needed(s, records, config)]
         skipped += [s.name for s in wave if s not in needed]
-        tasks = make_tasks(
-            prepared, config, needed, train_config, jobs if scheduler is None else None, threads
-        )
+        local = jobs if scheduler is None else None
+        tasks = make_tasks(prepared, config, needed, train_config, local, threads, model_factory)
         for spec, record in execute(tasks, jobs=jobs, scheduler=scheduler):
             run_folder.write_run(spec.name, record)
             records[spec.name] = record

@@ -239,3 +239,26 @@ def test_threads_apply_to_each_run_and_the_callers_setting_is_restored(
     assert torch.get_num_threads() == before
     with pytest.raises(ValueError, match="threads=0 must be at least 1"):
         learning_curve(prepared, config=config(seeds=1), lr=5e-3, folder=tmp_path, threads=0)
+
+
+BUILT: list[tuple[int, int]] = []
+
+
+def tiny_model(in_channels: int, n_classes: int):
+    """A user's own model: the curve must train this, not config.train.model."""
+    from torch import nn
+
+    BUILT.append((in_channels, n_classes))
+    return nn.Sequential(nn.Flatten(), nn.Linear(in_channels * 16 * 16, n_classes))
+
+
+def test_a_curve_trains_the_users_own_model_and_records_it_in_its_identity(prepared, tmp_path) -> None:
+    BUILT.clear()
+    result = learning_curve(
+        prepared, config=config(seeds=1), lr=5e-3, folder=tmp_path, model_factory=tiny_model
+    )
+    assert set(result.runs["status"]) == {"ok"} and BUILT == [(1, 2)] * 3
+    identity = json.loads((tmp_path / "curve.json").read_text())["identity"]
+    assert identity["model_factory"] == f"{__name__}.tiny_model"
+    with pytest.raises(ValueError, match="changed: model_factory"):
+        learning_curve(prepared, config=config(seeds=1), lr=5e-3, folder=tmp_path)
