@@ -28,6 +28,7 @@ scikit-image (only images its wheel carries are used); `shapes` and `strokes` ne
 from __future__ import annotations
 
 import argparse
+import inspect
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -370,7 +371,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, help="root seed (shapes, photo_crops, strokes)")
     args = parser.parse_args()
     options = {"n": args.n, "per_class": args.per_class, "seed": args.seed}
-    accepted = GENERATORS[args.name].__code__.co_varnames
+    accepted = inspect.signature(GENERATORS[args.name]).parameters
     given = {key: value for key, value in options.items() if value is not None}
     unknown = sorted(set(given) - set(accepted))
     if unknown:
