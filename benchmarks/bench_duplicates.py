@@ -10,7 +10,7 @@ as datasize's probe decodes it (JPEGs with `draft("L", (64, 64))`), and its pHas
 Printed:
 
 - the candidate stages (hash radius, both hashes or either or their sum): candidates per image,
-  the recall they allow, and the multi-index search time;
+  the recall they allow, the multi-index search time, and recall/precision once verified;
 - a sweep per verifier (correlation, mean absolute difference, SSIM, colour correlation, and
   `dup_verify.verify`'s bounded-photometric residual with and without crop alignment), each on the
   chosen stage's candidates: recall (original-copy pairs), pair precision, false pairs, and the false
@@ -19,11 +19,16 @@ Printed:
   5 bits) and of the chosen stage + verifier;
 - per 10,000 images: decode, hashes, thumbnail; the verification per candidate pair;
 - a scale check (`--scale` images, cheap perturbations of the families): candidate search and
-  verification time as a share of the probe's decode+hash time.
+  verification time as a share of the probe's decode+hash time of those files and of photo-like
+  JPEGs (bench_scan's generator). Timings are single-process; ratios within one run are the guide
+  on a shared machine (load averages are printed).
+
+`--seed` draws the shapes, photo crops, strokes, the copied sources and the copies' parameters
+(mnist and digits8 are fixed data): `--seed 1` is a held-out benchmark for thresholds chosen on 0.
 
 Usage (the venv needs numpy, pandas, Pillow, scikit-learn, scikit-image, mlxtend):
-    PYTHONPATH=. python benchmarks/bench_duplicates.py           # ~16,500 images, scale 100,000: ~8 min
-    PYTHONPATH=. python benchmarks/bench_duplicates.py --quick   # ~3,600 images, scale 20,000: ~1 min
+    PYTHONPATH=. python benchmarks/bench_duplicates.py           # 16,334 images, scale 100,000: ~10 min
+    PYTHONPATH=. python benchmarks/bench_duplicates.py --quick   # 4,267 images, scale 20,000: ~1 min
     PYTHONPATH=. python benchmarks/bench_duplicates.py --scale 0 --stage "p<=12&d<=16"
 """
 
