@@ -15,6 +15,7 @@ from typing import Any
 from datasize.curves.folder import RunFolder
 from datasize.curves.plan import CurveConfig
 from datasize.curves.runner import CurveResult, OnRun, learning_curve
+from datasize.dataset.checks import CheckConfig
 from datasize.dataset.splits import write_split
 from datasize.dataset.validation import validate
 from datasize.forecasting.sizing import Forecast, forecast
@@ -92,7 +93,9 @@ def training_notes(runs: Any) -> list[str]:
 
 def write_validation(prepared: Prepared, folder: RunFolder) -> None:
     """The dataset's validation findings (with the split's leakage check) as validation.json."""
-    findings = validate(prepared.manifest, split=prepared.split.table)
+    info = prepared.split.info
+    near = {k: info[k] for k in ("near_radius", "near_threshold") if k in info}  # the split's own pairs
+    findings = validate(prepared.manifest, split=prepared.split.table, config=CheckConfig(**near))
     write_json(folder.validation_file, findings.to_dict())
 
 

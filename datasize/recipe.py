@@ -6,7 +6,8 @@ name the key.
 
     [data]    path, labels, path_col, label_col, group_col, split_col, label_re,
               allow_outside_root, follow_links (true/false, default false: see SECURITY.md)
-    [split]   file, method, valid_pct, seed
+    [split]   file, method, valid_pct, seed, near_radius, near_threshold (near duplicates kept on
+              one side, and the leakage check: see `datasize split --help`)
     [train]   model, size, resize, epochs, lr ("auto" or a number), batch_size, weight_decay,
               augment, seed, device, precision, pretrained, freeze_epochs, lr_mult
     [curve]   fractions, sizes, seeds, seed_stop, budget, target_error, jobs, threads (torch threads
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from datasize.curves.plan import CurveConfig
+from datasize.dataset.checks import CheckConfig
 from datasize.training.loop import TrainConfig
 
 # key -> accepted types, per table; one source for validation and for the docs above.
@@ -38,7 +40,14 @@ SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
         "allow_outside_root": (bool,),  # CSV paths may be absolute or use ".."
         "follow_links": (bool,),  # read through links that lead outside the dataset
     },
-    "split": {"file": (str,), "method": (str,), "valid_pct": (float, int), "seed": (int,)},
+    "split": {
+        "file": (str,),
+        "method": (str,),
+        "valid_pct": (float, int),
+        "seed": (int,),
+        "near_radius": (int,),
+        "near_threshold": (float, int),
+    },
     "train": {
         "model": (str,),
         "size": (int,),
@@ -125,6 +134,8 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
         return (base / value).resolve() if not os.path.isabs(value) else Path(value)
 
     scan_options = {k: v for k, v in data.items() if k != "path"}
+    near = {k: split[k] for k in ("near_radius", "near_threshold") if k in split}
+    _keyed(source, "split", lambda: CheckConfig(**near))  # their ranges, checked before any work
     if "labels" in scan_options:
         scan_options["labels"] = where(scan_options["labels"])
     prepare_options: dict[str, Any] = {
@@ -132,6 +143,7 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
         "split_seed": split.get("seed", 42),
         "split_method": split.get("method"),
         **({"split_file": where(split["file"])} if "file" in split else {}),
+        **near,
         **{k: train[k] for k in ("size", "resize") if k in train},
     }
     lr = train.get("lr", 3e-3)
