@@ -7,6 +7,11 @@ Exact duplicates share their file's SHA-256. Near duplicates are found in two st
 2. verification: the two images' thumbnails compared pixel by pixel (`thumbnails.similarities`);
    only pairs at or above the threshold are near duplicates. Hashes alone cannot tell low-detail
    images apart (distinct handwritten 1s, flat shapes on gradients, dark crops hash alike).
+3. one original for a resized copy: a file verified as a copy of two images of another size that are
+   not themselves verified alike keeps only the link to the closer one. Resampling error can hide
+   the difference between distinct look-alikes (8x8 digit scans a gray level apart), so a resized
+   copy of one may pass as a copy of the other; without this rule it would join two distinct
+   images into one group.
 
 Duplicate groups are the connected components of verified pairs and exact copies. `duplicate_groups`
 is the one source of them: `validate`'s findings and the split's units both come from it.
@@ -163,7 +168,8 @@ def verified_pairs(
     """Row positions (i < j) of manifest rows that show one image, and each pair's similarity.
 
     Rows with the same file bytes, or the same hashes, thumbnail and size, are linked with similarity
-    1 without a comparison; every other candidate pair is verified. `readable` holds decoded rows only.
+    1 without a comparison; every other candidate pair is verified (see the module docstring, which
+    also says when a verified link of a resized copy is dropped). `readable` holds decoded rows only.
     """
     thumbs = thumbnails_array(readable["thumb"])
     sizes = readable[["width", "height"]].to_numpy(dtype=np.int64)
@@ -175,11 +181,50 @@ def verified_pairs(
     phash = np.array([int(h, 16) for h in readable["phash"].iloc[first]], dtype=np.uint64)
     dhash = np.array([int(h, 16) for h in readable["dhash"].iloc[first]], dtype=np.uint64)
     candidates = first[candidate_pairs(phash, dhash, radius=radius)]
-    similarity = similarities(thumbs, sizes, candidates, NearRule(threshold=threshold))
-    verified = similarity >= threshold
-    pairs = np.concatenate([identical, candidates[verified]])
-    scores = np.concatenate([np.ones(len(identical)), similarity[verified]])
+    same, similarity = verify_candidates(thumbs, sizes, candidates, NearRule(threshold=threshold))
+    pairs = np.concatenate([identical, candidates[same]])
+    scores = np.concatenate([np.ones(len(identical)), similarity[same]])
     return pairs, scores
+
+
+def verify_candidates(
+    thumbs: np.ndarray, sizes: np.ndarray, candidates: np.ndarray, rule: NearRule | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which candidate pairs show one image (bool each), and their similarities: stages 2 and 3 of
+    the module docstring.
+
+    Args:
+        thumbs: (n, side, side) thumbnails; sizes: (n, 2) the files' widths and heights.
+        candidates: (m, 2) index pairs, each pair once.
+        rule: how thumbnails are compared (default `NearRule()`; its threshold decides).
+    """
+    rule = rule or NearRule()
+    similarity = similarities(thumbs, sizes, candidates, rule)
+    same = similarity >= rule.threshold
+    same[same] = _closest_originals(candidates[same], similarity[same], sizes)
+    return same, similarity
+
+
+def _closest_originals(pairs: np.ndarray, scores: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Which verified pairs to keep (bool each): a link (a, b) between files of different sizes goes
+    when a has a closer link to some c of b's size, and b and c are not verified alike."""
+    n, m = len(sizes), len(pairs)
+    edges = pd.DataFrame(
+        {
+            "a": np.concatenate([pairs[:, 0], pairs[:, 1]]),
+            "b": np.concatenate([pairs[:, 1], pairs[:, 0]]),
+            "score": np.concatenate([scores, scores]),
+            "edge": np.tile(np.arange(m), 2),
+        }
+    )
+    edges["width"], edges["height"] = sizes[edges["b"], 0], sizes[edges["b"], 1]
+    resampled = (sizes[edges["a"]] != sizes[edges["b"]]).any(axis=1)
+    others = edges[["a", "b", "score", "width", "height"]].rename(columns={"b": "c", "score": "closer"})
+    rivals = edges[resampled].merge(others, on=["a", "width", "height"])
+    rivals = rivals[(rivals["c"] != rivals["b"]) & (rivals["closer"] > rivals["score"])]
+    low, high = np.minimum(rivals["b"], rivals["c"]), np.maximum(rivals["b"], rivals["c"])
+    alike = np.isin(low * n + high, pairs.min(axis=1) * n + pairs.max(axis=1))
+    return ~np.isin(np.arange(m), rivals["edge"].to_numpy()[~alike])
 
 
 def _links_to_first(codes: np.ndarray) -> np.ndarray:

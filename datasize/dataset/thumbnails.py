@@ -7,11 +7,13 @@ candidate pair is verified on the images themselves, as thumbnails: the image's 
 Luma only, so gray and colour files are measured the same way: a colour image and its gray copy
 match, and so does a JPEG the probe decodes straight to gray.
 
-The similarity of two thumbnails. Each is centred on its mean and divided by its standard
-deviation, but never by less than `NearRule.contrast_floor` gray levels (the noise of a near-uniform
-image is not blown up into structure): brightness and contrast are matched. Their difference, the
-residual, is measured by its RMS and by its peak (its largest pixel: one differing stroke or shape
-is a local difference the RMS dilutes), both in units of the images' contrast::
+The similarity of two thumbnails. Brightness and contrast are matched first: each thumbnail is
+centred on its mean and divided by its standard deviation, and their difference, the residual, is
+measured in units of the pair's contrast (the geometric mean of the two standard deviations), but
+never of less than `NearRule.contrast_floor` gray levels, so the noise of two near-uniform images is
+not blown up into structure. (A thumbnail with almost no contrast, under `NearRule.edit_contrast`,
+is only centred and divided by the floor.) The residual is summed up by its RMS and by its peak (its
+largest pixel: one differing stroke or shape is a local difference the RMS dilutes)::
 
     similarity = 1 - max(RMS, peak / 4.5)           files of equal width and height
     similarity = 1 - max(RMS / 2.5, peak / 12)      files of different sizes
@@ -62,10 +64,9 @@ class NearRule:
     """How two thumbnails are compared; the defaults are the measured ones (see the module docstring)."""
 
     threshold: float = DEFAULT_NEAR_THRESHOLD  # one image when the similarity is at least this
-    contrast_floor: float = (
-        12.0  # gray levels: a smaller std counts as this when normalising (4: more misses)
-    )
+    contrast_floor: float = 12.0  # gray levels: the residual's unit is never smaller (4: more misses)
     edit_contrast: float = 8.0  # both stds at least this: a brightness/contrast edit can be recognised
+    match_contrast: bool = True  # ...and is undone; False: each divided by max(std, floor) (less recall)
     max_edit_ratio: float = 1.45  # brighter mean (+1) over darker (+1), and the contrast factor, at most
     mean_tolerance: float = 3.0  # flat images: the means differ by at most this or the lower std...
     contrast_ratio: float = 1.5  # ...and their stds (floored) by at most this factor
@@ -123,9 +124,10 @@ def similarities(
     """
     rule = rule or NearRule()
     levels = np.asarray(thumbs, dtype=np.float32)
-    mean, std = levels.mean(axis=(1, 2)), levels.std(axis=(1, 2))
-    z = _normalised(levels, rule.contrast_floor)
-    coarse = _block_means(z)
+    mean = levels.mean(axis=(1, 2))
+    centred = levels - mean[:, None, None]
+    std = centred.std(axis=(1, 2))
+    coarse = _block_means(centred)
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     sizes = np.asarray(sizes).reshape(-1, 2)
     out = np.zeros(len(pairs), dtype=np.float64)
@@ -133,15 +135,17 @@ def similarities(
         i, j = pairs[start : start + _CHUNK].T
         resampled = (sizes[i] != sizes[j]).any(axis=1)
         plausible = _edit_plausible(mean, std, i, j, rule)
+        scale_i, scale_j = _contrast_scales(std[i], std[j], rule)
         # The residual's RMS is at least that of its block means: a pair whose block means already
         # differ too much cannot pass, even aligned (tried only within align_from of the limit), and
         # keeps the bound's similarity, below the threshold. Most candidates end here, 16x cheaper.
-        bound = np.sqrt(((coarse[i] - coarse[j]) ** 2).mean(axis=1))
+        bound = np.sqrt((((coarse[i] * scale_i[:, None]) - coarse[j] * scale_j[:, None]) ** 2).mean(axis=1))
         allowance = rule.resampled * (rule.align_from if rule.align else 1)
         limit = (1 - rule.threshold) * np.where(resampled, allowance, 1)
         look = np.flatnonzero(plausible & (bound <= limit))
         score = np.where(plausible, _score(bound, np.zeros_like(bound), resampled, rule), 0)
-        rms, peak = _residual(z[i[look]], z[j[look]])
+        a, b = centred[i[look]] * scale_i[look, None, None], centred[j[look]] * scale_j[look, None, None]
+        rms, peak = _residual(a, b)
         score[look] = _score(rms, peak, resampled[look], rule)
         if rule.align:
             # Only files of different sizes can be crops of one another; aligning equal sizes too
@@ -154,6 +158,25 @@ def similarities(
                 score[retry] = np.maximum(score[retry], aligned)
         out[start : start + _CHUNK] = score
     return out
+
+
+def _contrast_scales(std_a: np.ndarray, std_b: np.ndarray, rule: NearRule) -> tuple[np.ndarray, np.ndarray]:
+    """Per pair, the factors that put two centred thumbnails in units of the pair's contrast."""
+    floor = rule.contrast_floor
+    contrast = np.sqrt(std_a * std_b)
+    damp = contrast / np.maximum(contrast, floor)
+    structured = (np.minimum(std_a, std_b) >= rule.edit_contrast) & rule.match_contrast
+    scale_a = np.where(structured, damp / np.maximum(std_a, 1e-6), 1 / np.maximum(std_a, floor))
+    scale_b = np.where(structured, damp / np.maximum(std_b, 1e-6), 1 / np.maximum(std_b, floor))
+    return scale_a, scale_b
+
+
+def _matched_residual(a: np.ndarray, b: np.ndarray, rule: NearRule) -> tuple[np.ndarray, np.ndarray]:
+    """(RMS, peak) of the residual of thumbnails a and b (levels), brightness and contrast matched."""
+    a = a - a.mean(axis=(-2, -1), keepdims=True)
+    b = b - b.mean(axis=(-2, -1), keepdims=True)
+    scale_a, scale_b = _contrast_scales(a.std(axis=(-2, -1)), b.std(axis=(-2, -1)), rule)
+    return _residual(a * scale_a[:, None, None], b * scale_b[:, None, None])
 
 
 def _block_means(z: np.ndarray) -> np.ndarray:
@@ -226,17 +249,16 @@ def _best_crops(source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.
 
 def _aligned(a: np.ndarray, b: np.ndarray, rule: NearRule, max_rms: float) -> np.ndarray:
     """The best similarity after undoing one crop of a, or one of b (profiles choose it per axis)."""
-    floor = rule.contrast_floor
-    za, zb = _normalised(a, floor), _normalised(b, floor)
+    za, zb = _normalised(a, rule.contrast_floor), _normalised(b, rule.contrast_floor)
     best = np.zeros(len(a), dtype=np.float64)
     always = np.ones(len(a), dtype=bool)
-    for moving, z_moving, z_fixed in ((a, za, zb), (b, zb, za)):
+    for moving, fixed, z_moving, z_fixed in ((a, b, za, zb), (b, a, zb, za)):
         rows, row_gap = _best_crops(z_moving.mean(axis=2), z_fixed.mean(axis=2))
         cols, col_gap = _best_crops(z_moving.mean(axis=1), z_fixed.mean(axis=1))
         # Profiles that leave more than the RMS allowed cannot pass once warped (1.1: the warped
         # thumbnail is normalised again, which moves its scale a little).
         hopeful = np.flatnonzero(np.maximum(row_gap, col_gap) <= 1.1 * max_rms)
         warped = rows[hopeful] @ moving[hopeful] @ cols[hopeful].transpose(0, 2, 1)
-        score = _score(*_residual(_normalised(warped, floor), z_fixed[hopeful]), always[hopeful], rule)
+        score = _score(*_matched_residual(warped, fixed[hopeful], rule), always[hopeful], rule)
         best[hopeful] = np.maximum(best[hopeful], score)
     return best

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, ImageEnhance
 
 from datasize.dataset.checks import CheckConfig, with_duplicate_groups
-from datasize.dataset.duplicates import candidate_pairs, duplicate_groups, near_pairs
+from datasize.dataset.duplicates import candidate_pairs, duplicate_groups, near_pairs, verify_candidates
 from datasize.dataset.manifest import scan
 from datasize.dataset.thumbnails import NearRule, similarities, thumbnail, thumbnails_array
 from datasize.dataset.validation import validate
@@ -167,6 +167,23 @@ def test_a_similarity_threshold_outside_0_to_1_is_refused() -> None:
 def test_stored_thumbnails_of_the_wrong_length_are_refused() -> None:
     with pytest.raises(ValueError, match=r"256 bytes each \(512 hex digits\)"):
         thumbnails_array(["00" * 255])
+
+
+def test_a_resized_copy_keeps_only_its_closest_original() -> None:
+    # x and y are distinct images of one size (y is x plus noise: too far apart for equal sizes);
+    # the resized copy of x is within the resampling allowance of both, and closer to x.
+    rng = np.random.default_rng(5)
+    x = rng.integers(20, 236, size=(16, 16)).astype(np.float64)
+    y, copy = x + rng.normal(0, 9, size=x.shape), x + rng.normal(0, 3, size=x.shape)
+    thumbs = np.clip(np.stack([x, y, copy]), 0, 255).astype(np.uint8)
+    sizes = np.array([[28, 28], [28, 28], [40, 40]])
+    candidates = np.array([[0, 1], [0, 2], [1, 2]])
+    assert (similarities(thumbs, sizes, candidates) >= 0.9).tolist() == [False, True, True]
+    same, _ = verify_candidates(thumbs, sizes, candidates)
+    assert same.tolist() == [False, True, False]
+    # When x and y are verified alike (y another size: resampled), the copy keeps both links.
+    sizes[1] = [20, 20]
+    assert verify_candidates(thumbs, sizes, candidates)[0].tolist() == [True, True, True]
 
 
 # --- the search -------------------------------------------------------------------------------
