@@ -1,40 +1,45 @@
-"""Near duplicates: pair precision and recall of today's hash rule and of thumbnail verifiers.
+"""Near duplicates: pair precision and recall of datasize's verified search, against hashes alone.
 
 Builds a labelled benchmark from `hard_sets.py`: every image of five hard families (mnist, digits8
 upscaled, shapes, photo_crops, strokes) as a PNG original, and for `--copies` sources per family one
 copy per named transformation (JPEG at quality 30-95, JPEG decoded back to PNG, resize 0.5-2x,
 resize then JPEG, brightness and contrast +-20%, crop up to 5%, RGB<->gray). Every file is decoded
-as datasize's probe decodes it (JPEGs with `draft("L", (64, 64))`), and its pHash and dHash are
-`datasize.probe`'s. Positives are pairs of images from one source; every other pair is a negative.
+as datasize's probe decodes it (JPEGs with `draft("L", (64, 64))`); its pHash, dHash and thumbnail
+are `datasize.dataset.probe`'s and `datasize.dataset.thumbnails`'. Positives are pairs of images
+from one source; every other pair is a negative.
 
 Printed:
 
-- the candidate stages (hash radius, both hashes or either or their sum): candidates per image,
-  the recall they allow, the multi-index search time, and recall/precision once verified;
-- a sweep per verifier (correlation, mean absolute difference, SSIM, colour correlation, and
-  `dup_verify.verify`'s bounded-photometric residual with and without crop alignment), each on the
-  chosen stage's candidates: recall (original-copy pairs), pair precision, false pairs, and the false
-  pairs and label conflicts on the distinct originals alone;
-- per family and per transformation, precision and recall of today's rule (pHash and dHash within
-  5 bits) and of the chosen stage + verifier;
-- per 10,000 images: decode, hashes, thumbnail; the verification per candidate pair;
-- a scale check (`--scale` images, cheap perturbations of the families): candidate search and
-  verification time as a share of the probe's decode+hash time of those files and of photo-like
-  JPEGs (bench_scan's generator). Timings are single-process; ratios within one run are the guide
-  on a shared machine (load averages are printed).
+- the candidate stages (hash radii: both hashes, either, or their sum): candidates per image, the
+  recall they allow, the multi-index search time, and recall/precision once verified;
+- a sweep on the chosen stage's candidates (`--stage`, default datasize's): baselines (correlation,
+  mean absolute difference, SSIM, colour correlation), `datasize.dataset.thumbnails.similarities` at
+  several thresholds, and with one ingredient changed at a time (no size rule, no crop alignment,
+  RMS only, contrast floor 4, any brightness, a thumbnail made from pHash's 32x32 grid, 12 px
+  thumbnails): recall (original-copy pairs), pair precision, false pairs, and the false pairs and
+  label conflicts on the distinct originals alone;
+- per family and per transformation, precision and recall of hashes alone (pHash and dHash within
+  5 bits, datasize's rule before verification) and of datasize's defaults, the latter computed by
+  `datasize.dataset.duplicates.verified_pairs` itself on a manifest of the benchmark;
+- per 10,000 images: decode, hashes, thumbnail, the hash-only search, the verified search;
+- a scale check (`--scale` images, cheap perturbations of the families): the same steps as a share
+  of the probe's decode+hash time of those files and of photo-like JPEGs (bench_scan's generator).
+  Timings are CPU seconds of this one process (`time.process_time`), steadier than wall time on a
+  shared machine; ratios within one run are the guide (load averages are printed).
 
 `--seed` draws the shapes, photo crops, strokes, the copied sources and the copies' parameters
 (mnist and digits8 are fixed data): `--seed 1` is a held-out benchmark for thresholds chosen on 0.
 
 Usage (the venv needs numpy, pandas, Pillow, scikit-learn, scikit-image, mlxtend):
-    PYTHONPATH=. python benchmarks/bench_duplicates.py           # 16,334 images, scale 100,000: ~10 min
-    PYTHONPATH=. python benchmarks/bench_duplicates.py --quick   # 4,267 images, scale 20,000: ~1 min
-    PYTHONPATH=. python benchmarks/bench_duplicates.py --scale 0 --stage "p<=12&d<=16"
+    PYTHONPATH=. python benchmarks/bench_duplicates.py           # 16,334 images, scale 100,000: ~15 min
+    PYTHONPATH=. python benchmarks/bench_duplicates.py --quick   # 4,267 images, scale 20,000: ~2 min
+    PYTHONPATH=. python benchmarks/bench_duplicates.py --seed 1 --scale 0
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import itertools
 import sys
@@ -48,12 +53,20 @@ import pandas as pd
 from PIL import Image, ImageEnhance
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import dup_verify
+
 import hard_sets
 from machine_info import load_average, machine_lines
 
-from datasize.duplicates import DEFAULT_NEAR_RADIUS, connected_roots, near_pairs
-from datasize.probe import difference_hash, perceptual_hash
+from datasize.dataset.duplicates import (
+    DEFAULT_NEAR_RADIUS,
+    DHASH_RADIUS,
+    candidate_pairs,
+    connected_roots,
+    verified_pairs,
+    verify_candidates,
+)
+from datasize.dataset.probe import difference_hash, perceptual_hash
+from datasize.dataset.thumbnails import NearRule, similarities, thumbnail
 
 DRAFT_SIZE = (64, 64)  # what datasize.probe asks a JPEG decoder for
 
@@ -221,38 +234,43 @@ def colour_thumbnail(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("RGB").resize((16, 16), Image.Resampling.BILINEAR), dtype=np.uint8)
 
 
+def as_array(thumbs: list[bytes], side: int = 16) -> np.ndarray:
+    return np.frombuffer(b"".join(thumbs), dtype=np.uint8).reshape(-1, side, side)
+
+
 @dataclass
 class Features:
     phash: np.ndarray
     dhash: np.ndarray
-    thumbs: np.ndarray  # (n, 256) uint8, dup_verify.thumbnail
-    thumbs_grid: np.ndarray  # (n, 256) uint8, thumbnail_from_phash_grid
+    thumbs: np.ndarray  # (n, 16, 16) uint8, datasize's thumbnail
+    thumbs12: np.ndarray  # (n, 12, 12) uint8, the same at 12 px
+    thumbs_grid: np.ndarray  # (n, 16, 16) uint8, thumbnail_from_phash_grid
     rgb: np.ndarray  # (n, 16, 16, 3) uint8 from a colour decode (JPEG draft "RGB")
     sizes: np.ndarray  # (n, 2) each file's width and height (the manifest's, before any draft)
-    seconds: dict[str, float]  # decode, hashes, thumbnail, thumbnail_grid, decode_rgb
+    seconds: dict[str, float]  # CPU seconds: decode, hashes, thumbnail, ...
 
 
 def probe_features(files: list[bytes]) -> Features:
     """Decode every file once as the probe does, then time the hashes and thumbnails on the decodes."""
     seconds: dict[str, float] = {}
-    start = time.perf_counter()
+    start = time.process_time()
     images = [probe_decode(data) for data in files]
-    seconds["decode"] = time.perf_counter() - start
-    start = time.perf_counter()
-    phash = np.array([perceptual_hash(image) for image in images], dtype=np.uint64)
-    dhash = np.array([difference_hash(image) for image in images], dtype=np.uint64)
-    seconds["hashes"] = time.perf_counter() - start
-    start = time.perf_counter()
-    thumbs = dup_verify.thumbnails_array([dup_verify.thumbnail(image) for image in images])
-    seconds["thumbnail"] = time.perf_counter() - start
-    start = time.perf_counter()
-    thumbs_grid = dup_verify.thumbnails_array([thumbnail_from_phash_grid(image) for image in images])
-    seconds["thumbnail_grid"] = time.perf_counter() - start
-    start = time.perf_counter()
+    seconds["decode"] = time.process_time() - start
+    start = time.process_time()
+    gray = [image if image.mode == "L" else image.convert("L") for image in images]
+    phash = np.array([perceptual_hash(image) for image in gray], dtype=np.uint64)
+    dhash = np.array([difference_hash(image) for image in gray], dtype=np.uint64)
+    seconds["gray + pHash + dHash"] = time.process_time() - start
+    start = time.process_time()
+    thumbs = as_array([thumbnail(image) for image in gray])
+    seconds["thumbnail"] = time.process_time() - start
+    thumbs12 = as_array([thumbnail(image, side=12) for image in gray], side=12)
+    thumbs_grid = as_array([thumbnail_from_phash_grid(image) for image in gray])
+    start = time.process_time()
     rgb = np.stack([colour_thumbnail(probe_decode(data, "RGB")) for data in files])
-    seconds["decode_rgb+thumbnail"] = time.perf_counter() - start
+    seconds["decode RGB + colour thumbnail"] = time.process_time() - start
     sizes = np.array([Image.open(io.BytesIO(data)).size for data in files], dtype=np.int64)
-    return Features(phash, dhash, thumbs, thumbs_grid, rgb, sizes, seconds)
+    return Features(phash, dhash, thumbs, thumbs12, thumbs_grid, rgb, sizes, seconds)
 
 
 # --- candidate stages -------------------------------------------------------------------------
@@ -274,7 +292,9 @@ class Stage:
         return (p_dist <= self.p) & (d_dist <= self.d) & (p_dist + d_dist <= self.total)
 
 
-TODAY = Stage("p<=5&d<=5 (today)", DEFAULT_NEAR_RADIUS, DEFAULT_NEAR_RADIUS)
+HASHES_ONLY = 5  # datasize's rule before verification: pHash and dHash within 5 bits, nothing else
+TODAY = Stage("p<=5&d<=5 (hashes only)", HASHES_ONLY, HASHES_ONLY)
+DEFAULT_STAGE = Stage(f"p<={DEFAULT_NEAR_RADIUS}&d<={DHASH_RADIUS}", DEFAULT_NEAR_RADIUS, DHASH_RADIUS)
 STAGES = [
     TODAY,
     Stage("p<=8&d<=8", 8, 8),
@@ -312,14 +332,10 @@ def hash_pool(phash: np.ndarray, dhash: np.ndarray, block: int = 2048) -> tuple[
 
 
 def search_seconds(stage: Stage, phash: np.ndarray, dhash: np.ndarray) -> tuple[float, int]:
-    """Time the multi-index search datasize runs for a stage (pHash radius p, then the dHash filter)."""
-    start = time.perf_counter()
-    unique = np.unique(np.stack([phash, dhash], axis=1), axis=0)
-    pairs = near_pairs(unique[:, 0], radius=min(stage.p, 63))
-    d_dist = np.bitwise_count(unique[pairs[:, 0], 1] ^ unique[pairs[:, 1], 1])
-    p_dist = np.bitwise_count(unique[pairs[:, 0], 0] ^ unique[pairs[:, 1], 0])
-    kept = stage.admits(p_dist, d_dist)
-    return time.perf_counter() - start, int(kept.sum())
+    """CPU seconds of datasize's candidate search for a stage (pHash radius p, then the dHash filter)."""
+    start = time.process_time()
+    pairs = candidate_pairs(phash, dhash, radius=stage.p, dhash_radius=stage.d)
+    return time.process_time() - start, len(pairs)
 
 
 # --- verifiers --------------------------------------------------------------------------------
@@ -400,46 +416,42 @@ def score_verifiers(features: Features) -> list[Verifier]:
     return verifiers
 
 
-def residual_verifier(
-    thumbs: np.ndarray, sizes: np.ndarray | None, params: dup_verify.VerifyParams, name: str
+def datasize_verifier(
+    thumbs: np.ndarray, sizes: np.ndarray, rule: NearRule, name: str, param: str
 ) -> Verifier:
-    same, other = params.same_grid, params.other_grid
-    param = f"{same[0]:g}/{same[1]:g} {other[0]:g}/{other[1]:g}"
-    return Verifier(name, param, lambda pairs: dup_verify.verify(thumbs, pairs, sizes, params))
+    """`datasize.dataset.duplicates.verify_candidates` with this rule: what datasize decides."""
+    return Verifier(name, param, lambda pairs: verify_candidates(thumbs, sizes, pairs, rule)[0])
 
 
-def residual_verifiers(features: Features) -> list[Verifier]:
-    """dup_verify's rule at several thresholds (same size, other sizes: max RMS/max peak), and with
-    one ingredient changed at a time."""
-    base = dup_verify.DEFAULT_PARAMS
+def datasize_verifiers(features: Features) -> list[Verifier]:
+    """datasize's verifier at several thresholds, and with one ingredient changed at a time."""
     thumbs, sizes = features.thumbs, features.sizes
     out = [
-        residual_verifier(thumbs, sizes, _replace(base, same_grid=same, other_grid=other), "residual")
-        for same, other in (
-            ((0.1, 0.45), (0.2, 0.8)),
-            ((0.1, 0.45), (0.25, 1.0)),
-            ((0.1, 0.45), (0.25, 1.2)),
-            ((0.1, 0.45), (0.3, 1.2)),
-            ((0.15, 0.6), (0.25, 1.2)),
-            ((0.2, 0.8), (0.25, 1.2)),
-        )
+        datasize_verifier(thumbs, sizes, NearRule(threshold=t), "datasize", f">={t:g}")
+        for t in (0.8, 0.85, 0.88, 0.9, 0.92, 0.95)
     ]
+    similarity_only = Verifier(
+        "no closest-original rule", ">=0.9", lambda pairs: similarities(thumbs, sizes, pairs) >= 0.9
+    )
+    all_sizes_differ = np.stack([np.arange(len(sizes)), np.zeros(len(sizes), dtype=np.int64)], axis=1)
     variants = {
-        "residual, no size rule": (None, {}),
-        "residual, crops grid": (sizes, {"align": "grid"}),
-        "residual, no alignment": (sizes, {"align": "none"}),
-        "residual, RMS only": (sizes, {"same_grid": (0.1, 99.0), "other_grid": (0.25, 99.0)}),
-        "residual, contrast floor 4": (sizes, {"contrast_floor": 4.0}),
-        "residual, any brightness": (sizes, {"max_brightness_ratio": 99.0, "mean_tolerance": 255.0}),
+        "no size rule (every pair as resampled)": (thumbs, all_sizes_differ, {}),
+        "no crop alignment": (thumbs, sizes, {"align": False}),
+        "RMS only (no peak)": (thumbs, sizes, {"peak_same": np.inf, "peak_resampled": np.inf}),
+        "contrast floor 4": (thumbs, sizes, {"contrast_floor": 4.0}),
+        "no contrast matching (floor for all)": (thumbs, sizes, {"match_contrast": False}),
+        "any brightness": (thumbs, sizes, {"max_edit_ratio": 99.0, "mean_tolerance": 255.0}),
+        "resampled 2.0, peak 8 (stricter)": (thumbs, sizes, {"resampled": 2.0, "peak_resampled": 8.0}),
+        "resampled 3.0, peak 12 (looser)": (thumbs, sizes, {"resampled": 3.0}),
+        "thumbnail from pHash's grid": (features.thumbs_grid, sizes, {}),
     }
-    for name, (variant_sizes, changes) in variants.items():
-        out.append(residual_verifier(thumbs, variant_sizes, _replace(base, **changes), name))
-    out.append(residual_verifier(features.thumbs_grid, sizes, base, "residual, thumb from pHash grid"))
+    out.append(similarity_only)
+    for name, (variant_thumbs, variant_sizes, changes) in variants.items():
+        out.append(datasize_verifier(variant_thumbs, variant_sizes, NearRule(**changes), name, ">=0.9"))
+    for t in (0.88, 0.9, 0.92):
+        rule = NearRule(threshold=t)
+        out.append(datasize_verifier(features.thumbs12, sizes, rule, "12 px thumbnail", f">={t:g}"))
     return out
-
-
-def _replace(params: dup_verify.VerifyParams, **changes: object) -> dup_verify.VerifyParams:
-    return dup_verify.VerifyParams(**{**params.__dict__, **changes})
 
 
 # --- scoring ----------------------------------------------------------------------------------
@@ -479,17 +491,36 @@ class Outcome:
 def evaluate(
     bench: Bench, truth: Truth, pool: np.ndarray, stage: Stage, verifier: Verifier | None
 ) -> tuple[Outcome, float]:
-    """Stage candidates from the pool, verified; returns the outcome and the verification seconds."""
+    """Stage candidates from the pool, verified; returns the outcome and the verification CPU seconds."""
     candidates = pool[stage.admits(pool[:, 2], pool[:, 3])][:, :2]
-    start = time.perf_counter()
+    start = time.process_time()
     accepted = verifier.accept(candidates) if verifier is not None else np.ones(len(candidates), bool)
-    seconds = time.perf_counter() - start
-    flagged = candidates[accepted]
+    seconds = time.process_time() - start
+    return outcome_of(bench, truth, candidates[accepted]), seconds
+
+
+def outcome_of(bench: Bench, truth: Truth, flagged: np.ndarray) -> Outcome:
+    """Which flagged pairs (i < j) are true, and which positives were found."""
     true = bench.source[flagged[:, 0]] == bench.source[flagged[:, 1]]
     n = len(bench.source)
     flagged_keys = set((flagged[:, 0] * n + flagged[:, 1]).tolist())
     found = np.array([i * n + j in flagged_keys for i, j in truth.positives.tolist()], dtype=bool)
-    return Outcome(flagged, true, found), seconds
+    return Outcome(flagged, true, found)
+
+
+def as_manifest(bench: Bench, features: Features) -> pd.DataFrame:
+    """The benchmark as the manifest columns `verified_pairs` reads (every file readable)."""
+    return pd.DataFrame(
+        {
+            "path": [f"{i:06d}" for i in range(len(bench.files))],
+            "sha256": [hashlib.sha256(data).hexdigest() for data in bench.files],
+            "width": features.sizes[:, 0],
+            "height": features.sizes[:, 1],
+            "phash": [f"{h:016x}" for h in features.phash.tolist()],
+            "dhash": [f"{h:016x}" for h in features.dhash.tolist()],
+            "thumb": [t.tobytes().hex() for t in features.thumbs],
+        }
+    )
 
 
 def distinct_set_errors(bench: Bench, outcome: Outcome) -> dict[str, int]:
@@ -615,53 +646,71 @@ def scale_images(n: int, seed: int) -> list[np.ndarray]:
     return images
 
 
-def scale_check(n: int, stages: list[Stage], seed: int) -> None:
-    print(f"\n## Scale check: {n:,} images (a fifth per family, cheap perturbations)")
+def cpu(run: Callable[[], object]) -> tuple[float, object]:
+    """CPU seconds of this process (all its threads) for one call, and what it returned."""
+    start = time.process_time()
+    result = run()
+    return time.process_time() - start, result
+
+
+def scale_check(n: int, seed: int) -> None:
+    print(f"\n## Scale check: {n:,} images (a fifth per family, cheap perturbations); CPU seconds")
     start = time.perf_counter()
     pictures = scale_images(n, seed)
-    sizes = np.array([(p.shape[1], p.shape[0]) for p in pictures], dtype=np.int64)
     files = [encode(pixels, "PNG") for pixels in pictures]
     del pictures
     print(f"generated and encoded in {time.perf_counter() - start:.0f} s")
-    start = time.perf_counter()
-    images = [probe_decode(data) for data in files]
-    decode = time.perf_counter() - start
-    start = time.perf_counter()
-    phash = np.array([perceptual_hash(image) for image in images], dtype=np.uint64)
-    dhash = np.array([difference_hash(image) for image in images], dtype=np.uint64)
-    hashes = time.perf_counter() - start
-    start = time.perf_counter()
-    thumbs = dup_verify.thumbnails_array([dup_verify.thumbnail(image) for image in images])
-    thumbnail = time.perf_counter() - start
-    del images
+    decode, images = cpu(lambda: [probe_decode(data) for data in files])
+    hashes, (gray, phash, dhash) = cpu(lambda: _gray_and_hashes(images))
+    thumbnail_s, thumbs = cpu(lambda: [thumbnail(image) for image in gray])
+    manifest = pd.DataFrame(
+        {
+            "sha256": [hashlib.sha256(data).hexdigest() for data in files],
+            "width": [image.width for image in images],
+            "height": [image.height for image in images],
+            "phash": [f"{h:016x}" for h in phash.tolist()],
+            "dhash": [f"{h:016x}" for h in dhash.tolist()],
+            "thumb": [t.hex() for t in thumbs],
+        }
+    )
+    images.clear()  # the decoded images are no longer needed
+    gray.clear()
     probe = decode + hashes
-    rows = [("decode (probe rules)", decode), ("pHash + dHash", hashes), ("thumbnail 16x16", thumbnail)]
-    for candidate_stage in stages:
-        start = time.perf_counter()
-        unique, inverse = np.unique(np.stack([phash, dhash], axis=1), axis=0, return_inverse=True)
-        pairs = near_pairs(unique[:, 0], radius=candidate_stage.p)
-        p_dist = np.bitwise_count(unique[pairs[:, 0], 0] ^ unique[pairs[:, 1], 0])
-        d_dist = np.bitwise_count(unique[pairs[:, 0], 1] ^ unique[pairs[:, 1], 1])
-        pairs = pairs[candidate_stage.admits(p_dist, d_dist)]
-        search = time.perf_counter() - start
-        # verify one image per unique hash pair (copies with equal hashes are one candidate)
-        first = np.full(len(unique), -1, dtype=np.int64)
-        first[inverse.ravel()[::-1]] = np.arange(n)[::-1]
-        verified = first[pairs]
-        verify, same = best_of(2, lambda verified=verified: dup_verify.verify(thumbs, verified, sizes))
-        rows.append((f"candidate search {candidate_stage.name}: {len(pairs):,} pairs", search))
-        rows.append((f"verify those pairs ({int(same.sum()):,} kept)", verify))
+    rows = [
+        ("decode (probe rules)", decode),
+        ("gray + pHash + dHash", hashes),
+        ("thumbnail 16x16", thumbnail_s),
+    ]
+    today, pairs = cpu(lambda: candidate_pairs(phash, dhash, radius=HASHES_ONLY, dhash_radius=HASHES_ONLY))
+    rows.append((f"hashes only, p<=5&d<=5: {len(pairs):,} pairs (no verification)", today))
+    sizes, thumb_array = manifest[["width", "height"]].to_numpy(), as_array(thumbs)
+    for radius in sorted({8, DEFAULT_NEAR_RADIUS}):
+        search, pairs = cpu(lambda radius=radius: candidate_pairs(phash, dhash, radius=radius))
+        verify, similarity = cpu(lambda pairs=pairs: similarities(thumb_array, sizes, pairs))
+        rows.append((f"candidates p<={radius}&d<={DHASH_RADIUS}: {len(pairs):,} pairs", search))
+        rows.append((f"  verify them ({int((similarity >= NearRule().threshold).sum()):,} kept)", verify))
+        if radius == DEFAULT_NEAR_RADIUS:
+            whole, (linked, _) = cpu(lambda radius=radius: verified_pairs(manifest, radius=radius))
+            rows.append((f"verified_pairs, all of it: {len(linked):,} pairs", whole))
     photo = photo_probe_seconds(seed) * n  # the same n images, were they photo-like JPEGs
     print(f"decode+hash of photo-like JPEGs (bench_scan's, 160-400 px): {1000 * photo / n:.2f} ms/image")
-    header = f"{'step':58s} {'seconds':>8s} {'ms/image':>9s} {'x decode+hash':>14s} {'x photo':>8s}"
+    header = f"{'step':62s} {'CPU s':>8s} {'ms/image':>9s} {'x decode+hash':>14s} {'x photo':>8s}"
     print(header)
     for name, seconds in rows:
         shares = f"{seconds / probe:14.3f} {seconds / photo:8.3f}"
-        print(f"{name:58s} {seconds:8.2f} {1000 * seconds / n:9.3f} {shares}")
+        print(f"{name:62s} {seconds:8.2f} {1000 * seconds / n:9.3f} {shares}")
+
+
+def _gray_and_hashes(images: list[Image.Image]) -> tuple[list[Image.Image], np.ndarray, np.ndarray]:
+    """As the probe does it: one conversion to gray, then both hashes."""
+    gray = [image if image.mode == "L" else image.convert("L") for image in images]
+    phash = np.array([perceptual_hash(image) for image in gray], dtype=np.uint64)
+    dhash = np.array([difference_hash(image) for image in gray], dtype=np.uint64)
+    return gray, phash, dhash
 
 
 def photo_probe_seconds(seed: int, count: int = 200) -> float:
-    """Decode (probe rules) + pHash + dHash seconds per image of bench_scan's photo-like JPEGs."""
+    """Decode (probe rules) + pHash + dHash CPU seconds per image of bench_scan's photo-like JPEGs."""
     from bench_scan import synthetic_photo
 
     rng = np.random.default_rng([seed, 7])
@@ -672,22 +721,8 @@ def photo_probe_seconds(seed: int, count: int = 200) -> float:
         buffer = io.BytesIO()
         image.save(buffer, format="JPEG", quality=90)
         files.append(buffer.getvalue())
-    start = time.perf_counter()
-    for data in files:
-        image = probe_decode(data)
-        perceptual_hash(image)
-        difference_hash(image)
-    return (time.perf_counter() - start) / count
-
-
-def best_of(repeats: int, run: Callable[[], object]) -> tuple[float, object]:
-    """The least seconds of `repeats` runs (the least disturbed on a shared machine) and a result."""
-    times, result = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = run()
-        times.append(time.perf_counter() - start)
-    return min(times), result
+    seconds, _ = cpu(lambda: [_gray_and_hashes([probe_decode(data)]) for data in files])
+    return seconds / count
 
 
 # --- printing ---------------------------------------------------------------------------------
@@ -706,24 +741,24 @@ def print_stages(
     bench: Bench, features: Features, truth: Truth, pool: np.ndarray, either: dict[str, int]
 ) -> None:
     print("\n## Candidate stages: recall allowed (original-copy pairs among the candidates), then with")
-    print("## dup_verify's defaults: recall, pair precision, false pairs (all; among distinct originals)")
+    print("## datasize's verifier: recall, pair precision, false pairs (all; among distinct originals)")
     n = len(bench.source)
     original_copy = truth.transform != "copy-copy"
     i, j = truth.positives.T
     p_pos = np.bitwise_count(features.phash[i] ^ features.phash[j])
     d_pos = np.bitwise_count(features.dhash[i] ^ features.dhash[j])
-    chosen = residual_verifier(features.thumbs, features.sizes, dup_verify.DEFAULT_PARAMS, "defaults")
+    chosen = datasize_verifier(features.thumbs, features.sizes, NearRule(), "datasize", "defaults")
     rows = []
     for s in STAGES + EITHER_STAGES:
         count = either[s.name] if s.either else int(s.admits(pool[:, 2], pool[:, 3]).sum())
         # datasize searches a pHash radius, then filters by dHash: a radius of 20 is no plan to time
-        timed = s.p <= 12 and not s.either
+        timed = s.p <= 12 and s.total == 128 and not s.either
         row = {
             "stage": s.name,
             "candidates": count,
             "per image": count / n,
             "recall allowed": s.admits(p_pos, d_pos)[original_copy].mean(),
-            "search s": search_seconds(s, features.phash, features.dhash)[0] if timed else np.nan,
+            "search CPU s": search_seconds(s, features.phash, features.dhash)[0] if timed else np.nan,
         }
         if not s.either:
             summary = summary_row(bench, truth, evaluate(bench, truth, pool, s, chosen)[0])
@@ -736,12 +771,12 @@ def print_stages(
 
 def print_verifiers(bench: Bench, features: Features, truth: Truth, pool: np.ndarray, stage: Stage) -> None:
     print(f"\n## Verifiers on the candidates of {stage.name}")
-    print("recall: original-copy pairs; false pairs: all pairs; the next five: among the distinct originals")
+    print("recall: original-copy pairs; false pairs: all pairs; the next four: among the distinct originals")
     n_candidates = int(stage.admits(pool[:, 2], pool[:, 3]).sum())
     outcome_today, _ = evaluate(bench, truth, pool, TODAY, None)
-    rows = [{"verifier": "today: p<=5&d<=5", "threshold": "-", **summary_row(bench, truth, outcome_today)}]
+    rows = [{"verifier": TODAY.name, "threshold": "-", **summary_row(bench, truth, outcome_today)}]
     hash_only = Verifier("hash only", "-", lambda pairs: np.ones(len(pairs), dtype=bool))
-    for verifier in [hash_only, *score_verifiers(features), *residual_verifiers(features)]:
+    for verifier in [hash_only, *score_verifiers(features), *datasize_verifiers(features)]:
         outcome, seconds = evaluate(bench, truth, pool, stage, verifier)
         row = {"verifier": verifier.name, "threshold": verifier.param, **summary_row(bench, truth, outcome)}
         rows.append({**row, "us/pair": 1e6 * seconds / max(n_candidates, 1)})
@@ -757,14 +792,44 @@ def print_breakdowns(bench: Bench, truth: Truth, outcomes: dict[str, Outcome]) -
         print_table(per_transform)
 
 
+def print_costs(bench: Bench, features: Features, flagged: np.ndarray) -> None:
+    """CPU seconds per 10,000 images of each step, hashes only against datasize's verified search, and
+    whether `verified_pairs` on the benchmark's manifest groups images as the `flagged` pairs do."""
+    n = len(bench.source)
+    manifest = as_manifest(bench, features)
+    phash, dhash = features.phash, features.dhash
+    today, _ = cpu(lambda: candidate_pairs(phash, dhash, radius=HASHES_ONLY, dhash_radius=HASHES_ONLY))
+    search, candidates = cpu(lambda: candidate_pairs(phash, dhash))
+    verify, _ = cpu(lambda: similarities(features.thumbs, features.sizes, candidates))
+    whole, (pairs, _) = cpu(lambda: verified_pairs(manifest))
+    probe = features.seconds["decode"] + features.seconds["gray + pHash + dHash"]
+    rows = {
+        **features.seconds,
+        "search p<=5&d<=5 (hashes only)": today,
+        f"search {DEFAULT_STAGE.name}": search,
+        f"verify its {len(candidates):,} candidates": verify,
+        "verified_pairs (search + verify)": whole,
+        "hashes only: decode+hash+search": probe + today,
+        "datasize: + thumbnail + verified_pairs": probe + features.seconds["thumbnail"] + whole,
+    }
+    print("\n## CPU seconds per 10,000 images (decoded as the probe does, one process)")
+    for name, seconds in rows.items():
+        print(f"{name:42s} {per_10k(seconds, n):7.2f} s")
+    print(f"verification: {1e6 * verify / max(len(candidates), 1):.1f} us a candidate pair")
+    same = np.array_equal(connected_roots(n, pairs), connected_roots(n, flagged))
+    print(f"verified_pairs on the benchmark's manifest makes the groups of the table's pairs: {same}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small families, 30 copies each, scale 20,000")
     parser.add_argument("--copies", type=int, help="sources a family that get copies (default 80, quick 30)")
-    parser.add_argument("--stage", default="p<=10&d<=16", help="the candidate stage the verifiers run on")
+    parser.add_argument(
+        "--stage", default=DEFAULT_STAGE.name, help="the candidate stage the verifiers run on"
+    )
     parser.add_argument("--scale", type=int, help="images in the scale check (default 100,000, quick 20,000)")
     parser.add_argument(
-        "--seed", type=int, default=0, help="draws shapes, crops, strokes, copies (0: the notes')"
+        "--seed", type=int, default=0, help="draws shapes, crops, strokes, copies (0: chosen on)"
     )
     args = parser.parse_args()
     copies = args.copies or (30 if args.quick else 80)
@@ -789,27 +854,16 @@ def main() -> None:
 
     print_stages(bench, features, truth, pool, either)
     print_verifiers(bench, features, truth, pool, stage)
-    chosen = residual_verifier(features.thumbs, features.sizes, dup_verify.DEFAULT_PARAMS, "defaults")
-    outcome, _ = evaluate(bench, truth, pool, stage, chosen)
-    candidates = pool[stage.admits(pool[:, 2], pool[:, 3])][:, :2]
-    verify_seconds, _ = best_of(3, lambda: chosen.accept(candidates))
+    chosen = datasize_verifier(features.thumbs, features.sizes, NearRule(), "datasize", "defaults")
+    datasize_outcome, _ = evaluate(bench, truth, pool, DEFAULT_STAGE, chosen)
+    print_costs(bench, features, datasize_outcome.flagged)
     today, _ = evaluate(bench, truth, pool, TODAY, None)
     print_breakdowns(
-        bench, truth, {"today: p<=5&d<=5": today, f"{stage.name} + residual (defaults)": outcome}
+        bench, truth, {TODAY.name: today, f"datasize ({DEFAULT_STAGE.name}, >=0.9)": datasize_outcome}
     )
-
-    print("\n## Cost per 10,000 images (decoded as the probe does; one process; verify: best of 3)")
-    for name, seconds in features.seconds.items():
-        print(f"{name:28s} {per_10k(seconds, n):7.2f} s")
-    n_candidates = len(candidates)
-    per_pair = 1e6 * verify_seconds / max(n_candidates, 1)
-    label = f"verify {stage.name} pairs"
-    detail = f"({n_candidates:,} pairs here, {per_pair:.1f} us/pair)"
-    print(f"{label:28s} {per_10k(verify_seconds, n):7.2f} s {detail}")
     print(f"load average: {load_average()} (other work on the machine slows every row it overlaps)")
     if scale:
-        cheaper = next(s for s in STAGES if s.name == "p<=8&d<=16")
-        scale_check(scale, list(dict.fromkeys([TODAY, cheaper, stage])), args.seed)
+        scale_check(scale, args.seed)
         print(f"load average at the end: {load_average()}")
 
 
