@@ -33,6 +33,7 @@ from datasize.dataset.thumbnails import DEFAULT_NEAR_THRESHOLD, NearRule, simila
 DEFAULT_NEAR_RADIUS = 10
 DHASH_RADIUS = 16
 _LONG_RUN, _TILE = 64, 256  # band-key runs this long are compared in tiles of this side
+_EXPAND = 1 << 22  # pairs of items expanded from pHash neighbours at a time
 _UPPER = np.triu(np.ones((_TILE, _TILE), dtype=bool), 1)
 
 
@@ -140,26 +141,38 @@ def candidate_pairs(
     unique, inverse = np.unique(phash, return_inverse=True)
     inverse = inverse.reshape(-1)
     itself = np.repeat(np.arange(len(unique), dtype=np.int64)[:, None], 2, axis=1)
-    pairs = _member_pairs(np.concatenate([itself, near_pairs(unique, radius=radius)]), inverse)
-    close = np.bitwise_count(dhash[pairs[:, 0]] ^ dhash[pairs[:, 1]]) <= dhash_radius
-    return pairs[close]
+    key_pairs = np.concatenate([itself, near_pairs(unique, radius=radius)])
+    members = _Members(inverse, len(unique))
+    # Expanded a block at a time, so that memory holds the candidates, not every pHash neighbour.
+    expanded = np.cumsum(members.counts[key_pairs[:, 0]] * members.counts[key_pairs[:, 1]])
+    cuts = np.searchsorted(expanded, np.arange(_EXPAND, expanded[-1] if len(expanded) else 0, _EXPAND))
+    found = [np.empty((0, 2), dtype=np.int64)]
+    for block in np.split(key_pairs, cuts):
+        pairs = members.pairs(block)
+        found.append(pairs[np.bitwise_count(dhash[pairs[:, 0]] ^ dhash[pairs[:, 1]]) <= dhash_radius])
+    return np.concatenate(found)
 
 
-def _member_pairs(key_pairs: np.ndarray, inverse: np.ndarray) -> np.ndarray:
-    """Every pair (i < j) of items whose keys (`inverse`) form one of `key_pairs` (a, a) or (a, b)."""
-    order = np.argsort(inverse, kind="stable")
-    counts = np.bincount(inverse, minlength=int(key_pairs.max(initial=-1)) + 1)
-    starts = np.cumsum(counts) - counts
-    a, b = key_pairs[:, 0], key_pairs[:, 1]
-    sizes = counts[a] * counts[b]
-    which = np.repeat(np.arange(len(a)), sizes)
-    offset = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    width = counts[b][which]
-    i = order[starts[a][which] + offset // width]
-    j = order[starts[b][which] + offset % width]
-    keep = (a[which] != b[which]) | (i < j)
-    i, j = i[keep], j[keep]
-    return np.stack([np.minimum(i, j), np.maximum(i, j)], axis=1).astype(np.int64)
+class _Members:
+    """The items of each key (`inverse` gives each item's key), to expand pairs of keys into items."""
+
+    def __init__(self, inverse: np.ndarray, n_keys: int) -> None:
+        self.order = np.argsort(inverse, kind="stable")
+        self.counts = np.bincount(inverse, minlength=n_keys)
+        self.starts = np.cumsum(self.counts) - self.counts
+
+    def pairs(self, key_pairs: np.ndarray) -> np.ndarray:
+        """Every pair (i < j) of items whose keys form one of `key_pairs`, (a, a) or (a, b)."""
+        a, b = key_pairs[:, 0], key_pairs[:, 1]
+        sizes = self.counts[a] * self.counts[b]
+        which = np.repeat(np.arange(len(a)), sizes)
+        offset = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        width = self.counts[b][which]
+        i = self.order[self.starts[a][which] + offset // width]
+        j = self.order[self.starts[b][which] + offset % width]
+        keep = (a[which] != b[which]) | (i < j)
+        i, j = i[keep], j[keep]
+        return np.stack([np.minimum(i, j), np.maximum(i, j)], axis=1).astype(np.int64)
 
 
 def verified_pairs(
@@ -167,14 +180,14 @@ def verified_pairs(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Row positions (i < j) of manifest rows that show one image, and each pair's similarity.
 
-    Rows with the same file bytes, or the same hashes, thumbnail and size, are linked with similarity
-    1 without a comparison; every other candidate pair is verified (see the module docstring, which
-    also says when a verified link of a resized copy is dropped). `readable` holds decoded rows only.
+    Rows with the same file bytes, or the same hashes and thumbnail (whatever their sizes: identical
+    thumbnails have similarity 1), are linked without a comparison; every other candidate pair is
+    verified (see the module docstring, which also says when a verified link of a resized copy is
+    dropped). `readable` holds decoded rows only.
     """
     thumbs = thumbnails_array(readable["thumb"])
     sizes = readable[["width", "height"]].to_numpy(dtype=np.int64)
-    keys = ["phash", "dhash", "thumb", "width", "height"]
-    signature = readable.groupby(keys, sort=False).ngroup().to_numpy()
+    signature = readable.groupby(["phash", "dhash", "thumb"], sort=False).ngroup().to_numpy()
     same_bytes = readable.groupby("sha256", sort=False).ngroup().to_numpy()
     identical = np.concatenate([_links_to_first(signature), _links_to_first(same_bytes)])
     first = np.unique(signature, return_index=True)[1]  # one row per signature

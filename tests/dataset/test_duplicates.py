@@ -12,7 +12,13 @@ import pytest
 from PIL import Image, ImageEnhance
 
 from datasize.dataset.checks import CheckConfig, with_duplicate_groups
-from datasize.dataset.duplicates import candidate_pairs, duplicate_groups, near_pairs, verify_candidates
+from datasize.dataset.duplicates import (
+    candidate_pairs,
+    duplicate_groups,
+    near_pairs,
+    verified_pairs,
+    verify_candidates,
+)
 from datasize.dataset.manifest import scan
 from datasize.dataset.thumbnails import NearRule, similarities, thumbnail, thumbnails_array
 from datasize.dataset.validation import validate
@@ -216,6 +222,26 @@ def test_images_with_equal_hashes_are_candidates_and_verified_apart() -> None:
     )
     assert candidate_pairs(np.zeros(2, np.uint64), np.zeros(2, np.uint64)).tolist() == [[0, 1]]
     assert duplicate_groups(manifest).empty
+
+
+def test_identical_thumbnails_of_any_size_are_linked_once_each_not_pairwise() -> None:
+    # 300 blank pages of 300 sizes: one group, joined by 299 links rather than 44,850 comparisons.
+    white = np.full((16, 16), 255, np.uint8).tobytes().hex()
+    manifest = pd.DataFrame(
+        {
+            "path": [f"{k:03d}.png" for k in range(300)],
+            "error": "",
+            "sha256": [str(k) for k in range(300)],
+            "width": np.arange(300) + 100,
+            "height": 140,
+            "phash": "0" * 16,
+            "dhash": "0" * 16,
+            "thumb": white,
+        }
+    )
+    pairs, scores = verified_pairs(manifest)
+    assert len(pairs) == 299 and set(scores) == {1.0}
+    assert set(duplicate_groups(manifest)["near_group"]) == {"000.png"}
 
 
 def test_with_duplicate_groups_gives_each_member_its_best_similarity(planted) -> None:
