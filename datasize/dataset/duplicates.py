@@ -28,8 +28,10 @@ from datasize.dataset.thumbnails import DEFAULT_NEAR_THRESHOLD, NearRule, simila
 
 # The candidate stage: pHash within 10 bits and dHash within 16. On the duplicate benchmark it lets
 # 0.979 of the planted copies through at 8.3 candidates an image (pHash and dHash within 5, the rule
-# before verification: 0.811), and verification keeps 0.954. pHash within 8 keeps 0.943 and searches
-# in under half the time; both hashes must agree: "either within 8" makes 112 candidates an image.
+# before verification: 0.811), and verification keeps 0.954. pHash within 8 keeps 0.943 for under
+# half the search; within 12, 0.964 with a false pair and nearly twice the search. Both hashes must
+# agree: "either within 8" makes 112 candidates an image. On 100,000 tiny low-detail images the
+# search costs 0.74x their decode and hashes, on photo-like images a few percent (benchmarks/README.md).
 DEFAULT_NEAR_RADIUS = 10
 DHASH_RADIUS = 16
 _LONG_RUN, _TILE = 64, 256  # band-key runs this long are compared in tiles of this side
