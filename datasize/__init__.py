@@ -24,6 +24,9 @@ _EXPORTS = {
     "CurveConfig": "datasize.curves.plan",
     "forecast": "datasize.forecasting.sizing",
     "Forecast": "datasize.forecasting.sizing",
+    "find_label_issues": "datasize.labels.runner",
+    "LabelIssues": "datasize.labels.issues",
+    "LabelsConfig": "datasize.labels.plan",
     "run_curve": "datasize.pipeline",
     "plan_collection": "datasize.planning.collection",
     "CollectionPlan": "datasize.planning.collection",
@@ -55,6 +58,8 @@ __all__ = [
     "CurveConfig",
     "Findings",
     "Forecast",
+    "LabelIssues",
+    "LabelsConfig",
     "Prepared",
     "SeededSplit",
     "Severity",
@@ -65,6 +70,7 @@ __all__ = [
     "build_cache",
     "build_report",
     "diagnose",
+    "find_label_issues",
     "fit_one_cycle",
     "forecast",
     "learning_curve",
@@ -95,6 +101,9 @@ if TYPE_CHECKING:
     from datasize.dataset.splits import SeededSplit, SplitResult, read_split, split, write_split
     from datasize.dataset.validation import Findings, validate
     from datasize.forecasting.sizing import Forecast, forecast
+    from datasize.labels.issues import LabelIssues
+    from datasize.labels.plan import LabelsConfig
+    from datasize.labels.runner import find_label_issues
     from datasize.pipeline import run_curve
     from datasize.planning.collection import CollectionPlan, plan_collection
     from datasize.recipe import load_recipe, run_recipe

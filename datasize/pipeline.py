@@ -1,7 +1,10 @@
-"""The whole pipeline behind `datasize curve` and recipes: prepare, LR, curve, forecast, files.
+"""The whole pipelines behind `datasize curve`, `datasize labels` and recipes: prepare, LR, curve or
+labels check, forecast, files.
 
 Each stage's output lands in the run folder as it is made, so an interrupted pipeline resumes: the
-split, the decoded images, the chosen learning rate and every finished run are reused.
+split, the decoded images, the chosen learning rate and every finished run or fold are reused. A
+labels check and a curve may share a run folder: the curve's verdict then says when wrong labels
+explain its plateau.
 """
 
 from __future__ import annotations
@@ -12,17 +15,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from datasize.curves.folder import RunFolder
+from datasize.curves.pilot import OnPilot, choose_epochs
 from datasize.curves.plan import CurveConfig
 from datasize.curves.runner import CurveResult, OnRun, learning_curve
 from datasize.dataset.checks import CheckConfig
-from datasize.dataset.splits import write_split
+from datasize.dataset.splits import SplitResult, write_split
 from datasize.dataset.validation import validate
+from datasize.errors import RunsFailed, ValidationFailed
 from datasize.forecasting.sizing import Forecast, forecast
 from datasize.io import write_json
+from datasize.labels.folder import LabelsFolder, labels_identity
+from datasize.labels.issues import LabelIssues
+from datasize.labels.plan import LabelsConfig, check_classes
+from datasize.labels.plateau import plateau_note
+from datasize.labels.runner import OnFold, find_label_issues
 from datasize.report.training_files import read_chosen_lr, write_lr_find
 from datasize.training.lr_finder import lr_find
-from datasize.training.preparation import Prepared, prepare
+from datasize.training.preparation import Check, Prepared, prepare
 
 Stage = Callable[[str], None]  # called with a short description as each stage starts
 
@@ -38,11 +50,38 @@ class CurveOutcome:
     lr: float
     lr_source: str  # "given", "lr_find" or "lr_find (resumed)"
     folder: Path
+    labels: dict[str, Any] | None = field(default=None, repr=False)  # a labels check's summary, if at hand
 
     def verdict(self) -> str:
-        """The forecast's verdict, then what the runs' diagnoses say about trusting it."""
+        """The forecast's verdict, whether wrong labels explain its plateau, then what the runs'
+        diagnoses say about trusting it."""
         head = self.forecast.verdict() if self.forecast is not None else str(self.forecast_error)
-        return " ".join([head, *training_notes(self.curve.runs)])
+        note = self.labels_note()
+        return " ".join([head, *([note] if note else []), *training_notes(self.curve.runs)])
+
+    def labels_note(self) -> str | None:
+        """The sentence a labels check of the same data and split adds when the curve levels off near
+        its estimated share of wrong labels (see `datasize.labels.plateau`); None otherwise."""
+        if self.forecast is None or self.labels is None:
+            return None
+        runs = self.curve.runs
+        largest = runs[(runs["status"] == "ok") & (runs["n_train"] == self.forecast.n_train)]
+        data = self.prepared.summary()
+        return plateau_note(
+            self.labels,
+            error_rate=self.forecast.error_rate,
+            n_valid=int(largest["n_valid"].iloc[0]),
+            levelling=not self.forecast.plateau.helps,
+            images_fingerprint=data["images_fingerprint"],
+            split_fingerprint=data["split_fingerprint"],
+        )
+
+    def epochs_summary(self) -> dict[str, Any]:
+        """The training length: chosen by the pilot (its runs and reason), or as given."""
+        choice = self.curve.epochs
+        if choice is None:
+            return {"epochs": self.curve.config.train.epochs, "source": "given"}
+        return {**choice.to_dict(), "source": "pilot", "reused_runs": self.curve.reused}
 
     def summary(self) -> dict[str, Any]:
         """The JSON the `curve` command prints and `curve_summary.json` holds."""
@@ -50,9 +89,11 @@ class CurveOutcome:
         return {
             "verdict": self.verdict(),
             "training_notes": training_notes(self.curve.runs),
+            "labels_note": self.labels_note(),
             "data": self.prepared.summary(),
             "lr": self.lr,
             "lr_source": self.lr_source,
+            "epochs": self.epochs_summary(),
             "budget": str(self.curve.config.budget),
             "config": self.curve.config.to_dict(),
             "runs": self.curve.runs.to_dict("records"),
@@ -91,12 +132,44 @@ def training_notes(runs: Any) -> list[str]:
     return notes
 
 
-def write_validation(prepared: Prepared, folder: RunFolder) -> None:
-    """The dataset's validation findings (with the split's leakage check) as validation.json."""
-    info = prepared.split.info
-    near = {k: info[k] for k in ("near_radius", "near_threshold") if k in info}  # the split's own pairs
-    findings = validate(prepared.manifest, split=prepared.split.table, config=CheckConfig(**near))
-    write_json(folder.validation_file, findings.to_dict())
+def validation_gate(
+    folder: RunFolder, fail_on: str | None, stage: Stage, near: dict[str, Any] | None = None
+) -> Check:
+    """The check `prepare` runs once the dataset is scanned: validate it (with a split file's leakage),
+    write validation.json, say the summary, and stop with ValidationFailed on what would make the
+    measurement wrong (findings at or above `fail_on`; None measures whatever was found). Files that
+    cannot be read are left out and counted. Near duplicates are found with `near` (near_radius,
+    near_threshold: those the split is made with) or, with a split file, those it was made with."""
+
+    def check(manifest: pd.DataFrame, given: SplitResult | None) -> None:
+        settings = {**(near or {}), **({} if given is None else _near_settings(given.info))}
+        table = None if given is None else given.table
+        findings = validate(manifest, split=table, config=CheckConfig(**settings))
+        threshold = fail_on or "error"
+        write_json(folder.validation_file, findings.to_dict(threshold))
+        left = findings.left_out()
+        stage(
+            f"validation: {findings.summary_line(threshold)}"
+            + (f"; {left} file(s) that cannot be read are left out" if left else "")
+        )
+        blocking = findings.blocking(fail_on)
+        if len(blocking):
+            counts = blocking.groupby("check", sort=False).size()
+            found = ", ".join(f"{n} {check}" for check, n in counts.items())
+            first = blocking.iloc[0]
+            example = f"{first['path'] or '-'}: {first['detail']}"
+            raise ValidationFailed(
+                f"validation failed, so the measurement would be wrong: {found} (e.g. {example}); see "
+                f"{folder.validation_file} or run `datasize validate`, fix the data, or measure anyway "
+                'with --fail-on none (recipe: fail_on = "none")'
+            )
+
+    return check
+
+
+def _near_settings(options: dict[str, Any]) -> dict[str, Any]:
+    """The near-duplicate settings among split options or a split record (older records lack some)."""
+    return {k: options[k] for k in ("near_radius", "near_threshold") if k in options}
 
 
 def choose_lr(prepared: Prepared, config: CurveConfig, folder: RunFolder) -> tuple[float, str]:
@@ -122,6 +195,8 @@ def run_curve(
     scheduler: Any = None,
     on_stage: Stage | None = None,
     on_run: OnRun | None = None,
+    on_pilot: OnPilot | None = None,
+    fail_on: str | None = "error",
 ) -> CurveOutcome:
     """Prepare the data, fix the LR, run (or resume) the curve, forecast, and write every file.
 
@@ -133,32 +208,32 @@ def run_curve(
             images are kept in ``<out>/cache`` unless a ``cache_dir`` is given.
         jobs, threads, scheduler: where runs go and how many torch threads each uses (see
             `learning_curve`).
+        fail_on: validation findings at or above this severity stop the pipeline before anything is
+            decoded or trained (ValidationFailed); None measures whatever validation found.
     """
     folder = RunFolder(out)
     stage = on_stage or (lambda _: None)
     options = {"cache_dir": folder.cache_dir, **(prepare_options or {})}
-    stage("scanning and decoding images")
-    prepared = prepare(data, **options)
     folder.path.mkdir(parents=True, exist_ok=True)
+    stage("scanning, validating and decoding images")
+    gate = validation_gate(folder, fail_on, stage, _near_settings(options))
+    prepared = prepare(data, check=gate, **options)
     write_split(prepared.split, folder.split_csv)
-    stage("validating the dataset")
-    write_validation(prepared, folder)
     stage("choosing the learning rate")
     lr, source = choose_lr(prepared, config, folder)
+    where = {"jobs": jobs, "threads": threads, "scheduler": scheduler}
+    if config.auto_epochs:
+        stage("choosing the training length (a pilot at the largest size)")
+        choice = choose_epochs(prepared, config, lr=lr, folder=folder, on_pilot=on_pilot, **where)
+        stage(f"training for {choice.epochs} epochs' steps: {choice.reason}")
     stage(f"training {config.seeds} seed(s) at each size")
-    curve = learning_curve(
-        prepared,
-        config=config,
-        lr=lr,
-        folder=folder.path,
-        jobs=jobs,
-        threads=threads,
-        scheduler=scheduler,
-        on_run=on_run,
-    )
+    # With auto_epochs the curve resumes the pilot just run (its runs are read, not trained again).
+    curve = learning_curve(prepared, config=config, lr=lr, folder=folder.path, on_run=on_run, **where)
+    RunsFailed.check(curve.records, "the curve")
     stage("forecasting")
     result, problem = _forecast(curve, config)
-    outcome = CurveOutcome(prepared, curve, result, problem, lr, source, folder.path)
+    labels = LabelsFolder(folder.path).read_summary()
+    outcome = CurveOutcome(prepared, curve, result, problem, lr, source, folder.path, labels)
     folder.write_summary(outcome.summary())
     return outcome
 
@@ -169,3 +244,70 @@ def _forecast(curve: CurveResult, config: CurveConfig) -> tuple[Forecast | None,
     except ValueError as exc:
         return None, f"no forecast: {exc}"
     return result, None
+
+
+@dataclass(frozen=True)
+class LabelsOutcome:
+    """A finished (or resumed) labels check and the data it read."""
+
+    prepared: Prepared = field(repr=False)
+    issues: LabelIssues
+
+
+def run_labels(
+    data: str | os.PathLike,
+    *,
+    config: LabelsConfig,
+    out: str | os.PathLike,
+    prepare_options: dict[str, Any] | None = None,
+    jobs: int = 1,
+    threads: int | None = None,
+    scheduler: Any = None,
+    on_stage: Stage | None = None,
+    on_fold: OnFold | None = None,
+) -> LabelsOutcome:
+    """Prepare the data, fix the LR, train (or resume) every fold and flag the likely label errors.
+
+    Args:
+        data: the dataset folder.
+        config: folds and training (`config.lr` None: the LR finder on the split's training set, run
+            once and kept in ``<out>/labels_lr_find``).
+        out: the run folder (a curve's folder may be shared: its verdict then uses the result).
+        prepare_options: keyword arguments for `prepare`; the decoded images are kept in
+            ``<out>/cache`` unless a ``cache_dir`` is given.
+        jobs, threads, scheduler: where folds go and how many torch threads each uses.
+    """
+    folder = LabelsFolder(out)
+    stage = on_stage or (lambda _: None)
+    options = {"cache_dir": folder.cache_dir, **(prepare_options or {})}
+    stage("scanning and decoding images")
+    prepared = prepare(data, **options)
+    check_classes(prepared.cache.labels, config.folds)  # before the folder records this configuration
+    folder.open(labels_identity(prepared, config))  # a changed configuration is refused before any work
+    stage("choosing the learning rate")
+    lr, source = _labels_lr(prepared, config, folder)
+    stage(f"training {config.folds} folds")
+    issues = find_label_issues(
+        prepared,
+        config=config,
+        lr=lr,
+        folder=folder.path,
+        jobs=jobs,
+        threads=threads,
+        scheduler=scheduler,
+        lr_source=source,
+        on_fold=on_fold,
+    )
+    return LabelsOutcome(prepared, issues)
+
+
+def _labels_lr(prepared: Prepared, config: LabelsConfig, folder: LabelsFolder) -> tuple[float, str]:
+    """Every fold's learning rate: given, or the LR finder's on the split's training set (run once)."""
+    if config.lr is not None:
+        return config.lr, "given"
+    stored = read_chosen_lr(folder.lr_dir)
+    if stored is not None:
+        return stored, "lr_find (resumed)"
+    finder = lr_find(prepared.data, config=config.train)
+    write_lr_find(folder.lr_dir, finder, chosen_lr=finder.suggestion.chosen)
+    return finder.suggestion.chosen, "lr_find"

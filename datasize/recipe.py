@@ -5,13 +5,19 @@ the recipe file's folder. Unknown tables or keys, and values of the wrong type, 
 name the key.
 
     [data]    path, labels, path_col, label_col, group_col, split_col, label_re,
-              allow_outside_root, follow_links (true/false, default false: see SECURITY.md)
+              allow_outside_root, follow_links (true/false, default false: see SECURITY.md),
+              fail_on ("error", the default, "warning", "info" or "none": validation findings at or
+              above it stop the run before training)
     [split]   file, method, valid_pct, seed, near_radius, near_threshold (near duplicates kept on
-              one side, and the leakage check: see `datasize split --help`)
-    [train]   model, size, resize, epochs, lr ("auto" or a number), batch_size, weight_decay,
-              augment, seed, device, precision, pretrained, freeze_epochs, lr_mult
+              one side, and in the validation's findings: see `datasize split --help`)
+    [train]   model, size, resize, epochs ("auto", the default, or a number), max_epochs (with
+              "auto": the longest the pilot tries, default 32), lr ("auto" or a number), batch_size,
+              weight_decay, augment, seed, device, precision, pretrained, freeze_epochs, lr_mult
     [curve]   fractions, sizes, seeds, seed_stop, budget, target_error, jobs, threads (torch threads
               per run: with jobs, each worker's; runs reproduce bit for bit at the same count)
+    [labels]  run (true/false, default false: check every label with `datasize labels` first, in the
+              same run folder, with the [train] model, epochs and lr and the [curve] jobs and
+              threads; the curve's verdict and the report then use it), folds (default 5)
     [output]  folder, report (a list of "html", "md", "json")
 """
 
@@ -21,11 +27,19 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from datasize.curves.pilot import FIRST_EPOCHS
 from datasize.curves.plan import CurveConfig
-from datasize.dataset.checks import CheckConfig
+from datasize.dataset.splits import check_split_options
+from datasize.labels.plan import LabelsConfig
 from datasize.training.loop import TrainConfig
+
+if TYPE_CHECKING:
+    from datasize.curves.pilot import OnPilot
+    from datasize.curves.runner import OnRun
+    from datasize.labels.runner import OnFold
+    from datasize.pipeline import CurveOutcome, Stage
 
 # key -> accepted types, per table; one source for validation and for the docs above.
 SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
@@ -39,6 +53,7 @@ SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
         "label_re": (str,),
         "allow_outside_root": (bool,),  # CSV paths may be absolute or use ".."
         "follow_links": (bool,),  # read through links that lead outside the dataset
+        "fail_on": (str,),  # error (default), warning, info or none: what stops it before training
     },
     "split": {
         "file": (str,),
@@ -52,7 +67,8 @@ SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
         "model": (str,),
         "size": (int,),
         "resize": (str,),
-        "epochs": (int,),
+        "epochs": (int, str),
+        "max_epochs": (int,),
         "lr": (float, int, str),
         "batch_size": (int,),
         "weight_decay": (float, int),
@@ -74,9 +90,18 @@ SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
         "jobs": (int,),
         "threads": (int,),
     },
+    "labels": {"run": (bool,), "folds": (int,)},
     "output": {"folder": (str,), "report": (list,)},
 }
 REPORT_FORMATS = ("html", "md", "json")
+FAIL_ON = ("error", "warning", "info", "none")
+TYPE_WORDS = {
+    int: "a whole number",
+    float: "a number",
+    str: "a string",
+    bool: "true or false",
+    list: "a list",
+}
 
 
 @dataclass(frozen=True)
@@ -92,6 +117,8 @@ class Recipe:
     folder: Path  # the run folder
     reports: tuple[str, ...] = field(default=("html",))
     threads: int | None = None  # torch threads per run (None: torch's own, or the cores shared by jobs)
+    fail_on: str | None = "error"  # validation findings at or above this stop the run; None: never
+    labels: LabelsConfig | None = None  # check every label before the curve ([labels] run = true)
 
 
 def _check_types(raw: dict[str, Any], source: Path) -> None:
@@ -109,8 +136,8 @@ def _check_types(raw: dict[str, Any], source: Path) -> None:
                     f"{source}: unknown key {table}.{key}; [{table}] takes {', '.join(SCHEMA[table])}"
                 )
             if (isinstance(value, bool) and bool not in allowed) or not isinstance(value, allowed):
-                names = " or ".join(t.__name__ for t in allowed)
-                raise ValueError(f"{source}: {table}.{key} = {value!r} must be a {names}")
+                names = " or ".join(TYPE_WORDS[t] for t in allowed)
+                raise ValueError(f"{source}: {table}.{key} = {value!r} must be {names}")
 
 
 def load_recipe(path: str | os.PathLike) -> Recipe:
@@ -124,8 +151,8 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
         raise ValueError(f"{source}: not valid TOML: {exc}") from None
     _check_types(raw, source)
     base = source.resolve().parent
-    data, split, train, curve, output = (
-        raw.get(t, {}) for t in ("data", "split", "train", "curve", "output")
+    data, split, train, curve, labels, output = (
+        raw.get(t, {}) for t in ("data", "split", "train", "curve", "labels", "output")
     )
     if "path" not in data:
         raise ValueError(f"{source}: data.path is required (the dataset folder)")
@@ -133,11 +160,23 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
     def where(value: str) -> Path:
         return (base / value).resolve() if not os.path.isabs(value) else Path(value)
 
-    scan_options = {k: v for k, v in data.items() if k != "path"}
+    fail_on = data.get("fail_on", "error")
+    if fail_on not in FAIL_ON:
+        raise ValueError(f"{source}: data.fail_on = {fail_on!r} is not one of {', '.join(FAIL_ON)}")
+    scan_options = {k: v for k, v in data.items() if k not in ("path", "fail_on")}
     near = {k: split[k] for k in ("near_radius", "near_threshold") if k in split}
-    _keyed(source, "split", lambda: CheckConfig(**near))  # their ranges, checked before any work
     if "labels" in scan_options:
         scan_options["labels"] = where(scan_options["labels"])
+    _keyed(
+        source,
+        "split",
+        lambda: check_split_options(
+            method=split.get("method"),
+            valid_pct=split.get("valid_pct", 0.2),
+            seed=split.get("seed", 42),
+            **near,
+        ),
+    )
     prepare_options: dict[str, Any] = {
         "valid_pct": float(split.get("valid_pct", 0.2)),
         "split_seed": split.get("seed", 42),
@@ -149,15 +188,22 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
     lr = train.get("lr", 3e-3)
     if isinstance(lr, str) and lr != "auto":
         raise ValueError(f'{source}: train.lr = {lr!r} must be a number or "auto"')
+    epochs = train.get("epochs", "auto")
+    if isinstance(epochs, str) and epochs != "auto":
+        raise ValueError(f'{source}: train.epochs = {epochs!r} must be a whole number or "auto"')
+    auto = {"auto_epochs": epochs == "auto", "max_epochs": train.get("max_epochs", 32)}
+    settings = {k: v for k, v in train.items() if k not in ("size", "resize", "lr", "epochs", "max_epochs")}
     training = _keyed(
         source,
         "train",
-        lambda: TrainConfig(**{k: v for k, v in train.items() if k not in ("size", "resize", "lr")}),
+        lambda: TrainConfig(epochs=FIRST_EPOCHS if epochs == "auto" else epochs, **settings),
     )
     plan: dict[str, Any] = {k: tuple(curve[k]) for k in ("fractions", "sizes") if k in curve}
     plan.update({k: curve[k] for k in ("seeds", "seed_stop", "budget", "target_error") if k in curve})
     config = _keyed(
-        source, "curve", lambda: CurveConfig(lr=None if lr == "auto" else float(lr), train=training, **plan)
+        source,
+        "curve",
+        lambda: CurveConfig(lr=None if lr == "auto" else float(lr), train=training, **auto, **plan),
     )
     reports = tuple(output.get("report", ["html"]))
     unknown = [r for r in reports if r not in REPORT_FORMATS]
@@ -170,8 +216,25 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
     if threads is not None and threads < 1:
         raise ValueError(f"{source}: curve.threads = {threads} must be at least 1")
     folder = where(output.get("folder", f"runs/{source.stem}"))
+    checking = None
+    if labels.get("run", False):
+        checking = _keyed(
+            source, "labels", lambda: LabelsConfig(folds=labels.get("folds", 5), lr=config.lr, train=training)
+        )
+    elif "folds" in labels:
+        raise ValueError(f"{source}: labels.folds is set but labels.run is not true; add run = true")
     return Recipe(
-        source, where(data["path"]), scan_options, prepare_options, config, jobs, folder, reports, threads
+        source,
+        where(data["path"]),
+        scan_options,
+        prepare_options,
+        config,
+        jobs,
+        folder,
+        reports,
+        threads,
+        None if fail_on == "none" else fail_on,
+        checking,
     )
 
 
@@ -183,13 +246,32 @@ def _keyed(source: Path, table: str, build: Any) -> Any:
         raise ValueError(f"{source}: [{table}] {exc}") from None
 
 
-def run_recipe(recipe: Recipe, *, on_stage: Any = None, on_run: Any = None) -> tuple[Any, list[Path]]:
-    """Run (or resume) the recipe's curve and write its reports; returns the outcome and report paths."""
+def run_recipe(
+    recipe: Recipe,
+    *,
+    on_stage: Stage | None = None,
+    on_run: OnRun | None = None,
+    on_fold: OnFold | None = None,
+    on_pilot: OnPilot | None = None,
+) -> tuple[CurveOutcome, list[Path]]:
+    """Run (or resume) the recipe's labels check (when asked) and curve, then write its reports;
+    returns the curve's outcome and the report paths."""
     from datasize.curves.folder import RunFolder
-    from datasize.pipeline import run_curve
+    from datasize.pipeline import run_curve, run_labels
     from datasize.report.document import build_report
     from datasize.report.render import write_report
 
+    if recipe.labels is not None:
+        run_labels(
+            recipe.data,
+            config=recipe.labels,
+            out=recipe.folder,
+            prepare_options={**recipe.prepare_options, **recipe.scan_options},
+            jobs=recipe.jobs,
+            threads=recipe.threads,
+            on_stage=on_stage,
+            on_fold=on_fold,
+        )
     outcome = run_curve(
         recipe.data,
         config=recipe.curve,
@@ -197,8 +279,10 @@ def run_recipe(recipe: Recipe, *, on_stage: Any = None, on_run: Any = None) -> t
         prepare_options={**recipe.prepare_options, **recipe.scan_options},
         jobs=recipe.jobs,
         threads=recipe.threads,
+        fail_on=recipe.fail_on,
         on_stage=on_stage,
         on_run=on_run,
+        on_pilot=on_pilot,
     )
     report = build_report(recipe.folder)
     folder = RunFolder(recipe.folder)

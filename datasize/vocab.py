@@ -42,6 +42,8 @@ class Check(StrEnum):
     LABEL_CONFLICT = "label_conflict"
     SPLIT_LEAKAGE = "split_leakage"
     # the table (Great Expectations)
+    NO_IMAGES = "no_images"
+    SINGLE_CLASS = "single_class"
     MANIFEST_SCHEMA = "manifest_schema"
     EMPTY_CLASS = "empty_class"
     SMALL_CLASS = "small_class"
@@ -76,6 +78,8 @@ CHECK_INFO: dict[Check, tuple[Severity, str]] = {
     Check.NEAR_DUPLICATE: (W, "visually near-identical images (perceptual hash)"),
     Check.LABEL_CONFLICT: (E, "one image (exact or near copy) under two labels"),
     Check.SPLIT_LEAKAGE: (E, "the same image (exact or near copy) in train and validation"),
+    Check.NO_IMAGES: (E, "the dataset holds no readable image"),
+    Check.SINGLE_CLASS: (E, "the dataset has a single class; a classifier needs two or more"),
     Check.MANIFEST_SCHEMA: (E, "the manifest table breaks its schema (missing label, repeated path)"),
     Check.EMPTY_CLASS: (W, "a class folder holds no images"),
     Check.SMALL_CLASS: (W, "a class has too few images to train and validate on"),
@@ -110,6 +114,7 @@ class DiagnosisKind(StrEnum):
     only hurts the loss, so it comes after too few epochs)."""
 
     LR_TOO_HIGH = "lr_too_high"
+    AT_CHANCE = "at_chance"  # no better than a blind guess: nothing was measured, whatever else is found
     LR_TOO_LOW = "lr_too_low"
     OVERFITTING = "overfitting"
     TOO_FEW_EPOCHS = "too_few_epochs"
@@ -122,6 +127,7 @@ class DiagnosisKind(StrEnum):
 
 _TITLES = {
     DiagnosisKind.LR_TOO_HIGH: "Learning rate too high",
+    DiagnosisKind.AT_CHANCE: "No better than guessing",
     DiagnosisKind.LR_TOO_LOW: "Learning rate too low",
     DiagnosisKind.OVERFITTING: "Overfitting",
     DiagnosisKind.TOO_FEW_EPOCHS: "Too few epochs",

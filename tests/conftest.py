@@ -166,3 +166,17 @@ def write_images(root: Path, images: dict[str, Image.Image]) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         image.save(path)
     return root
+
+
+PLANTED = {"vertical/03.png": "horizontal", "vertical/07.png": "horizontal", "horizontal/05.png": "vertical"}
+
+
+def planted_stripes(root: Path, per_class: int = 30) -> Path:
+    """Striped images of two classes and root/labels.csv giving three of them (PLANTED) the wrong label."""
+    stripes_folders(root, per_class)
+    rows = ["path,label"]
+    for path in sorted(root.rglob("*.png")):
+        rel = path.relative_to(root).as_posix()
+        rows.append(f"{rel},{PLANTED.get(rel, rel.split('/')[0])}")
+    (root / "labels.csv").write_text("\n".join(rows) + "\n")
+    return root

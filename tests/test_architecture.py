@@ -18,11 +18,12 @@ PACKAGE = ROOT / "datasize"
 # The stages in the order data flows through them; a module may import from its own stage and the
 # stages before it, never after. The first row is what every stage may use.
 LAYERS = (
-    ("datasize.vocab", "datasize.io", "datasize.noise", "datasize.text"),
+    ("datasize.vocab", "datasize.io", "datasize.noise", "datasize.text", "datasize.errors"),
     ("datasize.dataset",),
     ("datasize.training",),
     ("datasize.curves",),
     ("datasize.forecasting",),
+    ("datasize.labels",),
     ("datasize.planning",),
     ("datasize.report",),
     ("datasize.pipeline",),

@@ -22,7 +22,82 @@ def dataset(tmp_path_factory):
 def test_the_stages_run_in_order_and_the_validation_written_is_the_datasets(dataset, tmp_path):
     stages = []
     run_curve(dataset, config=CONFIG, out=tmp_path, prepare_options={"size": 16}, on_stage=stages.append)
-    assert stages[1].startswith("validating") and stages[2] == "choosing the learning rate"
+    assert stages[0].startswith("scanning, validating")
+    summary = "PASSED 32 images, 2 classes: 0 errors, 0 warnings, 0 notes (fails on error)"
+    assert stages[1] == f"validation: {summary}"
+    assert stages[2] == "choosing the learning rate"
     found = json.loads((tmp_path / "validation.json").read_text())
     assert found["images"] == 32 and found["classes"] == 2
     assert (tmp_path / "curve_summary.json").exists()
+
+
+def outcome_with(labels, *, error_rate=0.115, helps=False, split="split-fp"):
+    """A CurveOutcome over stand-ins: a forecast at 1,438 images, 360 validation images."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from datasize.pipeline import CurveOutcome
+
+    forecast = SimpleNamespace(
+        error_rate=error_rate,
+        n_train=1438,
+        plateau=SimpleNamespace(helps=helps),
+        verdict=lambda: "More images may help little.",
+    )
+    runs = pd.DataFrame(
+        {"n_train": [719, 1438], "status": ["ok", "ok"], "n_valid": [360, 360], "diagnosis": "ok"}
+    )
+    prepared = SimpleNamespace(summary=lambda: {"images_fingerprint": "img-fp", "split_fingerprint": split})
+    curve = SimpleNamespace(runs=runs)
+    return CurveOutcome(prepared, curve, forecast, None, 3e-3, "given", None, labels)
+
+
+LABELS = {
+    "noise_rate": 0.10,
+    "issues": [{}] * 180,
+    "data": {"images_fingerprint": "img-fp", "split_fingerprint": "split-fp"},
+}
+
+
+def test_the_verdict_puts_fixing_labels_first_when_the_curve_levels_off_near_the_wrong_labels_share():
+    verdict = outcome_with(LABELS).verdict()
+    assert verdict == (
+        "More images may help little. Fix labels before collecting images: the error levels off near 11.5%, "
+        "and an estimated 10.0% of the labels are wrong (datasize labels flagged 180 images, in "
+        "label_issues.csv)."
+    )
+
+
+@pytest.mark.parametrize(
+    ("labels", "changes"),
+    [
+        (None, {}),  # no labels check at hand
+        (LABELS, {"helps": True}),  # the curve still falls: more images help
+        (LABELS, {"error_rate": 0.30}),  # wrong labels are a third of the error
+        (LABELS, {"split": "another-split"}),  # a labels check of another split
+    ],
+)
+def test_the_verdict_says_nothing_of_labels_otherwise(labels, changes):
+    assert outcome_with(labels, **changes).verdict() == "More images may help little."
+
+
+def test_a_curve_sharing_its_folder_with_a_labels_check_reads_it(dataset, tmp_path):
+    from datasize.labels.plan import LabelsConfig
+    from datasize.pipeline import run_labels
+
+    options = {"size": 16}
+    checked = run_labels(
+        dataset,
+        config=LabelsConfig(folds=2, lr=5e-3, train=CONFIG.train),
+        out=tmp_path,
+        prepare_options=options,
+    )
+    outcome = run_curve(dataset, config=CONFIG, out=tmp_path, prepare_options=options)
+    assert outcome.labels["noise_rate"] == checked.issues.noise_rate
+    assert outcome.labels["data"]["split_fingerprint"] == outcome.prepared.split.fingerprint
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "cache", "curve.json", "curve_summary.json", "label_folds", "label_issues.csv", "label_scores.csv",
+        "labels.json", "labels_summary.json", "per_class.csv", "runs", "runs.csv", "split.csv",
+        "split.csv.json", "validation.json",
+    ]  # fmt: skip

@@ -31,19 +31,28 @@ def write(tmp_path: Path, text: str) -> Path:
     [
         ('[data]\npath = "x"\n[curve]\nseedz = 3\n', r"unknown key curve.seedz; \[curve\] takes fractions"),
         ('[data]\npath = "x"\n[trian]\n', r"unknown table \[trian\]"),
-        ('[data]\npath = "x"\n[curve]\nseeds = "three"\n', r"curve.seeds = 'three' must be a int"),
+        ('[data]\npath = "x"\n[curve]\nseeds = "three"\n', r"curve.seeds = 'three' must be a whole number"),
         ('[data]\npath = "x"\n[train]\nlr = "fast"\n', r"train.lr = 'fast' must be a number or \"auto\""),
         ('[data]\npath = "x"\n[train]\nepochs = -2\n', r"\[train\] epochs=-2 must be a positive number"),
         ('[data]\npath = "x"\n[curve]\nfractions = [2.0]\n', r"\[curve\] fractions=\[2.0\] must be"),
         ('[data]\npath = "x"\n[output]\nreport = ["pdf"]\n', r"output.report has \['pdf'\]"),
         ('[data]\npath = "x"\n[curve]\nthreads = 0\n', r"curve.threads = 0 must be at least 1"),
-        ('[data]\npath = "x"\n[curve]\nthreads = 1.5\n', r"curve.threads = 1.5 must be a int"),
+        ('[data]\npath = "x"\n[curve]\nthreads = 1.5\n', r"curve.threads = 1.5 must be a whole number"),
         ("[split]\nseed = 1\n", r"data.path is required"),
         (
             '[data]\npath = "x"\n[split]\nnear_threshold = 2.0\n',
             r"\[split\] near_threshold=2.0 must be between 0 and 1",
         ),
-        ('[data]\npath = "x"\n[split]\nnear_radius = 0.5\n', r"split.near_radius = 0.5 must be a int"),
+        (
+            '[data]\npath = "x"\n[split]\nnear_radius = 0.5\n',
+            r"split.near_radius = 0.5 must be a whole number",
+        ),
+        (
+            '[data]\npath = "x"\n[labels]\nrun = true\nfolds = 1\n',
+            r"\[labels\] folds=1 must be a whole number",
+        ),
+        ('[data]\npath = "x"\n[labels]\nfolds = 3\n', r"labels.folds is set but labels.run is not true"),
+        ('[data]\npath = "x"\n[labels]\nrun = "yes"\n', r"labels.run = 'yes' must be true or false"),
         ("[data\npath=", r"not valid TOML"),
     ],
 )
@@ -105,3 +114,26 @@ def test_run_executes_a_recipe_and_resumes_it(tmp_path: Path) -> None:
 def test_a_missing_recipe_is_a_usage_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["run", str(tmp_path / "none.toml")])
     assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def test_a_recipe_checks_every_label_first_in_the_same_folder_when_asked(tmp_path: Path, monkeypatch) -> None:
+    import datasize.pipeline
+
+    text = '[data]\npath = "data"\n[train]\nepochs = 2\nlr = "auto"\n[labels]\nrun = true\nfolds = 4\n'
+    recipe = load_recipe(write(tmp_path, text))
+    assert (recipe.labels.folds, recipe.labels.lr, recipe.labels.train.epochs) == (4, None, 2)
+    assert load_recipe(write(tmp_path, '[data]\npath = "data"\n[labels]\nrun = false\n')).labels is None
+    calls = []
+
+    def run_labels(data, **kwargs):
+        calls.append(("labels", kwargs["out"], kwargs["config"].folds))
+
+    def run_curve(data, **kwargs):
+        calls.append(("curve", kwargs["out"], None))
+        raise RuntimeError("stop before training")
+
+    monkeypatch.setattr(datasize.pipeline, "run_labels", run_labels)
+    monkeypatch.setattr(datasize.pipeline, "run_curve", run_curve)
+    with pytest.raises(RuntimeError, match="stop before training"):
+        run_recipe(recipe)
+    assert calls == [("labels", recipe.folder, 4), ("curve", recipe.folder, None)]

@@ -8,6 +8,7 @@ code; the HTML report shows data as text; nothing opens a network connection.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -74,6 +75,14 @@ def workbench(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     common = ["--split", split, "--size", "16", "--cache-dir", str(out / "cache"), "-q"]
     one_epoch = [*common, "--epochs", "1"]
     curve = str(out / "curve")
+    labels_files = [
+        "--out",
+        str(out / "labels"),
+        "-o",
+        str(out / "issues.csv"),
+        "--write-labels",
+        str(out / "new.csv"),
+    ]
     commands = {
         "scan": (["scan", data, "-o", str(out / "manifest.csv")], 0),
         "validate": (
@@ -84,6 +93,7 @@ def workbench(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
         "lr-find": (["lr-find", data, *common, "--num-it", "10", "-o", str(out / "lr")], 0),
         "train": (["train", data, *one_epoch, "--save", str(out / "model.pt"), "-o", str(out / "train")], 0),
         "curve": (["curve", data, *one_epoch, "--fractions", "1/4,1/2,1", "--seeds", "1", "-o", curve], 0),
+        "labels": (["labels", data, *one_epoch, "--folds", "2", *labels_files], 0),
         "report html": (["report", curve], 0),
         "report md": (["report", curve, "--format", "md", "-o", str(out / "report.md")], 0),
         "report json": (["report", curve, "--format", "json", "-o", str(out / "report.json")], 0),
@@ -178,6 +188,12 @@ def small_curve_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def _interruptible() -> None:
+    """In the child, before exec: SIGINT handled by default and not blocked."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 SMALL_CURVE = ["--fractions", "1/2,1", "--seeds", "1", "--epochs", "1", "--size", "16", "--lr", "3e-3"]
 
 
@@ -207,11 +223,17 @@ def test_ctrl_c_stops_a_curve_cleanly_and_says_how_to_resume(small_curve_data: P
     # machine, where this test may wake up well after the first run was written.
     curve = ["--fractions", "1/4,1/2,1", "--seeds", "3", "--epochs", "2", "--size", "16", "--lr", "3e-3"]
     command = [sys.executable, "-m", "datasize", "curve", str(small_curve_data), *curve, "-q", "-o", str(out)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # As a user's shell starts it: Ctrl-C delivered, whatever this test process inherited (a command
+    # started in the background of a non-interactive shell has SIGINT ignored, and passes that on).
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_interruptible
+    )
     start = time.monotonic()
     while not list(out.glob("runs/*.json")) and process.poll() is None and time.monotonic() < start + 120:
         time.sleep(0.02)
     waited = f"sent after {time.monotonic() - start:.1f} s, runs then: {len(list(out.glob('runs/*.json')))}"
+    with contextlib.suppress(OSError), open(f"/proc/{process.pid}/status", encoding="ascii") as status:
+        waited += ", " + " ".join(line.strip() for line in status if line.startswith(("SigIgn", "SigBlk")))
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, f"{waited}; stderr: {stderr}"
@@ -358,6 +380,36 @@ def test_the_report_reads_no_top_loss_image_from_outside_the_dataset_root(
     assert pixels is None and reason in why
     fine, _ = _thumbnail(str(root), "cat/fine.png")
     assert fine.shape == (32, 32, 3)
+
+
+def test_the_report_reads_no_label_suspect_from_outside_the_dataset_root(tmp_path: Path, monkeypatch) -> None:
+    from datasize.report import plots
+    from datasize.report.document import build_report
+
+    root, folder = tmp_path / "root", tmp_path / "run"
+    (root / "cat").mkdir(parents=True)
+    (root / "cat" / "fine.png").write_bytes(picture(5))
+    (tmp_path / "secret.png").write_bytes(picture(6))
+    suspects = ["cat/fine.png", "../secret.png", str(tmp_path / "secret.png")]
+    summary = {  # a labels check's summary, edited by someone to point outside the dataset
+        "images": 2,
+        "folds": 2,
+        "classes": ["cat", "dog"],
+        "joint": [[0.5, 0.0], [0.0, 0.5]],
+        "issues": [
+            {"rank": i + 1, "path": p, "given": "cat", "suggested": "dog", "self_confidence": 0.1}
+            for i, p in enumerate(suspects)
+        ],
+        "data": {"root": str(root)},
+    }
+    folder.mkdir()
+    (folder / "labels_summary.json").write_text(json.dumps(summary))
+    shown = []
+    real = plots._thumbnail
+    monkeypatch.setattr(plots, "_thumbnail", lambda r, p: shown.append(real(r, p)) or shown[-1])
+    build_report(folder)
+    assert [pixels is not None for pixels, _ in shown] == [True, False, False]
+    assert all("absolute or contains '..'" in why for _, why in shown[1:])
 
 
 def test_a_resumed_curve_removes_the_temporaries_of_killed_writers_only(

@@ -2,7 +2,7 @@
 
 Kept thin and quick to import: every heavy import happens inside the command that needs it.
 The shared options are in `options`; the commands in `data` (scan, validate, split), `training`
-(lr-find, train) and `curves` (curve, run, report, plan).
+(lr-find, train), `labels` (labels) and `curves` (curve, run, report, plan).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import click
 
 from datasize.cli.curves import curve, plan, report, run_command
 from datasize.cli.data import scan, split, validate
+from datasize.cli.labels import labels
 from datasize.cli.training import lr_find_command, train
 
 __all__ = ["main"]
@@ -25,5 +26,5 @@ def main() -> None:
     """
 
 
-for _command in (scan, validate, split, lr_find_command, train, curve, report, run_command, plan):
+for _command in (scan, validate, split, lr_find_command, train, labels, curve, report, run_command, plan):
     main.add_command(_command)

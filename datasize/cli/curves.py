@@ -13,9 +13,11 @@ from datasize.cli.options import (
     ModelOptions,
     ScanOptions,
     api_errors,
+    check_device,
     data_options,
     float_list,
     model_options,
+    parse_epochs,
     parse_lr,
     scan_options,
 )
@@ -55,10 +57,19 @@ from datasize.cli.options import (
 )
 @click.option(
     "--epochs",
-    type=click.IntRange(min=1),
-    default=4,
+    callback=parse_epochs,
+    default="auto",
     show_default=True,
-    help="Epochs of the full training set.",
+    help="Epochs of the full training set, or 'auto': a pilot at the largest size tries 4, 8, 16... "
+    "(two seeds each) and keeps the first length a doubling no longer improves beyond noise; its runs "
+    "become the curve's.",
+)
+@click.option(
+    "--max-epochs",
+    type=click.IntRange(min=1),
+    default=32,
+    show_default=True,
+    help="With --epochs auto: the longest the pilot tries.",
 )
 @click.option(
     "--budget",
@@ -81,6 +92,14 @@ from datasize.cli.options import (
     type=click.FloatRange(0, 1, min_open=True, max_open=True),
     default=None,
     help="Say how many images reach this validation error, e.g. 0.02.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["error", "warning", "info", "none"]),
+    default="error",
+    show_default=True,
+    help="Stop before training (exit 1) when validation finds this or worse (files that cannot be read "
+    "are left out instead); none: measure whatever was found.",
 )
 @click.option(
     "--scheduler", default=None, help="A Dask scheduler address (tcp://host:8786): submit the runs there."
@@ -107,10 +126,12 @@ def curve(
     sizes: tuple | None,
     seeds: int,
     seed_stop: float | None,
-    epochs: int,
+    epochs: int | None,
+    max_epochs: int,
     budget: str,
     lr: float | None,
     target_error: float | None,
+    fail_on: str,
     scheduler: str | None,
     out_dir: str,
     as_json: bool,
@@ -125,7 +146,8 @@ def curve(
     it stopped. Prints the verdict first: where error plateaus, how many images a target error
     needs (with an interval), and which classes need images most.
     """
-    from datasize.cli.terminal import curve_lines, run_progress
+    from datasize.cli.terminal import curve_lines, pilot_line, run_progress
+    from datasize.curves.pilot import FIRST_EPOCHS
     from datasize.curves.plan import CurveConfig
     from datasize.pipeline import run_curve
 
@@ -139,10 +161,15 @@ def curve(
         seed_stop=seed_stop,
         budget=budget,
         lr=lr,
-        train=training.train_config(epochs=epochs),
+        train=training.train_config(epochs=epochs or FIRST_EPOCHS),
         target_error=target_error,
+        auto_epochs=epochs is None,
+        max_epochs=max_epochs,
         **plan,
     )
+    preparing.check()
+    if scheduler is None:  # a cluster's workers may have the device this machine lacks
+        check_device(config.train.device)
     prepare_options = {
         **preparing.prepare_kwargs(),
         **reading.scan_kwargs(),
@@ -161,6 +188,8 @@ def curve(
                 scheduler=scheduler,
                 on_stage=lambda text: say(f"[{text}]"),
                 on_run=on_run,
+                on_pilot=None if as_json else lambda epochs, record: say(pilot_line(epochs, record)),
+                fail_on=None if fail_on == "none" else fail_on,
             )
     except KeyboardInterrupt:
         click.echo(
@@ -210,18 +239,23 @@ def report(run_folder: str, fmt: str, output: str | None) -> None:
 def run_command(recipe: str, quiet: bool) -> None:
     """Run a whole pipeline described by a TOML recipe (see recipes/); re-running resumes it.
 
-    Scans and validates the data, fixes the split, chooses the learning rate, runs the learning
-    curve, forecasts, and writes the reports; prints the verdict and the report's path last.
+    Scans and validates the data, fixes the split, chooses the learning rate, checks every label
+    when the recipe asks ([labels] run = true), runs the learning curve, forecasts, and writes the
+    reports; prints the verdict and the report's path last.
     """
-    from datasize.cli.terminal import curve_lines, run_progress
+    from datasize.cli.terminal import curve_lines, pilot_line, run_progress
     from datasize.recipe import load_recipe, run_recipe
 
     loaded = load_recipe(recipe)
+    check_device(loaded.curve.train.device)
     click.echo(f"recipe {loaded.source}: data {loaded.data}, run folder {loaded.folder}")
     try:
         with run_progress(quiet=quiet, echo=click.echo) as on_run:
             outcome, reports = run_recipe(
-                loaded, on_stage=lambda text: click.echo(f"[{text}]"), on_run=on_run
+                loaded,
+                on_stage=lambda text: click.echo(f"[{text}]"),
+                on_run=on_run,
+                on_pilot=lambda epochs, record: click.echo(pilot_line(epochs, record)),
             )
     except KeyboardInterrupt:
         click.echo(
@@ -231,6 +265,8 @@ def run_command(recipe: str, quiet: bool) -> None:
         sys.exit(130)
     for line in curve_lines(outcome):
         click.echo(line)
+    if outcome.labels:
+        click.echo(f"LABELS: {outcome.labels.get('verdict')} (datasize labels; see the report)")
     for path in sorted(reports, key=lambda p: p.suffix == ".html"):  # the HTML report's path last
         click.echo(f"report: {path}")
 

@@ -197,7 +197,16 @@ def validate(
     show_default=True,
     help="Share of images for validation, between 0 and 1.",
 )
-@click.option("--seed", type=int, default=42, show_default=True, help="Seeds the draw (keys the hash).")
+@click.option(
+    "--split-seed",
+    "--seed",
+    "seed",
+    type=int,
+    default=42,
+    show_default=True,
+    help="Seeds the draw (keys the hash); the same option as curve's and train's --split-seed (--seed: "
+    "the same, its earlier name here).",
+)
 @click.option(
     "--near-radius",
     type=click.IntRange(0, 63),

@@ -17,12 +17,17 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from datasize.errors import RunsFailed, ValidationFailed
+
 if TYPE_CHECKING:
     from datasize.training.loop import TrainConfig
     from datasize.training.preparation import Prepared
 
-EXIT_USAGE = 2
-EXIT_INTERNAL = 3
+# Exit codes, the same for every command (README: "Exit codes").
+EXIT_FAILED = 1  # the data or the runs failed what was asked: validation found errors, or no run finished
+EXIT_USAGE = 2  # a bad option or argument, a missing or unreadable file
+EXIT_INTERNAL = 3  # a bug in datasize, or the system failed (a full disk)
+EXIT_INTERRUPTED = 130  # Ctrl-C; finished work is saved
 
 
 def _first_line(exc: BaseException) -> str:
@@ -44,9 +49,12 @@ def api_errors(command: Callable) -> Callable:
         except (ValueError, FileNotFoundError, NotADirectoryError, PermissionError) as exc:
             click.echo(f"Error: {_first_line(exc)}", err=True)
             sys.exit(EXIT_USAGE)
+        except (RunsFailed, ValidationFailed) as exc:
+            click.echo(f"Error: {_first_line(exc)}", err=True)
+            sys.exit(EXIT_FAILED)
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
-            sys.exit(130)
+            sys.exit(EXIT_INTERRUPTED)
         except OSError as exc:  # a file gone since the scan, a full disk: name the file
             if os.environ.get("DATASIZE_DEBUG"):
                 raise
@@ -94,7 +102,7 @@ class ScanOptions:
     group_col: str | None
     split_col: str | None
     label_re: str | None
-    jobs: int | None  # worker processes for probing (and, for curve, parallel runs)
+    jobs: int | None  # worker processes for probing (and, for curve and labels, parallel runs)
     max_pixels: int | None  # None: the default limit
     follow_links: bool
     allow_outside_root: bool
@@ -153,8 +161,8 @@ scan_options = option_group(
             "-j",
             type=click.IntRange(min=1),
             default=None,
-            help="Worker processes for probing images, and for curve the parallel training runs "
-            "[default: all cores for probing, 1 run at a time].",
+            help="Worker processes for probing images, and for curve and labels the parallel training "
+            "runs [default: all cores for probing, 1 run at a time].",
         ),
         click.option(
             "--max-pixels",
@@ -181,6 +189,13 @@ class DataOptions:
     size: int | None  # None: from the data
     resize: str
     cache_dir: str | None  # None: in memory (curve: the run folder's cache/)
+
+    def check(self) -> None:
+        """Refuse, before any work, a split the options could not make (a given --split is read later)."""
+        from datasize.dataset.splits import check_split_options
+
+        if self.split_file is None:
+            check_split_options(valid_pct=self.valid_pct, seed=self.split_seed)
 
     def prepare_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of `datasize.prepare` these options set (cache_dir only when given)."""
@@ -284,12 +299,13 @@ model_options = option_group(
         ),
         click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True),
         click.option(
+            "--weight-decay",
             "--wd",
             "weight_decay",
             type=click.FloatRange(min=0),
             default=1e-2,
             show_default=True,
-            help="AdamW weight decay.",
+            help="AdamW weight decay (--wd: the same, its earlier name).",
         ),
         click.option(
             "--augment",
@@ -345,6 +361,13 @@ model_options = option_group(
 )
 
 
+def check_device(device: str) -> None:
+    """Refuse, before any work, a device this machine does not have (`--device cuda` without a GPU)."""
+    from datasize.training.batches import pick_device
+
+    pick_device(device)
+
+
 def prepare_data(data: str, reading: ScanOptions, preparing: DataOptions) -> Prepared:
     """Scan, split and decode DATA as the options say, with progress bars unless --quiet."""
     from datasize.cli.terminal import progress_bar
@@ -384,6 +407,19 @@ def parse_lr(ctx: click.Context | None, param: click.Parameter | None, value: st
     if not lr > 0:
         raise click.BadParameter(f"{value!r} must be positive")
     return lr
+
+
+def parse_epochs(ctx: click.Context | None, param: click.Parameter | None, value: str) -> int | None:
+    """`--epochs`: a whole number of at least 1, or 'auto' (None) for the pilot's choice."""
+    if value == "auto":
+        return None
+    try:
+        epochs = int(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is neither a whole number nor 'auto'") from None
+    if epochs < 1:
+        raise click.BadParameter(f"{value!r} must be at least 1")
+    return epochs
 
 
 def float_list(ctx: click.Context | None, param: click.Parameter | None, value: str | None) -> tuple | None:

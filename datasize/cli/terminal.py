@@ -6,7 +6,7 @@ Progress bars show only on an interactive terminal and not with --quiet, so CI l
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -68,15 +68,11 @@ def manifest_summary(manifest: pd.DataFrame) -> Table:
 
 
 def _verdict(findings: Findings, fail_on: str, *, markup: bool) -> str:
-    counts = findings.counts()
-    word = "PASSED" if findings.passed(fail_on) else "FAILED"
-    if markup:
-        word = f"[bold {'green' if word == 'PASSED' else 'red'}]{word}[/]"
-    return (
-        f"{word} {findings.images} images, {findings.classes} classes: "
-        f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} notes "
-        f"(fails on {fail_on})"
-    )
+    line = findings.summary_line(fail_on)
+    if not markup:
+        return line
+    word, rest = line.split(" ", 1)
+    return f"[bold {'green' if word == 'PASSED' else 'red'}]{word}[/] {rest}"
 
 
 def findings_lines(findings: Findings, *, fail_on: str, show: int) -> list[str]:
@@ -180,31 +176,30 @@ def epoch_line(row: dict) -> str:
 
 
 @contextmanager
-def run_progress(*, quiet: bool, echo: Any) -> Iterator[Any]:
-    """An `on_run(done, total, record)` callback: a bar on a terminal, else one plain line per run."""
+def run_progress(
+    *, quiet: bool, echo: Any, noun: str = "runs", describe: Callable[[dict], str] | None = None
+) -> Iterator[Any]:
+    """An `on_run(done, total, record)` callback: a bar on a terminal, else one plain line per run
+    (`describe(record)` says what it did; by default, a curve's run)."""
     err = console(stderr=True)
     if quiet:
         yield None
         return
     if not err.is_terminal:
+        say = describe or _describe_run
 
         def line(done: int, total: int, record: dict) -> None:
             if record:
-                rate = record.get("error_rate")
-                shown = f"error {rate:.4f}" if isinstance(rate, float) else record.get("status", "")
-                echo(
-                    f"run {done}/{total}: n_train={record['n_train']} seed={record['seed']} {shown} "
-                    f"({record.get('diagnosis') or record.get('status')})"
-                )
+                echo(f"{noun[:-1]} {done}/{total}: {say(record)}")
             elif done:
-                echo(f"resuming: {done}/{total} runs already finished")
+                echo(f"resuming: {done}/{total} {noun} already finished")
 
         yield line
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
 
     bar = Progress(
-        "runs",
+        noun,
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -213,12 +208,34 @@ def run_progress(*, quiet: bool, echo: Any) -> Iterator[Any]:
         transient=True,
     )
     with bar:
-        task = bar.add_task("runs", total=None)
+        task = bar.add_task(noun, total=None)
 
         def update(done: int, total: int, record: dict) -> None:
             bar.update(task, completed=done, total=total)
 
         yield update
+
+
+def _describe_run(record: dict) -> str:
+    rate = record.get("error_rate")
+    shown = f"error {rate:.4f}" if isinstance(rate, float) else record.get("status", "")
+    return (
+        f"n_train={record['n_train']} seed={record['seed']} {shown} "
+        f"({record.get('diagnosis') or record.get('status')})"
+    )
+
+
+def pilot_line(epochs: int, record: dict) -> str:
+    """One pilot run as it finishes."""
+    return f"pilot: {epochs} epochs, {_describe_run(record)}"
+
+
+def epochs_line(summary: dict[str, Any]) -> str:
+    """How long every run trained, and why."""
+    if summary["source"] == "given":
+        return f"training length: {summary['epochs']} epochs (given)"
+    tried = ", ".join(f"{p['epochs']} -> {100 * p['mean_error']:.2f}%" for p in summary["lengths"])
+    return f"training length: {summary['epochs']} epochs, chosen by the pilot ({tried}): {summary['reason']}"
 
 
 def curve_lines(outcome: Any) -> list[str]:
@@ -231,6 +248,7 @@ def curve_lines(outcome: Any) -> list[str]:
     lines.append(
         f"learning rate {outcome.lr:.3g} ({outcome.lr_source}); budget: {outcome.curve.config.budget}"
     )
+    lines.append(epochs_line(outcome.epochs_summary()))
     lines.append(
         f"{'n_train':>8}  {'runs':>4}  {'mean error':>10}  {'sd':>7}  {'train error':>11}  diagnoses"
     )

@@ -13,6 +13,7 @@ from datasize.cli.options import (
     ModelOptions,
     ScanOptions,
     api_errors,
+    check_device,
     data_options,
     echo_prepared,
     model_options,
@@ -76,6 +77,8 @@ def lr_find_command(
     from datasize.training.lr_finder import lr_find
 
     config = training.train_config()
+    preparing.check()
+    check_device(config.device)
     prepared = prepare_data(data, reading, preparing)
     if not as_json:
         echo_prepared(prepared)
@@ -166,6 +169,8 @@ def train(
     from datasize.training.model_file import save_model
 
     config = training.train_config(epochs=epochs, lr=lr or 3e-3)
+    preparing.check()
+    check_device(config.device)
     prepared = prepare_data(data, reading, preparing)
     say = (lambda *_: None) if as_json else click.echo
     if not as_json:
@@ -199,10 +204,9 @@ def train(
         )
         return
     diagnosis = result.diagnosis
-    say(f"diagnosis: {diagnosis.summary()}")
-    if len(diagnosis.items) > 1 or diagnosis.primary != "ok":
-        for item in diagnosis.items:
-            say(f"  - {item.message}")
+    say(f"diagnosis: {', '.join(diagnosis.kinds)}")
+    for item in diagnosis.items:  # each finding once, in words
+        say(f"  - {item.message}")
     confused = most_confused(result.valid_predictions).head(5)
     if not confused.empty:
         say(

@@ -1,6 +1,8 @@
 """The run folder of a learning curve: the one module that knows its files, writes them and reads them.
 
     curve.json           what the folder holds (data, split, decoding, the whole plan): resumes check it
+    pilot/               `--epochs auto`: the pilot's identity (pilot.json), its runs (e0008-s0.json...)
+                         and its choice (choice.json)
     runs/<name>.json     one record per finished run, written the moment it finishes
     runs.csv             one row per run (RUN_COLUMNS)
     per_class.csv        one row per run and class (PER_CLASS_COLUMNS)
@@ -70,6 +72,10 @@ class RunFolder:
         return self.path / "runs"
 
     @property
+    def pilot_dir(self) -> Path:
+        return self.path / "pilot"
+
+    @property
     def runs_csv(self) -> Path:
         return self.path / "runs.csv"
 
@@ -105,18 +111,32 @@ class RunFolder:
 
     def open(self, identity: dict[str, Any]) -> None:
         """Create the folder, or check that it holds this same curve; ValueError naming what changed."""
-        if self.config_file.exists():
-            stored = json.loads(self.config_file.read_text(encoding="utf-8"))
-            if stored.get("key") != _identity_key(identity):
-                changed = _differences(stored.get("identity", {}), jsonable(identity))
-                raise ValueError(
-                    f"{self.path} holds a learning curve with another configuration "
-                    f"(changed: {', '.join(changed)}); use another --out folder, or delete that one to "
-                    "start over"
-                )
-            return
-        self.path.mkdir(parents=True, exist_ok=True)
-        write_json(self.config_file, {"key": _identity_key(identity), "identity": identity})
+        open_identity(self.config_file, identity, what="a learning curve")
+
+    def open_pilot(self, identity: dict[str, Any]) -> None:
+        """As `open`, for the pilot's runs (checked before they are reused)."""
+        open_identity(self.pilot_dir / "pilot.json", identity, what="a pilot")
+        for place in (self.path, self.pilot_dir):
+            remove_stale_temporaries(place)
+
+    def pilot_run_file(self, epochs: int, seed: int) -> Path:
+        return self.pilot_dir / f"e{epochs:04d}-s{seed}.json"
+
+    def pilot_run(self, epochs: int, seed: int) -> dict[str, Any] | None:
+        """A pilot run written earlier, or None (also when it cannot be read: it runs again)."""
+        try:
+            return json.loads(self.pilot_run_file(epochs, seed).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            return None
+
+    def write_pilot_run(self, epochs: int, seed: int, record: dict[str, Any]) -> None:
+        write_json(self.pilot_run_file(epochs, seed), record)
+
+    def write_pilot_choice(self, choice: dict[str, Any]) -> None:
+        write_json(self.pilot_dir / "choice.json", choice)
+
+    def pilot_choice(self) -> dict[str, Any] | None:
+        return read_json(self.pilot_dir / "choice.json")
 
     # --- run records ----------------------------------------------------------------------------
 
@@ -200,6 +220,25 @@ def curve_identity(prepared: Prepared, config: CurveConfig) -> dict[str, Any]:
         "split_fingerprint": prepared.split.fingerprint,
         "curve": config.to_dict(),
     }
+
+
+def open_identity(config_file: Path, identity: dict[str, Any], *, what: str) -> None:
+    """Write `identity` to `config_file` in a new folder, or check that the folder's matches it.
+
+    ValueError naming the fields that changed: a run folder never mixes results of two configurations.
+    """
+    folder = config_file.parent
+    if config_file.exists():
+        stored = json.loads(config_file.read_text(encoding="utf-8"))
+        if stored.get("key") != _identity_key(identity):
+            changed = _differences(stored.get("identity", {}), jsonable(identity))
+            raise ValueError(
+                f"{folder} holds {what} with another configuration (changed: {', '.join(changed)}); "
+                "use another --out folder, or delete that one to start over"
+            )
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(config_file, {"key": _identity_key(identity), "identity": identity})
 
 
 def _identity_key(identity: dict[str, Any]) -> str:

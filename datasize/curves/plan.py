@@ -45,9 +45,18 @@ class CurveConfig:
     # own standard error (a noise that more seeds cannot reduce: every run meets the same images).
     # None runs every seed. See `seed_needed`.
     seed_stop: float | None = None
+    # `--epochs auto`: before the curve, a pilot at its largest size doubles the training length from
+    # train.epochs up to max_epochs until another doubling no longer pays (see `pilot`); the curve
+    # then trains every size for the optimiser steps of the chosen length.
+    auto_epochs: bool = False
+    max_epochs: int = 32
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "budget", Budget(self.budget))
+        try:
+            object.__setattr__(self, "budget", Budget(self.budget))
+        except ValueError:
+            choices = ", ".join(b.value for b in Budget)
+            raise ValueError(f"budget={self.budget!r} is not one of {choices}") from None
         fractions = tuple(sorted({float(f) for f in self.fractions}))
         if not fractions or any(not 0 < f <= 1 for f in fractions):
             raise ValueError(f"fractions={list(self.fractions)} must be numbers in (0, 1]")
@@ -65,11 +74,19 @@ class CurveConfig:
             raise ValueError(f"seed_stop={self.seed_stop} must be a positive number (or None: every seed)")
         if self.target_error is not None and not 0 < self.target_error < 1:
             raise ValueError(f"target_error={self.target_error} must be between 0 and 1")
+        whole = isinstance(self.max_epochs, int) and not isinstance(self.max_epochs, bool)
+        if self.auto_epochs and not (whole and self.max_epochs >= self.train.epochs):
+            raise ValueError(
+                f"max_epochs={self.max_epochs!r} must be a whole number of at least the first length the "
+                f"pilot tries, epochs={self.train.epochs}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["budget"] = str(self.budget)
         out["train"] = self.train.to_dict()
+        if not self.auto_epochs:  # a fixed length: the record (and a folder's identity) as before
+            del out["auto_epochs"], out["max_epochs"]
         return out
 
 

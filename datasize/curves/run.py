@@ -13,9 +13,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from datasize.curves.plan import RunSpec
+from datasize.curves.plan import CurveConfig, RunSpec, nested_subsets, plan_runs
+from datasize.io import usable_cores
 from datasize.training.batches import TrainData, torch_threads
 from datasize.training.loop import TrainConfig, fit_one_cycle
+from datasize.training.preparation import Prepared
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ def run_one(task: RunTask) -> dict[str, Any]:
     base = {"fraction": spec.fraction, "n_train": spec.n_train, "seed": spec.seed}
     try:
         with torch_threads(task.threads):  # in-process runs leave the caller's setting as it was
-            data = _worker_data(task)
+            data = unshipped(task.data, task.images_path)
             result = fit_one_cycle(replace(data, train=task.train_rows), config=task.config)
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}"
@@ -75,11 +77,12 @@ def run_one(task: RunTask) -> dict[str, Any]:
     }
 
 
-def _worker_data(task: RunTask) -> TrainData:
-    if task.images_path is None:
-        return task.data
-    images = np.load(task.images_path, mmap_mode="r")
-    return replace(task.data, cache=replace(task.data.cache, images=images))
+def unshipped(data: TrainData, images_path: str | None) -> TrainData:
+    """The data a worker trains on: `shippable`'s data with its memory-mapped images opened again."""
+    if images_path is None:
+        return data
+    images = np.load(images_path, mmap_mode="r")
+    return replace(data, cache=replace(data.cache, images=images))
 
 
 def shippable(data: TrainData) -> tuple[TrainData, str | None]:
@@ -90,3 +93,32 @@ def shippable(data: TrainData) -> tuple[TrainData, str | None]:
         empty = np.empty((0, *images.shape[1:]), dtype=images.dtype)
         return replace(data, cache=replace(data.cache, images=empty)), str(path)
     return data, None
+
+
+def make_tasks(
+    prepared: Prepared,
+    config: CurveConfig,
+    specs: list[RunSpec],
+    train_config: TrainConfig,
+    jobs: int | None,
+    threads: int | None = None,
+) -> list[RunTask]:
+    """The tasks of the runs `specs`, smallest first: each its seed's nested subset and `train_config`
+    with its seed; the largest size keeps its predictions. With `jobs` > 1 a memory-mapped cache
+    travels by its file name, and threads are shared out among the workers unless `threads` is given."""
+    data = prepared.data
+    labels = np.array(data.cache.labels, dtype=object)[data.train]
+    counts = sorted({s.n_train for s in specs})
+    shipped, path = shippable(data) if (jobs or 2) > 1 else (data, None)
+    if threads is None and jobs and jobs > 1:
+        threads = max(1, usable_cores() // jobs)
+    largest = max(plan_runs(config, len(data.train)), key=lambda s: s.n_train).n_train
+    tasks = []
+    for seed in sorted({s.seed for s in specs}):
+        subsets = dict(zip(counts, nested_subsets(labels, counts, seed=seed), strict=True))
+        for spec in (s for s in specs if s.seed == seed):
+            rows = data.train[subsets[spec.n_train]]
+            config_s = replace(train_config, seed=spec.seed)
+            keep = spec.n_train == largest
+            tasks.append(RunTask(spec, rows, shipped, path, config_s, threads, keep_predictions=keep))
+    return sorted(tasks, key=lambda t: (t.spec.n_train, t.spec.seed))

@@ -4,34 +4,31 @@ Every (fraction, seed) run trains against the same fixed validation set, with on
 and, by default, the same number of optimiser steps (see `plan`). Each finished run is written
 atomically to the run folder at once (`folder`); running the same command again skips finished runs,
 and a changed configuration is refused rather than mixed in. Runs go in this process, in local worker
-processes (``jobs``), or to a Dask cluster (``scheduler``) (`executors`).
+processes (``jobs``), or to a Dask cluster (``scheduler``) (`executors`). With ``auto_epochs`` a pilot
+first chooses the training length (`pilot`) and its runs at that length become the curve's.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from datasize.curves.executors import execute
 from datasize.curves.folder import RunFolder, curve_identity
+from datasize.curves.pilot import EpochChoice, OnPilot, choose_epochs, reuse_pilot_runs, with_epochs
 from datasize.curves.plan import (
     CurveConfig,
-    RunSpec,
-    nested_subsets,
     plan_runs,
     run_config,
     still_needed,
     waves,
 )
-from datasize.curves.run import RunTask, shippable
-from datasize.io import usable_cores
-from datasize.training.loop import TrainConfig
+from datasize.curves.run import make_tasks
 from datasize.training.preparation import Prepared
 
 
@@ -47,6 +44,8 @@ class CurveResult:
     folder: Path | None = None
     resumed: int = 0  # runs found finished in the folder and not run again
     skipped: tuple[str, ...] = ()  # runs `seed_stop` found not worth running (their RunSpec names)
+    epochs: EpochChoice | None = None  # the pilot's choice of training length (auto_epochs)
+    reused: int = 0  # runs the pilot had trained already, at the chosen length
 
 
 OnRun = Callable[[int, int, dict[str, Any]], None]  # (done, total, record)
@@ -62,6 +61,7 @@ def learning_curve(
     threads: int | None = None,
     scheduler: str | None = None,
     on_run: OnRun | None = None,
+    on_pilot: OnPilot | None = None,
 ) -> CurveResult:
     """Run (or resume) every (fraction, seed) of the curve and write each run as it finishes.
 
@@ -77,6 +77,7 @@ def learning_curve(
         scheduler: a Dask distributed scheduler address ("tcp://host:8786") or a `distributed.Client`;
             runs are submitted there instead.
         on_run: called after each run with (done, total, record).
+        on_pilot: with `config.auto_epochs`, called after each pilot run with (epochs, record).
     """
     config = config or CurveConfig()
     if jobs < 1:
@@ -84,14 +85,31 @@ def learning_curve(
     if threads is not None and threads < 1:
         raise ValueError(f"threads={threads} must be at least 1")
     run_folder = RunFolder(folder)
-    run_folder.open(curve_identity(prepared, config))
     data = prepared.data
+    choice, reused = None, 0
+    if config.auto_epochs:
+        choice = choose_epochs(
+            prepared,
+            config,
+            lr=lr,
+            folder=run_folder,
+            jobs=jobs,
+            threads=threads,
+            scheduler=scheduler,
+            on_pilot=on_pilot,
+        )
+        config = with_epochs(config, choice.epochs)
+    # With auto_epochs the identity holds the chosen length: a pilot that chooses otherwise on a
+    # resume (another machine's arithmetic, say) is a changed configuration, never mixed in.
+    run_folder.open(curve_identity(prepared, config))
+    if choice is not None:
+        reused = reuse_pilot_runs(config, choice, n_train=len(data.train), folder=run_folder)
     specs = plan_runs(config, len(data.train))
     train_config = run_config(config, lr, len(data.train))
     finished = run_folder.finished_runs()
     todo = [s for s in specs if s.name not in finished]
     records = {name: r for name, r in finished.items() if name in {s.name for s in specs}}
-    resumed = len(records)
+    resumed = len(records) - reused
     if on_run:
         on_run(len(records), len(specs), {})
     run_folder.prepare_runs()
@@ -100,7 +118,9 @@ def learning_curve(
         # Decided from the finished runs alone, so a resumed curve decides the same way.
         needed = [s for s in wave if still_needed(s, records, config)]
         skipped += [s.name for s in wave if s not in needed]
-        tasks = _tasks(prepared, config, needed, train_config, jobs if scheduler is None else None, threads)
+        tasks = make_tasks(
+            prepared, config, needed, train_config, jobs if scheduler is None else None, threads
+        )
         for spec, record in execute(tasks, jobs=jobs, scheduler=scheduler):
             run_folder.write_run(spec.name, record)
             records[spec.name] = record
@@ -117,30 +137,6 @@ def learning_curve(
         folder=run_folder.path,
         resumed=resumed,
         skipped=tuple(skipped),
+        epochs=choice,
+        reused=reused,
     )
-
-
-def _tasks(
-    prepared: Prepared,
-    config: CurveConfig,
-    specs: list[RunSpec],
-    train_config: TrainConfig,
-    jobs: int | None,
-    threads: int | None = None,
-) -> list[RunTask]:
-    data = prepared.data
-    labels = np.array(data.cache.labels, dtype=object)[data.train]
-    counts = sorted({s.n_train for s in specs})
-    shipped, path = shippable(data) if (jobs or 2) > 1 else (data, None)
-    if threads is None and jobs and jobs > 1:
-        threads = max(1, usable_cores() // jobs)
-    largest = max(plan_runs(config, len(data.train)), key=lambda s: s.n_train).n_train
-    tasks = []
-    for seed in sorted({s.seed for s in specs}):
-        subsets = dict(zip(counts, nested_subsets(labels, counts, seed=seed), strict=True))
-        for spec in (s for s in specs if s.seed == seed):
-            rows = data.train[subsets[spec.n_train]]
-            config_s = replace(train_config, seed=spec.seed)
-            keep = spec.n_train == largest
-            tasks.append(RunTask(spec, rows, shipped, path, config_s, threads, keep_predictions=keep))
-    return sorted(tasks, key=lambda t: (t.spec.n_train, t.spec.seed))

@@ -248,6 +248,21 @@ def class_table(manifest: pd.DataFrame, empty_classes: list[str] = ()) -> pd.Dat
     )
 
 
+def dataset_table(manifest: pd.DataFrame) -> pd.DataFrame:
+    """One row for the whole dataset: its readable images and the classes that have any."""
+    readable = manifest[(manifest["error"] == "") & (manifest["label"] != "")]
+    labels = sorted(set(readable["label"]))
+    return pd.DataFrame(
+        {
+            "dataset": pd.Series(["dataset"], dtype=str),
+            "readable_images": pd.Series([len(readable)], dtype="int64"),
+            "classes": pd.Series([len(labels)], dtype="int64"),
+            "labels": pd.Series([SEP.join(labels)], dtype=str),
+            "files": pd.Series([len(manifest) + len(manifest.attrs.get("skipped", []))], dtype="int64"),
+        }
+    )
+
+
 def label_variant_table(manifest: pd.DataFrame) -> pd.DataFrame:
     """One row per folded label key: how many distinct spellings share it."""
     labels = sorted(set(manifest["label"]) - {""})

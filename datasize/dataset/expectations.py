@@ -22,7 +22,13 @@ from datasize.vocab import Check
 
 SUITE_FORMAT = 1
 # The key column that names each row of each table in findings.
-TABLE_KEYS = {"manifest": "path", "classes": "label", "label_variants": "key", "duplicate_groups": "group"}
+TABLE_KEYS = {
+    "dataset": "dataset",
+    "manifest": "path",
+    "classes": "label",
+    "label_variants": "key",
+    "duplicate_groups": "group",
+}
 
 
 def _gx():
@@ -45,6 +51,15 @@ def build_suite(tables: dict[str, pd.DataFrame], config: CheckConfig) -> dict[st
     labels = sorted(tables["classes"]["label"])
     present = {"row_condition": Column("n_images") > 0}
     spec = {
+        "dataset": [
+            (Check.NO_IMAGES, gxe.ExpectColumnValuesToBeBetween(column="readable_images", min_value=1)),
+            (
+                Check.SINGLE_CLASS,
+                gxe.ExpectColumnValuesToBeBetween(
+                    column="classes", min_value=2, row_condition=Column("readable_images") > 0
+                ),
+            ),
+        ],
         "manifest": [
             (Check.MANIFEST_SCHEMA, gxe.ExpectColumnValuesToMatchRegex(column="label", regex=r"\S")),
             (Check.MANIFEST_SCHEMA, gxe.ExpectColumnValuesToBeUnique(column="path")),
@@ -256,7 +271,24 @@ def _explain_duplicates(check: Check, record: pd.Series, kwargs: dict, folders: 
     return rows
 
 
+def _explain_dataset(check: Check, record: pd.Series, kwargs: dict, folders: dict) -> list[dict]:
+    if check == Check.NO_IMAGES:
+        detail = (
+            f"no readable image among {int(record['files'])} files: nothing to train or validate on "
+            "(images go in one folder per class, or give --labels or --label-re)"
+        )
+        return [finding(check, "", detail)]
+    label = record["labels"]
+    detail = (
+        f"every readable image ({int(record['readable_images'])}) is of one class, {label!r}: a classifier "
+        "needs two or more"
+    )
+    return [finding(check, folders.get(label, "").split(SEP)[0], detail, label=label)]
+
+
 _EXPLAIN = {
+    Check.NO_IMAGES: _explain_dataset,
+    Check.SINGLE_CLASS: _explain_dataset,
     Check.MANIFEST_SCHEMA: _explain_schema,
     Check.UNKNOWN_LABEL: _explain_class,
     Check.EMPTY_CLASS: _explain_class,

@@ -11,6 +11,7 @@ import pandas as pd
 from datasize.dataset.checks import (
     CheckConfig,
     class_table,
+    dataset_table,
     duplicate_findings,
     duplicate_group_table,
     finding,
@@ -22,6 +23,15 @@ from datasize.dataset.checks import (
 from datasize.dataset.manifest import Progress, scan
 from datasize.io import read_csv_text
 from datasize.vocab import Check, Severity
+
+# Files that cannot be read: a finding each, and left out of any measurement rather than stopping it.
+LEFT_OUT = (
+    Check.EMPTY_FILE,
+    Check.UNREADABLE,
+    Check.TRUNCATED,
+    Check.DECOMPRESSION_BOMB,
+    Check.LINK_OUTSIDE_ROOT,
+)
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,28 @@ class Findings:
         """True when no finding is at or above `fail_on`."""
         threshold = Severity(fail_on).rank
         return not any(Severity(s).rank >= threshold for s in self.table["severity"])
+
+    def blocking(self, fail_on: Severity | str | None = Severity.ERROR) -> pd.DataFrame:
+        """The findings that stop a measurement: at or above `fail_on` (None: none), but for files that
+        cannot be read, which are left out of the measurement instead (see `left_out`)."""
+        if fail_on is None:
+            return self.table.iloc[0:0]
+        threshold = Severity(fail_on).rank
+        at = self.table["severity"].map(lambda s: Severity(s).rank >= threshold)
+        return self.table[at & ~self.table["check"].isin([str(c) for c in LEFT_OUT])]
+
+    def left_out(self) -> int:
+        """Files the measurement leaves out because they cannot be read (empty, truncated, refused...)."""
+        return int(self.table["check"].isin([str(c) for c in LEFT_OUT]).sum())
+
+    def summary_line(self, fail_on: Severity | str = Severity.ERROR) -> str:
+        """PASSED/FAILED, images, classes and counts, as `datasize validate` ends."""
+        counts = self.counts()
+        word = "PASSED" if self.passed(fail_on) else "FAILED"
+        return (
+            f"{word} {self.images} images, {self.classes} classes: {counts['error']} errors, "
+            f"{counts['warning']} warnings, {counts['info']} notes (fails on {fail_on})"
+        )
 
     def counts(self) -> dict[str, int]:
         """Number of findings per severity."""
@@ -95,6 +127,7 @@ def validate(
     grouped = with_duplicate_groups(manifest, config)
     rows += duplicate_findings(grouped)
     tables = {
+        "dataset": dataset_table(manifest),
         "manifest": manifest,
         "classes": class_table(manifest, manifest.attrs.get("empty_classes", [])),
         "label_variants": label_variant_table(manifest),
@@ -119,6 +152,13 @@ def _apply_split(manifest: pd.DataFrame, split: str | os.PathLike | pd.DataFrame
     if missing:
         where = "" if isinstance(split, pd.DataFrame) else f" {str(split)!r}"
         raise ValueError(f"split table{where} needs columns 'path' and 'split'; missing {sorted(missing)}")
+    unknown = sorted(set(table["path"]) - set(manifest["path"]))
+    if unknown:
+        where = "" if isinstance(split, pd.DataFrame) else f" {str(split)!r}"
+        raise ValueError(
+            f"the split{where} names {len(unknown)} images not in the dataset, e.g. {unknown[0]!r}: "
+            "a split of another dataset (or of an older version of this one)"
+        )
     sides = dict(zip(table["path"], table["split"], strict=True))
     out = manifest.copy()
     out["split"] = out["path"].map(sides).fillna("")

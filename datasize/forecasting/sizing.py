@@ -305,10 +305,18 @@ def _verdict_sentences(f: Forecast) -> list[str]:
         h = f.horizons[0]
         surely = f.plateau.helps
         interval = f"{width}% interval {pct(h.low)}–{pct(h.high)}"
-        if pct(h.expected) == pct(f.error_rate) and not surely:  # "cut from 1.5% to 1.5%" says nothing
+        # No cut to claim when the forecast is not below the measured error ("cut from 1.5% to 1.5%",
+        # or "to 26.4%" from 26.2% when the fitted curve sits above the last points).
+        if not surely and pct(h.expected) == pct(f.error_rate):
             out.append(
                 f"More images may help little: doubling to {h.n_train:,} images should leave the error "
                 f"near {pct(f.error_rate)} ({interval}); the curve may be levelling off."
+            )
+        elif not surely and h.expected > f.error_rate:
+            out.append(
+                f"More images are not expected to lower the error: doubling to {h.n_train:,} images "
+                f"should leave it near {pct(f.error_rate)} (the fitted curve gives {pct(h.expected)} there, "
+                f"{interval}); the curve may have levelled off."
             )
         else:
             out.append(

@@ -1,7 +1,8 @@
 """The report's content, read from a run folder: sections of text, tables and figures.
 
 Rendering (HTML, Markdown, JSON) lives in `datasize.report.render`; this module decides what a
-reader sees and in which order: the verdict first, then the evidence behind it.
+reader sees and in which order: the verdict first, then the evidence behind it. A folder may hold a
+learning curve, a labels check (`datasize labels`), or both.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ import pandas as pd
 
 from datasize.curves.folder import RunFolder, read_json
 from datasize.dataset.splits import sidecar_path
+from datasize.labels.folder import ISSUE_COLUMNS, LabelsFolder
+from datasize.labels.issues import PER_CLASS_COLUMNS
+from datasize.labels.plateau import plateau_note
 from datasize.report import plots
 from datasize.report.training_files import read_lr_find
 from datasize.text import pct
@@ -41,8 +45,12 @@ class Report:
 
 
 def build_report(folder: str | os.PathLike, *, top_k: int = 16, show: int = 15) -> Report:
-    """Read a `datasize curve` run folder into a Report; FileNotFoundError when it is not one."""
+    """Read a `datasize curve` (or `datasize labels`) run folder into a Report; FileNotFoundError when
+    it is neither."""
     run_folder = RunFolder(folder)
+    labels = LabelsFolder(folder).read_summary()
+    if labels is not None and not run_folder.summary_file.is_file():
+        return _labels_report(folder, labels, top_k, show)
     summary = run_folder.read_summary()
     records = run_folder.run_records()
     sections = [
@@ -50,15 +58,49 @@ def build_report(folder: str | os.PathLike, *, top_k: int = 16, show: int = 15) 
         _split_section(read_json(sidecar_path(run_folder.split_csv))),
         _lr_section(summary, run_folder),
         _curve_section(summary),
-        _epochs_section(records),
+        _epochs_section(records, summary.get("epochs")),
         _per_class_section(summary, show),
         *_plan_section(read_json(run_folder.plan_files[0])),
+        *([_labels_section(labels, top_k, show)] if labels else []),
         _largest_run_section(records, summary, top_k),
         _problems_section(records),
     ]
     data = summary.get("data", {})
     title = f"datasize report: {Path(data.get('root', str(folder))).name}"
-    return Report(title=title, verdict=summary.get("verdict") or "", sections=sections, summary=summary)
+    verdict = " ".join(filter(None, [summary.get("verdict"), _late_labels_note(summary, labels)]))
+    return Report(title=title, verdict=verdict, sections=sections, summary=summary)
+
+
+def _labels_report(folder: str | os.PathLike, labels: dict[str, Any], top_k: int, show: int) -> Report:
+    """The report of a folder that holds a labels check and no curve."""
+    root = (labels.get("data") or {}).get("root", str(folder))
+    return Report(
+        title=f"datasize labels report: {Path(root).name}",
+        verdict=labels.get("verdict") or "",
+        sections=[_labels_section(labels, top_k, show, verdict=False)],
+        summary=labels,
+    )
+
+
+def _late_labels_note(summary: dict[str, Any], labels: dict[str, Any] | None) -> str | None:
+    """The curve's labels sentence when the labels check came after the curve (the curve's verdict,
+    written before, could not say it)."""
+    forecast = summary.get("forecast")
+    if not labels or not forecast or summary.get("labels_note"):
+        return None
+    runs = pd.DataFrame(summary.get("runs", []))
+    largest = runs[(runs["status"] == "ok") & (runs["n_train"] == forecast["n_train"])]
+    data = summary.get("data", {})
+    if largest.empty or not data.get("images_fingerprint"):
+        return None
+    return plateau_note(
+        labels,
+        error_rate=forecast["error_rate"],
+        n_valid=int(largest["n_valid"].iloc[0]),
+        levelling=not (forecast.get("plateau") or {}).get("helps", False),
+        images_fingerprint=data["images_fingerprint"],
+        split_fingerprint=data.get("split_fingerprint", ""),
+    )
 
 
 def _dataset_section(summary: dict[str, Any], validation: dict[str, Any] | None, show: int) -> Section:
@@ -177,27 +219,84 @@ def _curve_section(summary: dict[str, Any]) -> Section:
     return Section("Learning curve", text, tables, figures)
 
 
-def _epochs_section(records: list[dict[str, Any]]) -> Section:
+def _epochs_section(records: list[dict[str, Any]], epochs: dict[str, Any] | None) -> Section:
+    text, tables = _length_text(epochs)
     if not records:
-        return Section("Training per size", ["No finished runs."])
-    text = [
+        return Section("Training per size", [*text, "No finished runs."], tables)
+    text.append(
         "Train and validation loss per epoch, one run per size; a dashed line marks where overfitting begins."
-    ]
-    return Section("Training per size", text, figures=[("Loss per epoch", plots.epoch_curves_png(records))])
+    )
+    figures = [("Loss per epoch", plots.epoch_curves_png(records))]
+    return Section("Training per size", text, tables, figures)
+
+
+def _length_text(epochs: dict[str, Any] | None) -> tuple[list[str], list[tuple[str, pd.DataFrame]]]:
+    """How long every size trained, and, when the pilot chose it, what the pilot saw."""
+    if not epochs:
+        return [], []
+    if epochs.get("source") != "pilot":
+        return [f"Every size trained for the optimiser steps of {epochs['epochs']} epochs (given)."], []
+    text = (
+        f"Every size trained for the optimiser steps of {epochs['epochs']} epochs of the largest, the "
+        f"length a pilot at the largest size chose: {epochs['reason']}."
+    )
+    table = pd.DataFrame(
+        [
+            {
+                "epochs": p["epochs"],
+                "errors": ", ".join(pct(e) for e in p["errors"]),
+                "mean error": pct(p["mean_error"]),
+                "standard error": pct(p["se"]),
+                "too few epochs": "yes" if p["limited"] else "no",
+            }
+            for p in epochs.get("lengths", [])
+        ]
+    )
+    return [text], [("The pilot: the largest size at each length tried (one run per seed)", table)]
 
 
 def _per_class_section(summary: dict[str, Any], show: int) -> Section:
-    per_class = (summary.get("forecast") or {}).get("per_class")
+    forecast = summary.get("forecast") or {}
+    per_class = forecast.get("per_class")
     if not per_class:
         return Section("Which classes need images", ["No per-class forecast."])
-    table = pd.DataFrame(per_class)
+    interval = forecast.get("bootstrap", {}).get("interval") or [0.1, 0.9]
+    width = round(100 * (interval[1] - interval[0]))
     text = [
-        "Classes ranked by the expected cut in the overall error from doubling their images: "
-        "collect the top ones first."
+        "Each row is one class: its training images and validation error now, the error expected if "
+        f"its images doubled (with a {width}% interval), and how much that would cut the error of the "
+        "whole set; rank 1 gains most, so collect from the top. The full table is in the JSON report."
     ]
-    return Section(
-        "Which classes need images", text, [("Per-class forecast", table.head(max(show, 30)).round(4))]
-    )
+    table = per_class_table(per_class, width).head(max(show, 30))
+    return Section("Which classes need images", text, [("Which classes need images", table)])
+
+
+def per_class_table(per_class: list[dict[str, Any]], width: int) -> pd.DataFrame:
+    """The per-class ranking in reading order with plain names; intervals within 0%-100%.
+
+    A class's `reduction` is its error's fall from doubling its images (interval `low`-`high`), so
+    the error expected at 2x lies between its fitted error now less `high` and less `low`.
+    """
+    rows = []
+    for r in sorted(per_class, key=lambda r: r["rank"]):
+        fitted = r.get("error_fit")
+        if r.get("status") == "too_few_points" or fitted is None:
+            expected, gain = "too few sizes to fit", "n/a"
+        else:
+            low, high = (min(max(fitted - r[k], 0.0), 1.0) for k in ("high", "low"))
+            expected = f"{pct(min(max(r['error_2x'], 0.0), 1.0))} ({pct(low)}–{pct(high)})"
+            gain = f"{100 * r['overall_reduction']:.2f} points"
+        rows.append(
+            {
+                "class": r["label"],
+                "images now": r["n_train_class"],
+                "error now": pct(r["error_rate"]),
+                f"expected at 2x ({width}% interval)": expected,
+                "gain for the whole set": gain,
+                "rank": r["rank"],
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def _plan_section(plan: dict[str, Any] | None) -> list[Section]:
@@ -248,6 +347,70 @@ def _largest_run_section(records: list[dict[str, Any]], summary: dict[str, Any],
             ("Top losses: predicted / actual / loss / probability", plots.top_losses_png(losses, root)),
         ],
     )
+
+
+def _labels_section(labels: dict[str, Any], top_k: int, show: int, *, verdict: bool = True) -> Section:
+    """A labels check: the estimated share of wrong labels per class, the noise matrix, the suspects."""
+    config = labels.get("config") or {}
+    train = config.get("train") or {}
+    issues = pd.DataFrame(labels.get("issues") or [], columns=ISSUE_COLUMNS)
+    per_class = pd.DataFrame(labels.get("per_class") or [], columns=PER_CLASS_COLUMNS)
+    folds = pd.DataFrame(labels.get("fold_runs") or [])
+    text = [labels.get("verdict", "")] if verdict else []
+    text += [
+        f"Every image was predicted by a model that never saw it: {labels.get('folds')} folds, stratified "
+        "and seeded, copies of one image in one fold; each fold's model ({}, {} epochs, max lr {}) trained "
+        "on the other folds. Confident learning (cleanlab) then estimated, from these out-of-fold "
+        "probabilities, how often each given label is really another class, and flagged the images "
+        "whose label is likely wrong, ranked by self-confidence (the probability the model gives to "
+        "the given label: the lower, the likelier wrong).".format(
+            train.get("model"), train.get("epochs"), _number(labels.get("lr"))
+        ),
+        "Nothing in the dataset was changed. To apply a decision, run datasize labels with "
+        "--write-labels FILE, review FILE, then give it to any command with --labels FILE.",
+    ]
+    if len(folds):
+        text.append(
+            f"Held-out error of the folds' models against the given labels: {pct(folds['error_rate'].min())}"
+            f"–{pct(folds['error_rate'].max())}."
+        )
+    skipped = labels.get("skipped") or []
+    if skipped:
+        text.append(f"{len(skipped)} unreadable image(s) could not be checked (see labels_summary.json).")
+    tables = []
+    if not per_class.empty:
+        tables.append(("Estimated share of wrong labels per given label", per_class.round(4)))
+    if not issues.empty:
+        caption = (
+            f"Suspected label errors, most likely first (at most {max(show, 30)}; all in label_issues.csv)"
+        )
+        tables.append((caption, issues.head(max(show, 30)).round(4)))
+    figures = []
+    classes = labels.get("classes") or []
+    if classes and labels.get("joint"):
+        counts = (
+            pd.DataFrame(labels["joint"], index=classes, columns=classes) * labels.get("images", 0)
+        ).round()
+        figures.append(
+            (
+                "Noise matrix: estimated images by given label (rows) and true label (columns); "
+                "off the diagonal, the wrong labels",
+                plots.noise_matrix_png(counts.astype(int)),
+            )
+        )
+    if not issues.empty:
+        root = (labels.get("data") or {}).get("root", ".")
+        figures.append(
+            (
+                "Top suspects: given -> suggested label, self-confidence",
+                plots.label_issues_png(issues.head(top_k), root),
+            )
+        )
+    return Section("Label errors", text, tables, figures)
+
+
+def _number(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, int | float) else "?"
 
 
 def _problems_section(records: list[dict[str, Any]]) -> Section:

@@ -186,6 +186,18 @@ def _short(label: Any, limit: int = 24) -> str:
 @plain_text
 def confusion_png(matrix: Any) -> bytes:
     """The confusion matrix as a grey heat map with counts (actual rows, predicted columns)."""
+    return heatmap_png(matrix, rows="actual", columns="predicted")
+
+
+@plain_text
+def noise_matrix_png(counts: Any) -> bytes:
+    """A labels check's estimated joint of given and true labels, as images: the off-diagonal cells
+    are the estimated wrong labels (given label rows, true label columns)."""
+    return heatmap_png(counts, rows="given label", columns="true label (estimated)")
+
+
+def heatmap_png(matrix: Any, *, rows: str, columns: str) -> bytes:
+    """A square table of counts as a grey heat map with its counts written in the cells."""
     import numpy as np
 
     plt = _pyplot()
@@ -195,8 +207,8 @@ def confusion_png(matrix: Any) -> bytes:
     ax.imshow(values, cmap="Greys")
     ax.set_xticks(range(k), [_short(c) for c in matrix.columns], rotation=90, fontsize=7)
     ax.set_yticks(range(k), [_short(c) for c in matrix.index], fontsize=7)
-    ax.set_xlabel("predicted", fontsize=8)
-    ax.set_ylabel("actual", fontsize=8)
+    ax.set_xlabel(columns, fontsize=8)
+    ax.set_ylabel(rows, fontsize=8)
     high = values.max() if values.size else 0
     for i, j in np.ndindex(values.shape):
         if values[i, j]:
@@ -213,7 +225,8 @@ def confusion_png(matrix: Any) -> bytes:
 
 
 def _thumbnail(root: str, raw: str) -> Any:
-    """A top-loss image as RGB pixels, read under the scan's rules; None with the reason if refused.
+    """A top-loss (or suspect) image as RGB pixels, read under the scan's rules; None with the reason
+    if refused.
 
     The path comes from a run folder's JSON, which anyone could have edited: it must stay inside the
     dataset root (no absolute path, no "..", no link out of the root) and be within the default
@@ -256,6 +269,29 @@ def top_losses_png(losses: Any, root: str, *, columns: int = 4) -> bytes:
             ax.imshow(pixels)
         ax.set_title(
             f"{row['predicted']} / {row['label']}\nloss {row['loss']:.2f}, p {row['probability']:.2f}",
+            fontsize=7,
+        )
+    for ax in axes.flat:
+        ax.set_axis_off()
+    return figure_png(fig)
+
+
+@plain_text
+def label_issues_png(issues: Any, root: str, *, columns: int = 4) -> bytes:
+    """The suspected label errors, read from the dataset, titled given -> suggested and the
+    self-confidence (the probability of the given label); read as `_thumbnail` reads (the paths come
+    from a run folder anyone could edit)."""
+    plt = _pyplot()
+    n = max(1, len(issues))
+    rows = (n + columns - 1) // columns
+    fig, axes = plt.subplots(rows, columns, figsize=(2.3 * columns, 2.5 * rows), squeeze=False)
+    for ax, row in zip(axes.flat, issues.to_dict("records"), strict=False):
+        pixels, _ = _thumbnail(root, row["path"])
+        if pixels is not None:
+            ax.imshow(pixels)
+        ax.set_title(
+            f"#{row['rank']}: {_short(row['given'], 14)} -> {_short(row['suggested'], 14)}\n"
+            f"self-confidence {row['self_confidence']:.3g}",
             fontsize=7,
         )
     for ax in axes.flat:

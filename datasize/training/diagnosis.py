@@ -23,6 +23,7 @@ from datasize.training.run_reading import EPOCH_COLUMNS, DiagnosisConfig, read_r
 from datasize.training.symptoms import (
     Symptom,
     all_clear,
+    at_chance,
     importance,
     lr_too_high,
     memorised_gap,
@@ -139,6 +140,9 @@ def diagnose(
     if high is not None:
         return Diagnosis(kinds=(high.kind,), items=(_item(high),), noise=run.noise)
     findings: dict[DiagnosisKind, Symptom] = {}
+    guessing = at_chance(run)
+    if guessing is not None and guessing.evidence["worse"]:  # systematically wrong, whatever else is found
+        findings[guessing.kind] = guessing
     overfit = overfitting(run) or memorised_gap(run)
     if overfit is not None:
         findings[DiagnosisKind.OVERFITTING] = overfit
@@ -154,7 +158,8 @@ def diagnose(
         findings[late.kind] = late if earlier is None else earlier.merged(late)
     items = [_item(symptom) for symptom in sorted(findings.values(), key=importance)]
     if not items:
-        items = [_item(all_clear(run))]
+        # At chance with nothing to explain it (an lr too low, too few epochs): no all-clear.
+        items = [_item(guessing or all_clear(run))]
     return Diagnosis(
         kinds=tuple(item.kind for item in items),
         items=tuple(items),

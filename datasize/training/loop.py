@@ -32,7 +32,13 @@ from datasize.training.batches import (
 )
 from datasize.training.diagnosis import EPOCH_COLUMNS, Diagnosis, diagnose
 from datasize.training.lr_curve import LRSuggestion
-from datasize.training.models import ModelFactory, make_model, parameter_groups, set_frozen
+from datasize.training.models import (
+    ModelFactory,
+    check_model_name,
+    make_model,
+    parameter_groups,
+    set_frozen,
+)
 
 TRIM_IMAGES = 8192  # an evaluation pass returns freed memory to the system every this many images
 
@@ -93,6 +99,14 @@ class TrainConfig:
             raise ValueError(f"weight_decay={self.weight_decay} must be 0 or more")
         if not isinstance(self.freeze_epochs, int) or self.freeze_epochs < 0:
             raise ValueError(f"freeze_epochs={self.freeze_epochs!r} must be a whole number, 0 or more")
+        check_model_name(self.model, pretrained=self.pretrained)
+        if self.device != "auto":
+            try:
+                torch.device(self.device)
+            except RuntimeError:
+                raise ValueError(
+                    f"device={self.device!r} is not a torch device (use auto, cpu, cuda, cuda:N)"
+                ) from None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields."""
@@ -176,6 +190,7 @@ class TrainResult:
     diverged: bool  # a non-finite training loss stopped the run
     train_error: float  # error on the training images, in eval mode, without augmentation
     valid_predictions: pd.DataFrame  # path, label, predicted, probability, p_label, loss
+    valid_probabilities: np.ndarray = field(repr=False)  # (n_valid, n_classes) softmax of the final model
     per_class: pd.DataFrame  # label, n_valid, errors, error_rate
     batch_losses: np.ndarray = field(repr=False)  # training loss of every step
     lrs: np.ndarray = field(repr=False)  # learning rate of every step
@@ -400,6 +415,7 @@ def _train(
 
 
 def _result(data: TrainData, config: TrainConfig, trained: _Trained) -> TrainResult:
+    probabilities = torch.softmax(trained.valid_logits.double(), dim=1).numpy()
     predictions = _predictions(data, trained.valid_logits)
     train_logits = predict(trained.model, trained.batcher, data.train)
     train_error = float((train_logits.argmax(1) != torch.from_numpy(data.targets[data.train])).float().mean())
@@ -422,6 +438,7 @@ def _result(data: TrainData, config: TrainConfig, trained: _Trained) -> TrainRes
         diverged=trained.diverged,
         train_error=train_error,
         valid_predictions=predictions,
+        valid_probabilities=probabilities,
         per_class=per_class,
         batch_losses=trained.batch_losses,
         lrs=trained.lrs,

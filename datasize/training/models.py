@@ -95,20 +95,31 @@ class ResNet(nn.Module):
         return self.head(self.features(x))
 
 
+def check_model_name(name: str, *, pretrained: bool = False) -> None:
+    """ValueError when `name` names no model `make_model` can build (checked before any work starts;
+    a backbone's architecture is checked by its library when the model is built)."""
+    library, colon, arch = name.partition(":")
+    if colon and library in ("tv", "timm"):
+        if not arch:
+            raise ValueError(
+                f"model {name!r} names no architecture: write {library}:<name>, e.g. {library}:resnet18"
+            )
+        return
+    if name not in set(ModelName):
+        choices = ", ".join([*(m.value for m in ModelName), "tv:<name>", "timm:<name>"])
+        raise ValueError(f"model {name!r} is unknown; choose one of {choices}")
+    if pretrained:
+        raise ValueError(f"model {name!r} has no pretrained weights; use a tv: or timm: backbone")
+
+
 def make_model(name: str, *, in_channels: int, n_classes: int, pretrained: bool = False) -> nn.Module:
     """A model by name: `convnet`, `resnet`, or `tv:<torchvision name>` / `timm:<timm name>`."""
     if n_classes < 2:
         raise ValueError(f"n_classes={n_classes}: a classifier needs at least 2 classes")
+    check_model_name(name, pretrained=pretrained)
     if name.startswith(("tv:", "timm:")):
         return _backbone(name, in_channels=in_channels, n_classes=n_classes, pretrained=pretrained)
-    try:
-        kind = ModelName(name)
-    except ValueError:
-        choices = ", ".join([*(m.value for m in ModelName), "tv:<name>", "timm:<name>"])
-        raise ValueError(f"model {name!r} is unknown; choose one of {choices}") from None
-    if pretrained:
-        raise ValueError(f"model {name!r} has no pretrained weights; use a tv: or timm: backbone")
-    return {ModelName.CONVNET: ConvNet, ModelName.RESNET: ResNet}[kind](in_channels, n_classes)
+    return {ModelName.CONVNET: ConvNet, ModelName.RESNET: ResNet}[ModelName(name)](in_channels, n_classes)
 
 
 def _backbone(name: str, *, in_channels: int, n_classes: int, pretrained: bool) -> nn.Module:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +14,9 @@ from datasize.dataset.manifest import Progress, scan
 from datasize.dataset.splits import SplitResult, read_split, split
 from datasize.dataset.thumbnails import DEFAULT_NEAR_THRESHOLD
 from datasize.training.batches import TrainData, train_data
-from datasize.training.cache import ImageCache, Resize, build_cache
+from datasize.training.cache import ImageCache, Resize, build_cache, manifest_fingerprint
+
+Check = Callable[[pd.DataFrame, SplitResult | None], None]  # (manifest, the split file read, if any)
 
 
 @dataclass(frozen=True)
@@ -27,8 +30,9 @@ class Prepared:
     data: TrainData = field(repr=False)
 
     def summary(self) -> dict[str, Any]:
-        """JSON-ready description: counts, split method, seed and fingerprint, cache size."""
+        """JSON-ready description: counts, split method, seed and fingerprints, cache size."""
         info = self.split.info
+        readable = self.manifest[self.manifest["error"] == ""]
         return {
             "root": self.root,
             "images": len(self.manifest),
@@ -39,6 +43,7 @@ class Prepared:
             "split_method": info.get("method"),
             "split_seed": info.get("seed"),
             "split_fingerprint": self.split.fingerprint,
+            "images_fingerprint": manifest_fingerprint(readable),  # the readable images' paths and contents
             "size": self.cache.size,
             "resize": str(self.cache.resize),
             "channels": self.cache.channels,
@@ -60,6 +65,7 @@ def prepare(
     jobs: int | None = None,
     progress: Progress | None = None,
     decode_progress: Progress | None = None,
+    check: Check | None = None,
     **scan_options: Any,
 ) -> Prepared:
     """Scan `data`, fix the split (read from `split_file`, or made with `datasize.split`), decode once.
@@ -71,23 +77,29 @@ def prepare(
             `split_file` is given (a split the dataset itself gives, train/ and valid/ folders or a
             split column, is kept); see `datasize.split`.
         size, resize, cache_dir: see `build_cache`.
+        check: called with the manifest and the split file (None without one) once the dataset is
+            scanned, before anything is split or decoded: the pipeline validates there, and may stop.
     """
     manifest = scan(data, jobs=jobs, progress=progress, **scan_options)
+    given = None
     if split_file is not None:
-        fixed = read_split(split_file)
-        unknown = set(fixed.table["path"]) - set(manifest["path"])
+        given = read_split(split_file)
+        unknown = sorted(set(given.table["path"]) - set(manifest["path"]))
         if unknown:
-            example = sorted(unknown)[0]
-            raise ValueError(f"the split names {len(unknown)} images not in the dataset, e.g. {example!r}")
-    else:
-        fixed = split(
-            manifest,
-            method=split_method,
-            valid_pct=valid_pct,
-            seed=split_seed,
-            near_radius=near_radius,
-            near_threshold=near_threshold,
-        )
+            raise ValueError(
+                f"the split {str(split_file)!r} names {len(unknown)} images not in the dataset, e.g. "
+                f"{unknown[0]!r}: a split of another dataset (or of an older version of this one)"
+            )
+    if check is not None:
+        check(manifest, given)
+    fixed = given or split(
+        manifest,
+        method=split_method,
+        valid_pct=valid_pct,
+        seed=split_seed,
+        near_radius=near_radius,
+        near_threshold=near_threshold,
+    )
     cache = build_cache(
         manifest,
         root=data,

@@ -376,6 +376,27 @@ def importance(finding: Symptom) -> int:
     return list(DiagnosisKind).index(finding.kind)
 
 
+def at_chance(run: RunReading) -> Symptom | None:
+    """The run ended no better than a blind guess: its final validation error is within the noise
+    margin of (or above) 1 - 1/C. Worse than guessing beyond the margin is a sign of its own: the
+    predictions are systematically wrong (labels or split), which too little training does not do."""
+    if run.error[-1] < run.chance_error - run.margin:
+        return None
+    worse = run.error[-1] > run.chance_error + run.margin
+    sign = (
+        f"the validation error ended at {run.error[-1]:.0%}, "
+        + ("worse than" if worse else "no better than")
+        + f" guessing among {run.n_classes} classes ({run.chance_error:.0%})"
+    )
+    advice = (
+        "Check that the validation images carry the same classes as the training images, spelled the "
+        "same, and that the labels are right (datasize validate); then look at the learning rate and "
+        "the epochs."
+    )
+    evidence = {"final_error": run.error[-1], "chance_error": run.chance_error, "noise": run.noise}
+    return Symptom(DiagnosisKind.AT_CHANCE, (sign,), evidence | {"worse": worse}, advice)
+
+
 def all_clear(run: RunReading) -> Symptom:
     best = int(np.argmin(run.error))
     sign = (

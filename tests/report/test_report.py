@@ -152,3 +152,138 @@ def test_log_axes_are_labelled_with_plain_numbers(run_folder, monkeypatch) -> No
                 labels += [t.get_text() for t in axis.get_ticklabels(which="both") if t.get_text()]
     assert labels and not [t for t in labels if "$" in t or "mathdefault" in t]
     assert any(t.replace(".", "").isdigit() for t in labels)
+
+
+def test_the_per_class_table_reads_in_plain_names_with_intervals_inside_0_and_100_percent() -> None:
+    from datasize.report.document import per_class_table
+
+    rows = [
+        {"label": "cat", "rank": 2, "n_train_class": 40, "error_rate": 0.30, "error_fit": 0.28,
+         "error_2x": 0.20, "reduction": 0.08, "low": -0.05, "high": 0.35, "overall_reduction": 0.04,
+         "status": "ok"},
+        {"label": "dog", "rank": 1, "n_train_class": 80, "error_rate": 0.02, "error_fit": 0.02,
+         "error_2x": 0.01, "reduction": 0.01, "low": -0.2, "high": 0.05, "overall_reduction": 0.005,
+         "status": "ok"},
+        {"label": "fox", "rank": 3, "n_train_class": 5, "error_rate": 0.5, "error_fit": None,
+         "error_2x": None, "reduction": None, "low": None, "high": None, "overall_reduction": None,
+         "status": "too_few_points"},
+    ]  # fmt: skip
+    table = per_class_table(rows, 80)
+    assert list(table.columns) == [
+        "class", "images now", "error now", "expected at 2x (80% interval)", "gain for the whole set", "rank"
+    ]  # fmt: skip
+    assert table["class"].tolist() == ["dog", "cat", "fox"]  # by rank
+    # cat: 28% less a gain of 35 points would be below 0: the interval stops at 0%
+    assert table.loc[1, "expected at 2x (80% interval)"] == "20.0% (0.00%–33.0%)"
+    assert table.loc[0, "expected at 2x (80% interval)"] == "1.0% (0.00%–22.0%)"
+    assert table.loc[1, "gain for the whole set"] == "4.00 points"
+    assert table.loc[2, "expected at 2x (80% interval)"] == "too few sizes to fit"
+
+
+def test_the_report_says_how_the_training_length_was_chosen(tmp_path) -> None:
+    from datasize.report.document import _length_text
+
+    lengths = [
+        {"epochs": 4, "errors": [0.1, 0.12], "mean_error": 0.11, "se": 0.01, "limited": True},
+        {"epochs": 8, "errors": [0.05, 0.05], "mean_error": 0.05, "se": 0.01, "limited": False},
+    ]
+    pilot = {"source": "pilot", "epochs": 8, "reason": "doubling from 8 to 16 epochs changed nothing",
+             "lengths": lengths}  # fmt: skip
+    text, tables = _length_text(pilot)
+    assert "8 epochs of the largest" in text[0] and "doubling from 8 to 16" in text[0]
+    assert tables[0][1]["too few epochs"].tolist() == ["yes", "no"]
+    assert _length_text({"source": "given", "epochs": 4})[0] == [
+        "Every size trained for the optimiser steps of 4 epochs (given)."
+    ]
+
+
+@pytest.fixture(scope="module")
+def labels_and_curve(tmp_path_factory):
+    """A labels check and a curve in one folder; the class 'horizontal' is named like an HTML script."""
+    from datasize.labels.plan import LabelsConfig
+    from datasize.pipeline import run_labels
+    from tests.conftest import planted_stripes
+
+    root = planted_stripes(tmp_path_factory.mktemp("labels-data"))
+    table = (root / "labels.csv").read_text().replace(",horizontal\n", f',"{EVIL}"\n')
+    (root / "evil.csv").write_text(table)
+    options = {"labels": root / "evil.csv", "size": 16, "jobs": 1}
+    train = TrainConfig(epochs=3, batch_size=16)
+    labels_only = tmp_path_factory.mktemp("labels-only")
+    run_labels(
+        root, config=LabelsConfig(folds=3, lr=5e-3, train=train), out=labels_only, prepare_options=options
+    )
+    both = tmp_path_factory.mktemp("labels-and-curve")
+    run_labels(root, config=LabelsConfig(folds=3, lr=5e-3, train=train), out=both, prepare_options=options)
+    config = CurveConfig(fractions=(0.25, 0.5, 1.0), seeds=1, lr=5e-3, train=train)
+    run_curve(root, config=config, out=both, prepare_options=options)
+    return root, labels_only, both
+
+
+def test_a_curve_report_has_a_label_errors_section_with_the_noise_matrix_and_the_suspects(labels_and_curve):
+    _, _, both = labels_and_curve
+    report = build_report(both)
+    titles = [s.title for s in report.sections]
+    assert titles.index("Label errors") < titles.index("Largest run: confusion and top losses")
+    section = report.sections[titles.index("Label errors")]
+    assert section.paragraphs[0].startswith("An estimated 5.0% of the 60 labels are wrong")
+    captions = [c for c, _ in section.figures]
+    assert captions[0].startswith("Noise matrix") and captions[1].startswith("Top suspects")
+    assert all(png[:8] == b"\x89PNG\r\n\x1a\n" for _, png in section.figures)
+    suspects = dict(section.tables)[
+        "Suspected label errors, most likely first (at most 30; all in label_issues.csv)"
+    ]
+    assert set(suspects["path"]) == {"vertical/03.png", "vertical/07.png", "horizontal/05.png"}
+    per_class = section.tables[0][1]
+    assert list(per_class.columns) == ["label", "images", "issues", "noise_rate", "confused_with"]
+
+
+def test_the_label_errors_section_escapes_labels_in_html_and_markdown(labels_and_curve):
+    _, _, both = labels_and_curve
+    report = build_report(both)
+    page = to_html(report)
+    assert EVIL not in page and "&lt;script&gt;" in page and re.findall(r"<script", page, flags=re.I) == []
+    text, _ = to_markdown(report, "files")
+    assert EVIL not in text
+
+
+def test_the_suspects_grid_reads_each_suspect_from_the_dataset_root(labels_and_curve, monkeypatch):
+    from datasize.report import plots
+
+    root, labels_only, _ = labels_and_curve
+    read = []
+    real = plots._thumbnail
+    monkeypatch.setattr(plots, "_thumbnail", lambda r, p: read.append((r, p)) or real(r, p))
+    build_report(labels_only)
+    assert {p for _, p in read} == {"vertical/03.png", "vertical/07.png", "horizontal/05.png"}
+    assert {r for r, _ in read} == {str(root)}
+
+
+def test_a_folder_with_only_a_labels_check_gets_a_labels_report(labels_and_curve, tmp_path):
+    _, labels_only, _ = labels_and_curve
+    report = build_report(labels_only)
+    assert report.verdict.startswith("An estimated 5.0% of the 60 labels are wrong")
+    assert [s.title for s in report.sections] == ["Label errors"]
+    result = CliRunner().invoke(
+        main, ["report", str(labels_only), "--format", "json", "-o", str(tmp_path / "r.json")]
+    )
+    assert result.exit_code == 0, result.output
+    body = json.loads((tmp_path / "r.json").read_text())
+    assert body["sections"][0]["figures"][0].startswith("Noise matrix") and body["summary"]["folds"] == 3
+
+
+def test_a_labels_check_run_after_the_curve_still_reaches_the_reports_verdict():
+    from datasize.report.document import _late_labels_note
+
+    data = {"images_fingerprint": "img", "split_fingerprint": "split"}
+    summary = {
+        "verdict": "More images may help little.",
+        "labels_note": None,
+        "data": data,
+        "forecast": {"n_train": 1438, "error_rate": 0.115, "plateau": {"helps": False}},
+        "runs": [{"n_train": 1438, "status": "ok", "n_valid": 360}],
+    }
+    labels = {"noise_rate": 0.1, "issues": [{}] * 9, "data": data}
+    assert _late_labels_note(summary, labels).startswith("Fix labels before collecting images")
+    assert _late_labels_note({**summary, "labels_note": "said already"}, labels) is None
+    assert _late_labels_note(summary, {**labels, "data": {**data, "split_fingerprint": "other"}}) is None
