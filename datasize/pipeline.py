@@ -21,6 +21,7 @@ from datasize.curves.folder import RunFolder
 from datasize.curves.pilot import OnPilot, choose_epochs
 from datasize.curves.plan import CurveConfig
 from datasize.curves.runner import CurveResult, OnRun, learning_curve
+from datasize.dataset.checks import CheckConfig
 from datasize.dataset.splits import SplitResult, write_split
 from datasize.dataset.validation import validate
 from datasize.errors import RunsFailed, ValidationFailed
@@ -132,14 +133,19 @@ def training_notes(runs: Any) -> list[str]:
     return notes
 
 
-def validation_gate(folder: RunFolder, fail_on: str | None, stage: Stage) -> Check:
+def validation_gate(
+    folder: RunFolder, fail_on: str | None, stage: Stage, near: dict[str, Any] | None = None
+) -> Check:
     """The check `prepare` runs once the dataset is scanned: validate it (with a split file's leakage),
     write validation.json, say the summary, and stop with ValidationFailed on what would make the
     measurement wrong (findings at or above `fail_on`; None measures whatever was found). Files that
-    cannot be read are left out and counted."""
+    cannot be read are left out and counted. Near duplicates are found with `near` (near_radius,
+    near_threshold: those the split is made with) or, with a split file, those it was made with."""
 
     def check(manifest: pd.DataFrame, given: SplitResult | None) -> None:
-        findings = validate(manifest, split=None if given is None else given.table)
+        settings = {**(near or {}), **({} if given is None else _near_settings(given.info))}
+        table = None if given is None else given.table
+        findings = validate(manifest, split=table, config=CheckConfig(**settings))
         threshold = fail_on or "error"
         write_json(folder.validation_file, findings.to_dict(threshold))
         left = findings.left_out()
@@ -160,6 +166,11 @@ def validation_gate(folder: RunFolder, fail_on: str | None, stage: Stage) -> Che
             )
 
     return check
+
+
+def _near_settings(options: dict[str, Any]) -> dict[str, Any]:
+    """The near-duplicate settings among split options or a split record (older records lack some)."""
+    return {k: options[k] for k in ("near_radius", "near_threshold") if k in options}
 
 
 def choose_lr(
@@ -211,7 +222,8 @@ def run_curve(
     options = {"cache_dir": folder.cache_dir, **(prepare_options or {})}
     folder.path.mkdir(parents=True, exist_ok=True)
     stage("scanning, validating and decoding images")
-    prepared = prepare(data, check=validation_gate(folder, fail_on, stage), **options)
+    gate = validation_gate(folder, fail_on, stage, _near_settings(options))
+    prepared = prepare(data, check=gate, **options)
     write_split(prepared.split, folder.split_csv)
     stage("choosing the learning rate")
     lr, source = choose_lr(prepared, config, folder, model_factory)

@@ -8,7 +8,8 @@ name the key.
               allow_outside_root, follow_links (true/false, default false: see SECURITY.md),
               fail_on ("error", the default, "warning", "info" or "none": validation findings at or
               above it stop the run before training)
-    [split]   file, method, valid_pct, seed
+    [split]   file, method, valid_pct, seed, near_radius, near_threshold (near duplicates kept on
+              one side, and in the validation's findings: see `datasize split --help`)
     [train]   model, size, resize, epochs ("auto", the default, or a number), max_epochs (with
               "auto": the longest the pilot tries, default 32), lr ("auto" or a number), batch_size,
               weight_decay, augment, seed, device, precision, pretrained, freeze_epochs, lr_mult
@@ -54,7 +55,14 @@ SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
         "follow_links": (bool,),  # read through links that lead outside the dataset
         "fail_on": (str,),  # error (default), warning, info or none: what stops it before training
     },
-    "split": {"file": (str,), "method": (str,), "valid_pct": (float, int), "seed": (int,)},
+    "split": {
+        "file": (str,),
+        "method": (str,),
+        "valid_pct": (float, int),
+        "seed": (int,),
+        "near_radius": (int,),
+        "near_threshold": (float, int),
+    },
     "train": {
         "model": (str,),
         "size": (int,),
@@ -156,13 +164,17 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
     if fail_on not in FAIL_ON:
         raise ValueError(f"{source}: data.fail_on = {fail_on!r} is not one of {', '.join(FAIL_ON)}")
     scan_options = {k: v for k, v in data.items() if k not in ("path", "fail_on")}
+    near = {k: split[k] for k in ("near_radius", "near_threshold") if k in split}
     if "labels" in scan_options:
         scan_options["labels"] = where(scan_options["labels"])
     _keyed(
         source,
         "split",
         lambda: check_split_options(
-            method=split.get("method"), valid_pct=split.get("valid_pct", 0.2), seed=split.get("seed", 42)
+            method=split.get("method"),
+            valid_pct=split.get("valid_pct", 0.2),
+            seed=split.get("seed", 42),
+            **near,
         ),
     )
     prepare_options: dict[str, Any] = {
@@ -170,6 +182,7 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
         "split_seed": split.get("seed", 42),
         "split_method": split.get("method"),
         **({"split_file": where(split["file"])} if "file" in split else {}),
+        **near,
         **{k: train[k] for k in ("size", "resize") if k in train},
     }
     lr = train.get("lr", 3e-3)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from datasize.dataset.manifest import scan
 
@@ -103,6 +103,69 @@ def striped(tmp_path_factory) -> tuple:
     sides = np.where(np.arange(len(manifest)) % 4 == 0, "valid", "train")
     split = pd.DataFrame({"path": manifest["path"], "split": sides})
     return root, manifest, split
+
+
+# --- look-alikes: distinct low-detail images whose perceptual hashes agree ----------------------
+
+GLYPH_KINDS = 10  # digit-like glyph classes
+SHAPE_KINDS = ("circle", "square", "triangle", "hexagon")
+
+
+def glyph(seed: int, kind: int, size: int = 28) -> Image.Image:
+    """A digit-like glyph, white strokes on black: the three strokes of template `kind`, every
+    control point moved a little (a new drawing, not a copy), drawn 4x larger and reduced."""
+    template = np.random.default_rng([7, kind]).uniform(0.2, 0.8, size=(3, 3, 2))
+    strokes = template + np.random.default_rng([seed, kind]).normal(0, 0.03, size=template.shape)
+    big = 4 * size
+    canvas = Image.new("L", (big, big), 0)
+    draw = ImageDraw.Draw(canvas)
+    t = np.linspace(0, 1, 16)[:, None]
+    for start, middle, end in strokes:
+        curve = (1 - t) ** 2 * start + 2 * (1 - t) * t * middle + t**2 * end  # a quadratic Bézier
+        draw.line([tuple(p) for p in curve * big], fill=255, width=9, joint="curve")
+    return canvas.resize((size, size), Image.Resampling.BOX)
+
+
+def flat_shape(seed: int, kind: str, size: int = 64) -> Image.Image:
+    """A flat shape in a colour close to its gradient background, with pixel noise (RGB)."""
+    rng = np.random.default_rng([seed, SHAPE_KINDS.index(kind)])
+    start, end = rng.uniform(40, 215, size=(2, 3))
+    angle = rng.uniform(0, 2 * np.pi)
+    yy, xx = np.mgrid[0:size, 0:size] / (size - 1) - 0.5
+    t = np.clip(0.5 + xx * np.cos(angle) + yy * np.sin(angle), 0, 1)[..., None]
+    fill = (start + end) / 2 + rng.uniform(25, 40, size=3) * rng.choice([-1, 1], size=3)
+    big = 4 * size
+    mask = Image.new("L", (big, big), 0)
+    draw = ImageDraw.Draw(mask)
+    cx, cy = rng.uniform(0.35, 0.65, size=2) * big
+    radius = rng.uniform(0.18, 0.3) * big
+    if kind == "circle":
+        draw.ellipse([cx - radius, cy - radius, cx + radius, cy + radius], fill=255)
+    else:
+        corners = {"square": 4, "triangle": 3, "hexagon": 6}[kind]
+        theta = rng.uniform(0, 2 * np.pi) + 2 * np.pi * np.arange(corners) / corners
+        draw.polygon(
+            list(zip(cx + radius * np.cos(theta), cy + radius * np.sin(theta), strict=True)), fill=255
+        )
+    alpha = np.asarray(mask.resize((size, size), Image.Resampling.BOX), dtype=np.float64)[..., None] / 255
+    pixels = (start * (1 - t) + end * t) * (1 - alpha) + fill * alpha + rng.normal(0, 6, size=(size, size, 3))
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+
+
+def lookalike_images(per_kind: int = 12) -> dict[str, Image.Image]:
+    """Distinct images by relative path, `glyph_K/NN.png` and `<shape>/NN.png`: the label is the kind."""
+    images = {f"glyph_{k}/{i:02d}.png": glyph(i, k) for k in range(GLYPH_KINDS) for i in range(per_kind)}
+    images |= {f"{kind}/{i:02d}.png": flat_shape(i, kind) for kind in SHAPE_KINDS for i in range(per_kind)}
+    return images
+
+
+def write_images(root: Path, images: dict[str, Image.Image]) -> Path:
+    """Each image saved under root at its relative path (the format from the extension)."""
+    for rel, image in images.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        image.save(path)
+    return root
 
 
 PLANTED = {"vertical/03.png": "horizontal", "vertical/07.png": "horizontal", "horizontal/05.png": "vertical"}

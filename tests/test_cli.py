@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 from click.testing import CliRunner
+from PIL import Image
 
 from datasize.cli import main
 
@@ -65,6 +66,30 @@ def test_validate_writes_findings_and_suite_files(folder_dataset: Path, tmp_path
     assert pd.read_csv(tmp_path / "f.csv")["path"].tolist() == ["cat/empty.png"]
     code, _, _ = run("validate", str(folder_dataset), "--expect", str(tmp_path / "s.json"))
     assert code == 1
+
+
+def test_validate_near_threshold_decides_which_copies_are_near_duplicates(folder_dataset: Path) -> None:
+    with Image.open(folder_dataset / "dog" / "03.png") as image:
+        image.resize((48, 48)).save(folder_dataset / "dog" / "03_large.png")
+    assert "near_duplicate" in run("validate", str(folder_dataset), "--near-threshold", "0.9")[1]
+    assert "near_duplicate" not in run("validate", str(folder_dataset), "--near-threshold", "0.999")[1]
+    code, _, err = run("validate", str(folder_dataset), "--near-threshold", "1.5")
+    assert code == 2 and "1.5 is not in the range 0<=x<=1" in err
+
+
+def test_the_cli_defaults_are_the_library_defaults() -> None:
+    from datasize.dataset.checks import CheckConfig
+    from datasize.dataset.splits import split
+
+    defaults = {"--near-radius": CheckConfig().near_radius, "--near-threshold": CheckConfig().near_threshold}
+    assert split.__kwdefaults__["near_threshold"] == CheckConfig().near_threshold
+    for command in ("validate", "split"):
+        text = " ".join(run(command, "--help")[1].split())
+        for option, value in defaults.items():
+            assert f"{option}" in text and f"[default: {value:g};" in text.split(option, 1)[1], (
+                command,
+                option,
+            )
 
 
 def test_a_missing_dataset_is_a_usage_error_with_one_line(tmp_path: Path) -> None:

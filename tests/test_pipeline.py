@@ -6,10 +6,13 @@ import json
 
 import pytest
 
+from datasize.curves.folder import RunFolder
 from datasize.curves.plan import CurveConfig
-from datasize.pipeline import run_curve
+from datasize.dataset.manifest import scan
+from datasize.errors import ValidationFailed
+from datasize.pipeline import run_curve, validation_gate
 from datasize.training.loop import TrainConfig
-from tests.conftest import stripes_folders
+from tests.conftest import lookalike_images, stripes_folders, write_images
 
 CONFIG = CurveConfig(fractions=(0.5, 1.0), seeds=1, lr=5e-3, train=TrainConfig(epochs=1, batch_size=16))
 
@@ -29,6 +32,18 @@ def test_the_stages_run_in_order_and_the_validation_written_is_the_datasets(data
     found = json.loads((tmp_path / "validation.json").read_text())
     assert found["images"] == 32 and found["classes"] == 2
     assert (tmp_path / "curve_summary.json").exists()
+
+
+def test_the_validation_gate_finds_near_duplicates_as_the_split_does(tmp_path):
+    # Look-alikes that hashes alone would tie together: with every candidate accepted (a split made
+    # with near_threshold 0), they are label conflicts and the gate stops the run before training.
+    data = write_images(tmp_path / "data", lookalike_images(per_kind=8))
+    with pytest.raises(ValidationFailed, match=r"\d+ label_conflict"):
+        run_curve(data, config=CONFIG, out=tmp_path / "run", prepare_options={"near_threshold": 0.0})
+    assert json.loads((tmp_path / "run" / "validation.json").read_text())["passed"] is False
+    (tmp_path / "default").mkdir()
+    gate = validation_gate(RunFolder(tmp_path / "default"), "error", lambda _: None)
+    gate(scan(data, jobs=1), None)  # verified at the default threshold: nothing stops it
 
 
 def outcome_with(labels, *, error_rate=0.115, helps=False, split="split-fp"):

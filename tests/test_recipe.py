@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,14 @@ def write(tmp_path: Path, text: str) -> Path:
         ('[data]\npath = "x"\n[curve]\nthreads = 1.5\n', r"curve.threads = 1.5 must be a whole number"),
         ("[split]\nseed = 1\n", r"data.path is required"),
         (
+            '[data]\npath = "x"\n[split]\nnear_threshold = 2.0\n',
+            r"\[split\] near_threshold=2.0 must be between 0 and 1",
+        ),
+        (
+            '[data]\npath = "x"\n[split]\nnear_radius = 0.5\n',
+            r"split.near_radius = 0.5 must be a whole number",
+        ),
+        (
             '[data]\npath = "x"\n[labels]\nrun = true\nfolds = 1\n',
             r"\[labels\] folds=1 must be a whole number",
         ),
@@ -50,6 +59,13 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_bad_recipes_are_errors_naming_the_key(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         load_recipe(write(tmp_path, text))
+
+
+def test_near_duplicate_settings_reach_the_split(tmp_path: Path) -> None:
+    recipe = load_recipe(
+        write(tmp_path, '[data]\npath = "data"\n[split]\nnear_radius = 8\nnear_threshold = 0.95\n')
+    )
+    assert (recipe.prepare_options["near_radius"], recipe.prepare_options["near_threshold"]) == (8, 0.95)
 
 
 def test_relative_paths_are_relative_to_the_recipe(tmp_path: Path) -> None:
@@ -81,7 +97,8 @@ def test_run_executes_a_recipe_and_resumes_it(tmp_path: Path) -> None:
         stripes(tmp_path / "data" / "horizontal" / f"{i:02d}.png", vertical=False, seed=100 + i)
     path = write(
         tmp_path,
-        '[data]\npath = "data"\n[train]\nsize = 16\nepochs = 2\nbatch_size = 16\nlr = 0.005\n'
+        '[data]\npath = "data"\n[split]\nnear_threshold = 0.95\n'
+        "[train]\nsize = 16\nepochs = 2\nbatch_size = 16\nlr = 0.005\n"
         "[curve]\nfractions = [0.25, 0.5, 1.0]\nseeds = 1\n"
         '[output]\nfolder = "out"\nreport = ["html", "md"]\n',
     )
@@ -89,6 +106,7 @@ def test_run_executes_a_recipe_and_resumes_it(tmp_path: Path) -> None:
     assert first.exit_code == 0, first.output
     assert first.output.strip().splitlines()[-1] == f"report: {tmp_path / 'out' / 'report.html'}"
     assert (tmp_path / "out" / "report.md").is_file()
+    assert json.loads((tmp_path / "out" / "split.csv.json").read_text())["near_threshold"] == 0.95
     again = CliRunner().invoke(main, ["run", str(path)])
     assert again.exit_code == 0 and "resuming: 3/3 runs already finished" in again.output
 

@@ -94,9 +94,16 @@ def scan(data: str, output: str | None, as_json: bool, reading: ScanOptions) -> 
 @click.option(
     "--near-radius",
     type=click.IntRange(0, 63),
-    default=5,
+    default=10,
     show_default=True,
-    help="Near duplicates: hash distance in bits, at most.",
+    help="Near-duplicate candidates: pHash distance in bits, at most (each is then verified).",
+)
+@click.option(
+    "--near-threshold",
+    type=click.FloatRange(0, 1),
+    default=0.9,
+    show_default=True,
+    help="Near duplicates: candidates whose thumbnails are at least this similar (0-1).",
 )
 @click.option(
     "--min-class-images",
@@ -125,6 +132,7 @@ def validate(
     min_side: int,
     max_aspect: float,
     near_radius: int,
+    near_threshold: float,
     min_class_images: int,
     imbalance_ratio: float,
     reading: ScanOptions,
@@ -143,6 +151,7 @@ def validate(
         min_side=min_side,
         max_aspect=max_aspect,
         near_radius=near_radius,
+        near_threshold=near_threshold,
         min_class_images=min_class_images,
         imbalance_ratio=imbalance_ratio,
         max_pixels=reading.pixel_limit,
@@ -201,9 +210,16 @@ def validate(
 @click.option(
     "--near-radius",
     type=click.IntRange(0, 63),
-    default=5,
+    default=10,
     show_default=True,
-    help="Near duplicates, kept on one side: hash distance in bits, at most.",
+    help="Near-duplicate candidates: pHash distance in bits, at most (each is then verified).",
+)
+@click.option(
+    "--near-threshold",
+    type=click.FloatRange(0, 1),
+    default=0.9,
+    show_default=True,
+    help="Near duplicates, kept on one side: candidates whose thumbnails are at least this similar.",
 )
 @click.option(
     "--output",
@@ -221,6 +237,7 @@ def split(
     valid_pct: float,
     seed: int,
     near_radius: int,
+    near_threshold: float,
     output: str,
     as_json: bool,
     reading: ScanOptions,
@@ -236,7 +253,8 @@ def split(
     from datasize.dataset.splits import check_split_options, sidecar_path, write_split
     from datasize.dataset.splits import split as split_api
 
-    check_split_options(method=method, valid_pct=valid_pct, seed=seed, near_radius=near_radius)
+    near = {"near_radius": near_radius, "near_threshold": near_threshold}
+    check_split_options(method=method, valid_pct=valid_pct, seed=seed, **near)
     if reading.group_col:
         if not reading.labels:
             raise ValueError("--group-col names a column of the --labels CSV; give --labels as well")
@@ -245,7 +263,7 @@ def split(
         method = SplitMethod.GROUP
     with progress_bar("probing images", quiet=reading.quiet or as_json) as progress:
         manifest = scan_api(data, max_pixels=reading.pixel_limit, progress=progress, **reading.scan_kwargs())
-    result = split_api(manifest, method=method, valid_pct=valid_pct, seed=seed, near_radius=near_radius)
+    result = split_api(manifest, method=method, valid_pct=valid_pct, seed=seed, **near)
     write_split(result, output)
     if as_json:
         click.echo(json.dumps(result.info, indent=2, sort_keys=True, ensure_ascii=False))

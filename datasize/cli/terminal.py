@@ -135,7 +135,9 @@ def split_lines(info: dict[str, Any], *, show: int = 30) -> list[tuple[str, str]
 
 def _duplicate_line(info: dict[str, Any]) -> str:
     found = info["duplicate_groups"]
-    radius = f"exact and near copies within {info['near_radius']} bits"
+    radius = f"exact and near copies: pHash within {info['near_radius']} bits"
+    if "near_threshold" in info:  # older split records (hashes only) lack it
+        radius += f", verified at similarity {info['near_threshold']:g}"
     if not found:
         return f"duplicates: none found ({radius})"
     what = f"duplicates: {found} groups, {info['duplicate_images']} images ({radius})"

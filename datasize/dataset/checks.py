@@ -18,6 +18,7 @@ import pandas as pd
 
 from datasize.dataset.duplicates import DEFAULT_NEAR_RADIUS, duplicate_groups
 from datasize.dataset.probe import DEFAULT_MAX_PIXELS, EXTENSION_FORMATS, MODE_REASONS, PLAIN_MODES
+from datasize.dataset.thumbnails import DEFAULT_NEAR_THRESHOLD
 from datasize.vocab import Check, Severity
 
 FINDING_COLUMNS = ["check", "severity", "path", "label", "detail", "related"]
@@ -33,7 +34,8 @@ class CheckConfig:
     large_factor: float = 8.0  # too large: the longer side this many times over the median's
     max_aspect: float = 4.0  # extreme aspect: the long side over the short side above this
     max_pixels: int = DEFAULT_MAX_PIXELS  # decompression bombs: refused before decoding
-    near_radius: int = DEFAULT_NEAR_RADIUS  # near duplicates: pHash distance in bits, at most
+    near_radius: int = DEFAULT_NEAR_RADIUS  # near-duplicate candidates: pHash distance in bits, at most
+    near_threshold: float = DEFAULT_NEAR_THRESHOLD  # ...verified when their thumbnails are this similar
     min_class_images: int = 10  # a class with fewer readable images is too small
     imbalance_ratio: float = 5.0  # a class this many times rarer than the largest is imbalanced
 
@@ -44,6 +46,8 @@ class CheckConfig:
                 raise ValueError(f"{name}={getattr(self, name)} must be positive")
         if not 0 <= self.near_radius <= 63:
             raise ValueError(f"near_radius={self.near_radius} must be between 0 and 63 bits")
+        if not 0 <= self.near_threshold <= 1:
+            raise ValueError(f"near_threshold={self.near_threshold} must be between 0 and 1")
         if self.min_class_images < 0:
             raise ValueError(f"min_class_images={self.min_class_images} must be 0 or more")
 
@@ -157,10 +161,12 @@ def _size_findings(ok: pd.DataFrame, config: CheckConfig) -> list[dict]:
 
 
 def with_duplicate_groups(manifest: pd.DataFrame, config: CheckConfig) -> pd.DataFrame:
-    """The manifest with `exact_group` and `near_group` columns ("" when the image is unique)."""
-    groups = duplicate_groups(manifest, radius=config.near_radius)
+    """The manifest with `exact_group`, `near_group` ("" when the image is unique) and `similarity`
+    (to the closest other image of its near group; 0 when it has none) columns."""
+    groups = duplicate_groups(manifest, radius=config.near_radius, threshold=config.near_threshold)
     out = manifest.merge(groups, on="path", how="left")
     out[["exact_group", "near_group"]] = out[["exact_group", "near_group"]].fillna("")
+    out["similarity"] = out["similarity"].fillna(0.0)
     return out
 
 
@@ -179,12 +185,21 @@ def duplicate_findings(grouped: pd.DataFrame) -> list[dict]:
                 and (group["exact_group"] != "").all()
             ):
                 continue  # all exact copies: already reported
-            what = "byte-identical copies" if kind == "exact_group" else "near-identical images"
+            similarity = dict(zip(group["path"], group["similarity"], strict=True))
             for path in paths:
                 others = [p for p in paths if p != path]
-                detail = f"{len(paths)} {what}; also {_brief(others)}"
+                if kind == "exact_group":
+                    detail = f"{len(paths)} byte-identical copies; also {_brief(others)}"
+                else:
+                    detail = f"{len(paths)} near-identical images ({similarity_text(similarity[path])}); "
+                    detail += f"also {_brief(others)}"
                 rows.append(finding(check, path, detail, label=group["label"].iloc[0], related=others))
     return rows
+
+
+def similarity_text(value: float) -> str:
+    """How a finding gives an image's similarity to its closest copy (see `thumbnails`)."""
+    return f"similarity {value:.2f}"
 
 
 def _brief(paths: list[str], limit: int = 3) -> str:
@@ -265,7 +280,8 @@ def label_variant_table(manifest: pd.DataFrame) -> pd.DataFrame:
 
 
 def duplicate_group_table(grouped: pd.DataFrame) -> pd.DataFrame:
-    """One row per exact or near duplicate group: how many labels and splits it spans."""
+    """One row per exact or near duplicate group: how many labels and splits it spans, and its members'
+    paths, labels, splits and similarities (each SEP-joined, in path order)."""
     members = grouped[grouped["near_group"] != ""]
     rows = []
     for key, group in members.groupby("near_group", sort=True):
@@ -280,9 +296,10 @@ def duplicate_group_table(grouped: pd.DataFrame) -> pd.DataFrame:
                 "paths": SEP.join(group["path"]),
                 "labels": SEP.join(group["label"]),
                 "splits": SEP.join(group["split"]),
+                "similarities": SEP.join(f"{v:.6f}" for v in group["similarity"]),
             }
         )
-    columns = ["group", "n_images", "n_labels", "n_splits", "paths", "labels", "splits"]
+    columns = ["group", "n_images", "n_labels", "n_splits", "paths", "labels", "splits", "similarities"]
     return pd.DataFrame.from_records(rows, columns=columns).astype(
         {"n_images": "int64", "n_labels": "int64", "n_splits": "int64"}
     )

@@ -2,10 +2,12 @@
 
 The manifest is the table every later stage reads. Columns (in this order):
 path, label, group, split, width, height, mode, format, n_frames, orientation, bytes, sha256,
-phash, dhash, error, error_check. `phash` and `dhash` are 64-bit perceptual hashes
-(hex) for near-duplicate search. `path` is relative to the dataset root, in POSIX form. Text columns
-hold "" for "none". Files that are not images (hidden files, notes, files a label rule does not
-match) are not rows; they are listed in `manifest.attrs["skipped"]` with the reason.
+phash, dhash, thumb, error, error_check. `phash` and `dhash` are 64-bit perceptual hashes (hex)
+that find near-duplicate candidates; `thumb` is the image's 16x16 luma thumbnail (256 bytes as 512
+hex digits) that verifies them (`datasize.dataset.thumbnails`). `path` is relative to the dataset
+root, in POSIX form. Text columns hold "" for "none". Files that are not images (hidden files,
+notes, files a label rule does not match) are not rows; they are listed in
+`manifest.attrs["skipped"]` with the reason.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ MANIFEST_COLUMNS = [
     "sha256",
     "phash",
     "dhash",
+    "thumb",
     "error",
     "error_check",
 ]
@@ -400,6 +403,11 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
     """Read a manifest CSV written by `write_manifest` (or `datasize scan -o`)."""
     table = read_csv_text(path, what="manifest")
     missing = [c for c in MANIFEST_COLUMNS if c not in table.columns]
+    if missing == ["thumb"]:
+        raise ValueError(
+            f"{str(path)!r} was written by an older datasize: it has no thumb column, which near-duplicate "
+            "checks need; scan the dataset again (datasize scan DATA -o MANIFEST)"
+        )
     if missing:
         raise ValueError(f"{str(path)!r} is not a datasize manifest: missing columns {missing}")
     table[INT_COLUMNS] = table[INT_COLUMNS].astype("int64")

@@ -1,6 +1,7 @@
 """Probe one image file: facts for the manifest, read once, decoded at most once, never modified.
 
-Runs inside worker processes, so it imports only Pillow and numpy and returns plain dicts.
+Runs inside worker processes, so it imports only Pillow, numpy and `thumbnails` (which imports only
+those two) and returns plain dicts.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from datasize.dataset.thumbnails import thumbnail
 from datasize.vocab import Check
 
 # Pillow's own default limit (about 89 megapixels); anything larger is refused before decoding.
@@ -92,8 +94,8 @@ class ProbeOptions:
 
 def perceptual_hash(image: Image.Image) -> int:
     """64-bit DCT perceptual hash (pHash) of an image: robust to re-encoding, resizing, small edits."""
-    gray = image.convert("L").resize((_DCT_SIZE, _DCT_SIZE), Image.Resampling.BILINEAR)
-    pixels = np.asarray(gray, dtype=np.float64)
+    gray = image if image.mode == "L" else image.convert("L")
+    pixels = np.asarray(gray.resize((_DCT_SIZE, _DCT_SIZE), Image.Resampling.BILINEAR), dtype=np.float64)
     coeffs = (_DCT @ pixels @ _DCT.T)[:HASH_SIZE, :HASH_SIZE].ravel()
     median = np.median(coeffs[1:])  # the DC term says only "how bright", so leave it out
     bits = coeffs > median
@@ -102,8 +104,8 @@ def perceptual_hash(image: Image.Image) -> int:
 
 def difference_hash(image: Image.Image) -> int:
     """64-bit difference hash (dHash): signs of horizontal gradients on a 9x8 thumbnail."""
-    gray = image.convert("L").resize((HASH_SIZE + 1, HASH_SIZE), Image.Resampling.BILINEAR)
-    pixels = np.asarray(gray, dtype=np.int16)
+    gray = image if image.mode == "L" else image.convert("L")
+    pixels = np.asarray(gray.resize((HASH_SIZE + 1, HASH_SIZE), Image.Resampling.BILINEAR), dtype=np.int16)
     bits = pixels[:, 1:] > pixels[:, :-1]
     return int(np.packbits(bits.ravel()).view(">u8")[0])
 
@@ -121,6 +123,7 @@ def _empty_record(rel: str) -> dict:
         "sha256": "",
         "phash": "",
         "dhash": "",
+        "thumb": "",
         "error": "",
         "error_check": "",
     }
@@ -303,8 +306,10 @@ def _inspect_open_image(record: dict, image: Image.Image, data_tail: bytes, opti
     except Exception as exc:
         return _fail(record, Check.TRUNCATED, f"image data is truncated or corrupt: {exc}")
     try:
-        record["phash"] = f"{perceptual_hash(image):016x}"
-        record["dhash"] = f"{difference_hash(image):016x}"
+        gray = image if image.mode == "L" else image.convert("L")  # one conversion for all three
+        record["phash"] = f"{perceptual_hash(gray):016x}"
+        record["dhash"] = f"{difference_hash(gray):016x}"
+        record["thumb"] = thumbnail(gray).hex()  # for verifying near duplicates (`thumbnails`)
     except Exception as exc:  # decoded, but its pixel mode cannot become gray or RGB (LAB, say)
         return _fail(record, Check.UNREADABLE, f"mode {image.mode} cannot be converted to gray or RGB: {exc}")
     return record

@@ -16,8 +16,10 @@ Methods (`SplitMethod`):
 - ``given``: the dataset's own split (top-level train/ and valid/ folders, or a split column in a labels
   CSV) is kept as it is; the default whenever the manifest carries one.
 
-Duplicates. Exact and near copies (pHash and dHash within `near_radius` bits, see `duplicates`) form
-one unit that goes to one side, so the validation set never holds a copy of a training image. With
+Duplicates. Exact and near copies form one unit that goes to one side, so the validation set never
+holds a copy of a training image. Near copies are the pairs `duplicates.duplicate_groups` verifies
+(candidates within `near_radius` bits of pHash, thumbnails at least `near_threshold` similar), the
+same pairs `validate` reports, so look-alikes that are distinct images do not shape the split. With
 user groups, the units are the connected union of both. With ``hash``, a unit goes to valid only when the
 hash of every member says valid ("train wins"). Adding a copy of an existing image can then move that
 image's group from valid to train, but never from train to valid, so an image that a past model trained
@@ -55,11 +57,23 @@ import pandas as pd
 from datasize.dataset import draws
 from datasize.dataset.checks import CheckConfig, with_duplicate_groups
 from datasize.dataset.duplicates import DEFAULT_NEAR_RADIUS
+from datasize.dataset.thumbnails import DEFAULT_NEAR_THRESHOLD
 from datasize.io import read_csv_text, write_csv_atomic, write_text_atomic
 from datasize.vocab import Split, SplitMethod
 
 SPLIT_COLUMNS = ["path", "label", "split"]  # then "group" for the group method
-MANIFEST_COLUMNS_USED = ["path", "label", "split", "error", "sha256", "phash", "dhash"]
+MANIFEST_COLUMNS_USED = [
+    "path",
+    "label",
+    "split",
+    "error",
+    "width",
+    "height",
+    "sha256",
+    "phash",
+    "dhash",
+    "thumb",
+]
 SIDES = frozenset(str(side) for side in Split)
 
 
@@ -89,6 +103,7 @@ def check_split_options(
     valid_pct: float = 0.2,
     seed: int = 42,
     near_radius: int = DEFAULT_NEAR_RADIUS,
+    near_threshold: float = DEFAULT_NEAR_THRESHOLD,
 ) -> SplitMethod | None:
     """Check the arguments of `split` before any work (the CLI calls it before scanning).
 
@@ -110,7 +125,7 @@ def check_split_options(
         )
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**64:
         raise ValueError(f"seed={seed!r} must be an integer from 0 to 2**64 - 1")
-    CheckConfig(near_radius=near_radius)  # raises for a radius outside 0..63 bits
+    CheckConfig(near_radius=near_radius, near_threshold=near_threshold)  # raises outside their ranges
     return method
 
 
@@ -123,6 +138,7 @@ def split(
     group_col: str | None = None,
     keep_duplicates_together: bool = True,
     near_radius: int = DEFAULT_NEAR_RADIUS,
+    near_threshold: float = DEFAULT_NEAR_THRESHOLD,
 ) -> SplitResult:
     """Split the readable images of a manifest into train and valid, reproducibly.
 
@@ -136,11 +152,13 @@ def split(
             which `scan(labels=..., group_col=...)` fills).
         keep_duplicates_together: put exact and near copies on one side (the default). When False,
             copies that straddle the split are only counted and reported.
-        near_radius: near duplicates differ in at most this many bits of pHash and of dHash.
+        near_radius: near-duplicate candidates differ in at most this many bits of pHash (and 16 of dHash).
+        near_threshold: candidates are near duplicates when their thumbnails are at least this similar
+            (0..1, see `datasize.dataset.thumbnails`).
 
     Returns:
         A `SplitResult`. Its ``info`` holds method, seed, valid_pct, n_images, n_train, n_valid,
-        valid_share, counts (per label: train and valid), group_col, n_groups, near_radius,
+        valid_share, counts (per label: train and valid), group_col, n_groups, near_radius, near_threshold,
         duplicates_kept_together, duplicate_groups, duplicate_images, duplicate_groups_kept_together,
         duplicate_groups_straddling, excluded_unreadable, fingerprint, warnings and notes. For ``given``,
         seed and valid_pct are None.
@@ -153,14 +171,16 @@ def split(
         >>> result = split(scan("data/sample/digits"), valid_pct=0.2, seed=42)  # doctest: +SKIP
         >>> write_split(result, "split.csv")  # doctest: +SKIP
     """
-    requested = check_split_options(method=method, valid_pct=valid_pct, seed=seed, near_radius=near_radius)
+    requested = check_split_options(
+        method=method, valid_pct=valid_pct, seed=seed, near_radius=near_radius, near_threshold=near_threshold
+    )
     if group_col is not None and requested is not SplitMethod.GROUP:
         shown = "None (automatic)" if requested is None else repr(requested.value)
         raise ValueError(f"group_col={group_col!r} only applies to method='group', not method={shown}")
     _check_columns(manifest, group_col)
     rows, excluded = _readable_rows(manifest)
     chosen, notes = _resolve_method(requested, rows)
-    duplicates = _duplicate_keys(rows, near_radius)
+    duplicates = _duplicate_keys(rows, CheckConfig(near_radius=near_radius, near_threshold=near_threshold))
     groups = _group_values(manifest, rows, group_col) if chosen is SplitMethod.GROUP else None
     if chosen is SplitMethod.GIVEN:
         in_valid = (rows["split"] == Split.VALID).to_numpy()
@@ -185,7 +205,7 @@ def split(
         n_groups=int(groups[groups != ""].nunique()) if groups is not None else None,
         duplicates=duplicates,
         kept_together=keep_duplicates_together and chosen is not SplitMethod.GIVEN,
-        near_radius=near_radius,
+        near=(near_radius, near_threshold),
         excluded=excluded,
         notes=notes,
     )
@@ -242,9 +262,9 @@ def _resolve_method(requested: SplitMethod | None, rows: pd.DataFrame) -> tuple[
     return requested, []
 
 
-def _duplicate_keys(rows: pd.DataFrame, near_radius: int) -> pd.Series:
+def _duplicate_keys(rows: pd.DataFrame, config: CheckConfig) -> pd.Series:
     """Each row's duplicate group (its first path; "" when unique); near groups include exact copies."""
-    grouped = with_duplicate_groups(rows, CheckConfig(near_radius=near_radius))
+    grouped = with_duplicate_groups(rows, config)
     return grouped["near_group"].reset_index(drop=True)
 
 
@@ -328,7 +348,7 @@ def _info(
     n_groups: int | None,
     duplicates: pd.Series,
     kept_together: bool,
-    near_radius: int,
+    near: tuple[int, float],
     excluded: int,
     notes: list[str],
 ) -> dict[str, Any]:
@@ -347,7 +367,8 @@ def _info(
         "counts": counts,
         "group_col": group_col,
         "n_groups": n_groups,
-        "near_radius": int(near_radius),
+        "near_radius": int(near[0]),
+        "near_threshold": float(near[1]),
         "duplicates_kept_together": bool(kept_together),
         "duplicate_groups": dup_groups,
         "duplicate_images": dup_images,

@@ -35,7 +35,7 @@ class LabelsConfig:
     # Model, epochs (passes over each fold's training set, as `train`), batch size...; its seed draws
     # the folds and seeds every fold's training. Its lr is replaced by `lr`.
     train: TrainConfig = field(default_factory=TrainConfig)
-    near_radius: int = DEFAULT_NEAR_RADIUS  # near copies (pHash and dHash within this many bits) share a fold
+    near_radius: int = DEFAULT_NEAR_RADIUS  # verified near copies (pHash candidates within this) share a fold
 
     def __post_init__(self) -> None:
         if isinstance(self.folds, bool) or not isinstance(self.folds, int) or self.folds < 2:

@@ -9,8 +9,10 @@ from typing import Any
 
 import pandas as pd
 
+from datasize.dataset.duplicates import DEFAULT_NEAR_RADIUS
 from datasize.dataset.manifest import Progress, scan
 from datasize.dataset.splits import SplitResult, read_split, split
+from datasize.dataset.thumbnails import DEFAULT_NEAR_THRESHOLD
 from datasize.training.batches import TrainData, train_data
 from datasize.training.cache import ImageCache, Resize, build_cache, manifest_fingerprint
 
@@ -55,6 +57,8 @@ def prepare(
     valid_pct: float = 0.2,
     split_seed: int = 42,
     split_method: str | None = None,
+    near_radius: int = DEFAULT_NEAR_RADIUS,
+    near_threshold: float = DEFAULT_NEAR_THRESHOLD,
     size: int | None = None,
     resize: Resize | str = Resize.SQUISH,
     cache_dir: str | os.PathLike | None = None,
@@ -69,8 +73,9 @@ def prepare(
     Args:
         data: the dataset folder (see `scan`; `scan_options` pass through).
         split_file: a split written by `datasize split`; its fingerprint is checked.
-        valid_pct, split_seed, split_method: how to split when no `split_file` is given (a split the
-            dataset itself gives, train/ and valid/ folders or a split column, is kept).
+        valid_pct, split_seed, split_method, near_radius, near_threshold: how to split when no
+            `split_file` is given (a split the dataset itself gives, train/ and valid/ folders or a
+            split column, is kept); see `datasize.split`.
         size, resize, cache_dir: see `build_cache`.
         check: called with the manifest and the split file (None without one) once the dataset is
             scanned, before anything is split or decoded: the pipeline validates there, and may stop.
@@ -87,7 +92,14 @@ def prepare(
             )
     if check is not None:
         check(manifest, given)
-    fixed = given or split(manifest, method=split_method, valid_pct=valid_pct, seed=split_seed)
+    fixed = given or split(
+        manifest,
+        method=split_method,
+        valid_pct=valid_pct,
+        seed=split_seed,
+        near_radius=near_radius,
+        near_threshold=near_threshold,
+    )
     cache = build_cache(
         manifest,
         root=data,

@@ -27,6 +27,7 @@ def test_folder_tree_gives_one_row_per_image_with_labels_from_folder_names(folde
     assert set(manifest["width"]) == {32} and set(manifest["mode"]) == {"RGB"}
     assert manifest["sha256"].str.fullmatch(r"[0-9a-f]{64}").all()
     assert manifest["phash"].str.fullmatch(r"[0-9a-f]{16}").all()
+    assert manifest["thumb"].str.fullmatch(r"[0-9a-f]{512}").all()
 
 
 def test_manifest_is_sorted_by_path_and_the_same_in_parallel_and_in_process(folder_dataset: Path) -> None:
@@ -212,6 +213,12 @@ def test_a_missing_dataset_folder_is_a_file_not_found_error(tmp_path: Path) -> N
 )
 def test_safe_relative_path_normalises_harmless_paths(tmp_path: Path, raw: str, expected: str) -> None:
     assert safe_relative_path(raw, tmp_path) == expected
+
+
+def test_a_manifest_without_thumbnails_asks_for_a_new_scan(folder_dataset: Path, tmp_path: Path) -> None:
+    scan(folder_dataset).drop(columns="thumb").to_csv(tmp_path / "old.csv", index=False)
+    with pytest.raises(ValueError, match=r"older datasize: it has no thumb column.*scan the dataset again"):
+        read_manifest(tmp_path / "old.csv")
 
 
 def test_manifest_round_trips_through_csv(folder_dataset: Path, tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from datasize.cli import main
 from datasize.dataset.manifest import scan
 from datasize.dataset.splits import SeededSplit, SplitResult, fingerprint, read_split, split, write_split
 from datasize.vocab import SplitMethod
+from tests.conftest import lookalike_images, write_images
 
 PETS = {"cat": 12, "dog": 9, "emu": 1, "fox": 17, "gnu": 5}  # 44 images; emu has one
 
@@ -191,6 +192,26 @@ def test_exact_and_near_copies_land_on_one_side(copies: pd.DataFrame, method: st
         assert result.info["duplicate_groups_straddling"] == 0
 
 
+def test_verified_copies_stay_together_and_distinct_look_alikes_are_not_grouped(tmp_path: Path) -> None:
+    images = lookalike_images(per_kind=10)
+    images["glyph_3/03_resized.jpg"] = images["glyph_3/03.png"].resize((34, 34), Image.Resampling.BICUBIC)
+    images["square/05_smaller.png"] = images["square/05.png"].resize((40, 40), Image.Resampling.BILINEAR)
+    manifest = scan(write_images(tmp_path, images), jobs=1)
+    for seed in range(6):
+        result = split(manifest, valid_pct=0.3, seed=seed)
+        side = sides(result)
+        assert side["glyph_3/03.png"] == side["glyph_3/03_resized.jpg"], seed
+        assert side["square/05.png"] == side["square/05_smaller.png"], seed
+        assert (result.info["duplicate_groups"], result.info["duplicate_images"]) == (2, 4)
+    # The hash candidates alone would tie dozens of distinct look-alikes into units.
+    assert split(manifest, near_threshold=0.0).info["duplicate_images"] > 20
+
+
+def test_the_record_says_which_near_duplicates_were_kept_together(copies: pd.DataFrame) -> None:
+    info = split(copies, near_radius=8, near_threshold=0.95).info
+    assert (info["near_radius"], info["near_threshold"]) == (8, 0.95)
+
+
 def test_copies_go_to_valid_together_too(copies: pd.DataFrame) -> None:
     in_valid = {sides(split(copies, method="random", valid_pct=0.3, seed=s))["dog/00.png"] for s in range(20)}
     assert in_valid == {"train", "valid"}
@@ -277,6 +298,7 @@ def test_groups_too_large_for_the_share_are_an_error(patients: pd.DataFrame) -> 
         ({"seed": -1}, r"seed=-1 must be an integer from 0 to 2\*\*64 - 1"),
         ({"seed": 1.5}, r"seed=1.5 must be an integer"),
         ({"near_radius": 64}, r"near_radius=64 must be between 0 and 63 bits"),
+        ({"near_threshold": 1.2}, r"near_threshold=1.2 must be between 0 and 1"),
         ({"method": "given"}, r"method='given' needs a given split"),
     ],
 )
@@ -607,6 +629,16 @@ def test_cli_bad_values_exit_2_with_one_line(tmp_path: Path, args: list[str], me
     assert result.stderr.splitlines() == [result.stderr.strip()]
     assert result.stderr.startswith(message)
     assert not (tmp_path / "s.csv").exists()
+
+
+def test_cli_near_threshold_reaches_the_split_and_its_record(tmp_path: Path) -> None:
+    root = write_tree(tmp_path / "data", pet_files(PETS))
+    out = tmp_path / "split.csv"
+    args = ["split", str(root), "--near-threshold", "0.95", "--near-radius", "6", "-o", str(out), "-j", "1"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert (read_split(out).info["near_radius"], read_split(out).info["near_threshold"]) == (6, 0.95)
+    assert "pHash within 6 bits, verified at similarity 0.95" in result.output
 
 
 def test_split_method_vocabulary_is_the_cli_choice() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import struct
 import zlib
@@ -231,14 +232,16 @@ def test_re_encoded_copies_are_near_duplicates(folder_dataset: Path) -> None:
     (folder_dataset / "dog" / "copy.jpg").write_bytes(encode(smaller, "JPEG", quality=80))
     hit = found(validate(folder_dataset), "near_duplicate")
     assert sorted(hit["path"]) == ["dog/copy.jpg", "dog/orig.png"]
+    assert re.search(r"2 near-identical images \(similarity (0\.9\d|1\.00)\)", hit["detail"].iloc[0])
 
 
-def test_the_near_duplicate_radius_is_configurable(folder_dataset: Path) -> None:
+def test_the_near_duplicate_radius_and_threshold_are_configurable(folder_dataset: Path) -> None:
     original = Image.fromarray(image_array(910, (96, 96)))
     (folder_dataset / "dog" / "orig.png").write_bytes(encode(original, "PNG"))
     (folder_dataset / "dog" / "copy.jpg").write_bytes(encode(original, "JPEG", quality=30))
     assert found(validate(folder_dataset, config=CheckConfig(near_radius=0)), "near_duplicate").empty
     assert not found(validate(folder_dataset, config=CheckConfig(near_radius=8)), "near_duplicate").empty
+    assert found(validate(folder_dataset, config=CheckConfig(near_threshold=0.999)), "near_duplicate").empty
 
 
 def test_one_image_under_two_labels_is_a_conflict(folder_dataset: Path) -> None:
@@ -247,7 +250,9 @@ def test_one_image_under_two_labels_is_a_conflict(folder_dataset: Path) -> None:
     hit = found(findings, "label_conflict")
     assert sorted(hit["path"]) == ["cat/05.png", "dog/cat_in_dog.png"]
     assert set(hit["severity"]) == {"error"}
-    assert "'cat'" in hit.set_index("path").loc["dog/cat_in_dog.png", "detail"]
+    assert hit.set_index("path").loc["dog/cat_in_dog.png", "detail"] == (
+        "the same image is labelled 'cat' at cat/05.png (similarity 1.00)"
+    )
     assert found(findings, "exact_duplicate").empty
 
 
@@ -344,6 +349,7 @@ def test_passed_depends_on_the_fail_on_severity(folder_dataset: Path, fail_on: s
     ("kwargs", "message"),
     [
         ({"near_radius": 64}, "near_radius=64"),
+        ({"near_threshold": 2}, "near_threshold=2 must be between 0 and 1"),
         ({"max_aspect": 0}, "max_aspect=0 must be positive"),
         ({"min_class_images": -1}, "min_class_images=-1"),
     ],
