@@ -4,6 +4,7 @@ what the tool says matches what its numbers say. One test per mistake a user mad
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -68,16 +69,18 @@ def test_validate_refuses_a_split_of_another_dataset(tmp_path: Path) -> None:
 
 
 def test_run_stops_before_training_on_a_dataset_that_fails_validation(tmp_path: Path) -> None:
-    path = recipe(
-        tmp_path,
-        f'[data]\npath = "{SAMPLE / "digits_given"}"\n[train]\nepochs = 1\n[output]\nfolder = "out"\n',
-    )
+    # The given split of the digits sample with one training image copied into the validation folder.
+    data = tmp_path / "digits_given"
+    shutil.copytree(SAMPLE / "digits_given", data)
+    leaked = sorted((data / "train" / "3").iterdir())[0]
+    shutil.copy(leaked, data / "valid" / "3" / "leak.png")
+    path = recipe(tmp_path, f'[data]\npath = "{data}"\n[train]\nepochs = 1\n[output]\nfolder = "out"\n')
     code, out = run("run", path)
     assert code == 1
-    assert "[validation: FAILED 1797 images, 10 classes: 25 errors" in out
-    assert "Error: validation failed, so the measurement would be wrong: 25 split_leakage" in out
+    assert "[validation: FAILED 1798 images, 10 classes: 2 errors" in out
+    assert "Error: validation failed, so the measurement would be wrong: 2 split_leakage" in out
     assert not (tmp_path / "out" / "runs").exists()  # nothing trained
-    assert json.loads((tmp_path / "out" / "validation.json").read_text())["counts"]["error"] == 25
+    assert json.loads((tmp_path / "out" / "validation.json").read_text())["counts"]["error"] == 2
 
 
 def test_a_curve_can_measure_anyway_when_the_user_says_so(tmp_path: Path, monkeypatch) -> None:

@@ -124,12 +124,14 @@ def similarities(
     (np.float64(1.0), False)
     """
     rule = rule or NearRule()
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    if not len(pairs):  # also no thumbnails at all: a dataset without a readable image
+        return np.zeros(0, dtype=np.float64)
     levels = np.asarray(thumbs, dtype=np.float32)
     mean = levels.mean(axis=(1, 2))
     centred = levels - mean[:, None, None]
     std = centred.std(axis=(1, 2))
     coarse = _block_means(centred)
-    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     sizes = np.asarray(sizes).reshape(-1, 2)
     out = np.zeros(len(pairs), dtype=np.float64)
     for start in range(0, len(pairs), _CHUNK):

@@ -251,3 +251,9 @@ def test_with_duplicate_groups_gives_each_member_its_best_similarity(planted) ->
     assert grouped.loc[original, "near_group"] == grouped.loc[copy, "near_group"] == original
     assert grouped.loc[copy, "similarity"] == 1.0  # the same luma: identical thumbnails
     assert grouped.loc["glyph_0/00.png", "similarity"] == 0.0
+
+
+def test_no_thumbnails_and_no_candidates_give_no_similarities() -> None:
+    # A dataset without a readable image has no thumbnail to compare (validate then says no_images).
+    none = similarities(np.zeros((0, 16, 16), np.uint8), np.zeros((0, 2)), np.zeros((0, 2), np.int64))
+    assert none.shape == (0,)
