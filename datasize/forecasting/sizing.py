@@ -61,6 +61,7 @@ from datasize.forecasting.estimates import (
     Reach,
     horizon,
     images_needed,
+    midway,
     monotonicity_guard,
     refits_plateau,
 )
@@ -172,6 +173,8 @@ def forecast(
         for m in HORIZONS
         if m <= guard.max_multiple
     )
+    if math.isfinite(tested.chosen_error) and not tested.beats_baseline and fit.family == tested.chosen:
+        horizons = _midway(curve, tested, horizons, n_boot=n_boot, interval=interval, rng=rng)
     # each refit bends away from its curve by a drift per doubling beyond the current size: the
     # family's own error, as the backtest measured it (the same draws for the gain and the target)
     drifts = MISFIT_SCALE * misfit * rng.standard_normal(len(fits))
@@ -224,6 +227,26 @@ def _fit_chosen(curve: Curve, tested: Backtest) -> FitResult:
         if fit is not None:
             return fit
     return fit_family(CurveFamily.LAST1, curve.n, curve.mean)
+
+
+def _midway(
+    curve: Curve,
+    tested: Backtest,
+    fitted: tuple[Horizon, ...],
+    *,
+    n_boot: int,
+    interval: tuple[float, float],
+    rng: np.random.Generator,
+) -> tuple[Horizon, ...]:
+    """The horizons when the fitted curve failed its self-check: midway between it and the last
+    measured point (refitted to the same seed-resampled curves, with its own backtest error)."""
+    flat = fit_family(CurveFamily.LAST1, curve.n, curve.mean)
+    flats = bootstrap_fits(curve, flat, n_boot=n_boot, rng=rng) or [flat]
+    misfit = tested.misfit(CurveFamily.LAST1)
+    return tuple(
+        midway(h, horizon(curve, flat, flats, multiple=h.multiple, misfit=misfit, interval=interval, rng=rng))
+        for h in fitted
+    )
 
 
 # --- checks at the door ------------------------------------------------------------------------------
@@ -305,6 +328,9 @@ def _verdict_sentences(f: Forecast) -> list[str]:
         h = f.horizons[0]
         surely = f.plateau.helps
         interval = f"{width}% interval {pct(h.low)}–{pct(h.high)}"
+        if h.midway:
+            between = f"midway between the fitted curve's {pct(h.fitted)} and {pct(h.last)} measured now"
+            interval = f"{between}; {interval}"
         # No cut to claim when the forecast is not below the measured error ("cut from 1.5% to 1.5%",
         # or "to 26.4%" from 26.2% when the fitted curve sits above the last points).
         if not surely and pct(h.expected) == pct(f.error_rate):
@@ -315,7 +341,7 @@ def _verdict_sentences(f: Forecast) -> list[str]:
         elif not surely and h.expected > f.error_rate:
             out.append(
                 f"More images are not expected to lower the error: doubling to {h.n_train:,} images "
-                f"should leave it near {pct(f.error_rate)} (the fitted curve gives {pct(h.expected)} there, "
+                f"should leave it near {pct(f.error_rate)} (the forecast gives {pct(h.expected)} there, "
                 f"{interval}); the curve may have levelled off."
             )
         else:
@@ -325,13 +351,25 @@ def _verdict_sentences(f: Forecast) -> list[str]:
                 f"the error from {pct(f.error_rate)} to about {pct(h.expected)} ({interval})"
                 + ("." if surely else ", but the curve may be levelling off.")
             )
+        if _too_wide(h, f.error_rate):
+            out.append(
+                "That interval is too wide to act on: these runs cannot tell whether doubling halves the "
+                "error or leaves it where it is. More seeds (--seeds) narrow it; or collect a first round "
+                "of images and measure again."
+            )
     if f.images_needed is not None:
         out.append(_needed_sentence(f.images_needed, f.n_train, width, f.error_rate))
-    out.append(_self_check_sentence(f.backtest, f.family))
+    out.append(_self_check_sentence(f.backtest, f.family, needed=f.images_needed is not None))
     if f.excluded_runs:
         left = ", ".join(f"{n} {status}" for status, n in f.excluded_runs.items())
         out.append(f"Runs left out of the fit: {left}.")
     return out
+
+
+def _too_wide(h: Horizon, now: float) -> bool:
+    """An interval that reaches from half today's error (or less) to today's error (or more): it
+    allows both a large gain and none, so no decision can rest on it (e.g. 0%-44% at 20%)."""
+    return h.low <= now / 2 and h.high >= now
 
 
 def _needed_sentence(need: ImagesNeeded, n_now: int, width: int, measured: float = math.nan) -> str:
@@ -367,7 +405,7 @@ def _needed_sentence(need: ImagesNeeded, n_now: int, width: int, measured: float
     )
 
 
-def _self_check_sentence(tested: Backtest, family: CurveFamily) -> str:
+def _self_check_sentence(tested: Backtest, family: CurveFamily, needed: bool = False) -> str:
     if not math.isfinite(tested.chosen_error) or family != tested.chosen:
         return f"Self-check: {family} could not be backtested on these sizes, so it is unchecked."
     said = (
@@ -377,6 +415,7 @@ def _self_check_sentence(tested: Backtest, family: CurveFamily) -> str:
     if tested.beats_baseline:
         return f"{said}, better than the last observed point did ({100 * tested.baseline_error:.1f})."
     return (
-        f"{said}, no better than the last observed point ({100 * tested.baseline_error:.1f}): "
-        "treat the forecast with caution."
+        f"{said}, no better than the last observed point ({100 * tested.baseline_error:.1f}), so the "
+        "forecast is taken midway between the two"
+        + ("; the images needed come from the fitted curve alone: plan in rounds." if needed else ".")
     )

@@ -188,9 +188,12 @@ def _curve_section(summary: dict[str, Any]) -> Section:
             f"{pct(backtest.get('baseline_error'))}."
         )
     for horizon in forecast.get("forecast") or []:
+        basis = ""
+        if horizon.get("basis") == "midway":
+            basis = f"midway between the fitted curve's {pct(horizon['fitted'])} and the last point's; "
         text.append(
             f"At {horizon['multiple']}x the data ({horizon['n_train']:,} images): expected error "
-            f"{pct(horizon['expected'])} (80% interval {pct(horizon['low'])}–{pct(horizon['high'])})."
+            f"{pct(horizon['expected'])} ({basis}80% interval {pct(horizon['low'])}–{pct(horizon['high'])})."
         )
     tables = []
     if not runs.empty:

@@ -114,6 +114,16 @@ def learning_curve_png(summary: dict[str, Any]) -> bytes:
             lows = [means[-1], *[h["low"] for h in horizons]]
             highs = [means[-1], *[h["high"] for h in horizons]]
             ax.fill_between(xs, lows, highs, color=PALETTE[0], alpha=0.15, label="80% interval")
+            if any(h.get("basis") == "midway" for h in horizons):
+                ax.plot(
+                    xs[1:],
+                    [h["expected"] for h in horizons],
+                    "D",
+                    color=PALETTE[3],
+                    markersize=6,
+                    label="forecast: midway to the last point (the fit failed its self-check)",
+                    zorder=4,
+                )
     target = summary.get("config", {}).get("target_error")
     if target:
         ax.axhline(target, color=PALETTE[3], linestyle=":", linewidth=1.5, label=f"target {target:.1%}")

@@ -183,6 +183,40 @@ def test_a_curve_that_stops_falling_is_reported_as_not_beating_the_last_point():
     assert "no better than the last observed point" in result.verdict()
 
 
+def test_a_fit_that_fails_its_self_check_forecasts_midway_to_the_last_point():
+    # The backtest's families, fitted to the falling part, expect the fall to go on; the last point
+    # says it stopped. Neither is trusted alone: the headline is halfway, the interval spans both.
+    result = forecast(exact_runs([0.2, 0.1, 0.05, 0.05, 0.05]), n_boot=FAST)
+    h = result.horizons[0]
+    assert h.midway and h.last == pytest.approx(0.05)
+    assert h.fitted == pytest.approx(float(result.fit.predict(h.n_train)))
+    assert h.expected == pytest.approx((h.fitted + h.last) / 2)
+    assert h.low <= min(h.fitted, h.last) and h.high >= max(h.fitted, h.last)
+    assert f"midway between the fitted curve's {100 * h.fitted:.1f}%" in result.verdict()
+    assert "so the forecast is taken midway between the two." in result.verdict()
+    assert result.to_dict()["forecast"][0]["basis"] == "midway"
+
+
+def test_a_fit_that_passes_its_self_check_is_the_headline():
+    result = forecast(make_runs(steep, seed=1), n_boot=FAST)
+    assert result.backtest.beats_baseline
+    assert not any(h.midway for h in result.horizons)
+    assert result.horizons[0].expected == pytest.approx(float(result.fit.predict(3200)))
+    assert "midway" not in result.verdict()
+    assert result.to_dict()["forecast"][0]["basis"] == "fitted curve"
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "too_wide"), [(0.0, 0.44, True), (0.09, 0.19, False), (0.05, 0.15, False)]
+)
+def test_an_interval_from_half_the_error_to_no_gain_is_called_too_wide_to_act_on(low, high, too_wide):
+    result = forecast(make_runs(steep, seed=1), n_boot=FAST)
+    now = result.error_rate
+    h = replace(result.horizons[0], expected=0.7 * now, low=low * now / 0.2, high=high * now / 0.2)
+    said = replace(result, horizons=(h, *result.horizons[1:])).verdict()
+    assert ("That interval is too wide to act on" in said) is too_wide
+
+
 def test_backtest_table_scores_the_log_law_even_when_it_is_no_candidate():
     result = forecast(make_runs(steep), n_boot=FAST)
     scores = result.backtest.scores.set_index("family")
