@@ -75,7 +75,7 @@ CHECK_INFO: dict[Check, tuple[Severity, str]] = {
     Check.LINK_OUTSIDE_ROOT: (E, "a link points outside the dataset root; not followed"),
     Check.SKIPPED_FILE: (N, "a hidden, system or non-image file was skipped"),
     Check.EXACT_DUPLICATE: (W, "byte-identical copies of one file"),
-    Check.NEAR_DUPLICATE: (W, "visually near-identical images (perceptual hash)"),
+    Check.NEAR_DUPLICATE: (W, "visually near-identical images (hash candidates verified on thumbnails)"),
     Check.LABEL_CONFLICT: (E, "one image (exact or near copy) under two labels"),
     Check.SPLIT_LEAKAGE: (E, "the same image (exact or near copy) in train and validation"),
     Check.NO_IMAGES: (E, "the dataset holds no readable image"),

@@ -250,3 +250,34 @@ def test_a_saved_model_reloads_through_the_public_api(tmp_path: Path) -> None:
     assert code == 0, out
     model, meta = datasize.load_model(tmp_path / "m.pt")
     assert meta["classes"] == ["horizontal", "vertical"] and not model.training
+
+
+def test_a_model_trained_with_your_own_factory_reloads_with_that_factory(tmp_path: Path) -> None:
+    import torch
+    from torch import nn
+
+    import datasize
+
+    def tiny(in_channels: int, n_classes: int) -> nn.Module:
+        return nn.Sequential(nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(16 * in_channels, n_classes))
+
+    prepared = datasize.prepare(stripes_folders(tmp_path / "data", 8), size=16, cache_dir=tmp_path / "c")
+    config = datasize.TrainConfig(epochs=1, lr=1e-2, batch_size=4)
+    result = datasize.fit_one_cycle(prepared.data, config=config, model_factory=tiny)
+    datasize.save_model(result, tmp_path / "mine.pt", cache=prepared.cache)
+    with pytest.raises(ValueError, match=r"load_model\(path, model_factory=the same factory\)"):
+        datasize.load_model(tmp_path / "mine.pt")
+    model, meta = datasize.load_model(tmp_path / "mine.pt", model_factory=tiny)
+    for name, weight in result.model.state_dict().items():
+        assert torch.equal(model.state_dict()[name], weight.cpu())
+
+
+@pytest.mark.parametrize(
+    ("device", "message"),
+    [("mps", "MPS is not available"), ("xla", "is not supported"), ("cuda:7", "asked for, but")],
+)
+def test_a_device_this_machine_lacks_is_refused_before_scanning(tmp_path: Path, device, message) -> None:
+    if device == "mps" and __import__("torch").backends.mps.is_available():
+        pytest.skip("this machine has MPS")
+    code, out = run("train", tmp_path / "not-scanned", "--device", device)
+    assert code == 2 and message in out

@@ -84,7 +84,9 @@ def find_label_issues(
     check_classes(np.array(cache.labels, dtype=object), config.folds)
     fold = _folds(prepared, config)
     labels_folder = LabelsFolder(folder)
-    labels_folder.open(labels_identity(prepared, config))
+    # The LR as used: the same given LR is one configuration whether it came in the config (the CLI's
+    # --lr) or as the argument (the API's); the LR finder's is recorded as found (None), as before.
+    labels_folder.open(labels_identity(prepared, replace(config, lr=lr if lr_source == "given" else None)))
     data = _all_images(prepared)
     specs = [FoldSpec(k, config.folds) for k in range(config.folds)]
     finished = labels_folder.finished_folds()

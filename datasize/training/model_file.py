@@ -17,7 +17,7 @@ from torch import nn
 from datasize.io import write_bytes_atomic
 from datasize.training.cache import ImageCache
 from datasize.training.loop import TrainResult
-from datasize.training.models import make_model
+from datasize.training.models import ModelFactory, make_model
 
 MODEL_FORMAT = "datasize-model-1"
 
@@ -40,8 +40,14 @@ def save_model(result: TrainResult, path: str | os.PathLike, *, cache: ImageCach
     write_bytes_atomic(path, buffer.getvalue())
 
 
-def load_model(path: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]:
-    """A model saved by `save_model` (weights only: no code in the file is ever run), and its metadata."""
+def load_model(
+    path: str | os.PathLike, *, model_factory: ModelFactory | None = None
+) -> tuple[nn.Module, dict[str, Any]]:
+    """A model saved by `save_model` (weights only: no code in the file is ever run), and its metadata.
+
+    A model trained with your own `model_factory` needs the same factory here to be rebuilt
+    (``factory(in_channels, n_classes)``); the file holds its weights, not its code.
+    """
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile) as exc:
@@ -50,6 +56,18 @@ def load_model(path: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]:
     if not isinstance(state, dict) or state.get("format") != MODEL_FORMAT:
         raise ValueError(f"{str(path)!r} is not a datasize model file")
     config = state["config"]
-    model = make_model(config["model"], in_channels=state["channels"], n_classes=len(state["classes"]))
-    model.load_state_dict(state["state_dict"])
+    channels, n_classes = state["channels"], len(state["classes"])
+    if model_factory is not None:
+        model = model_factory(channels, n_classes)
+    else:
+        model = make_model(config["model"], in_channels=channels, n_classes=n_classes)
+    try:
+        model.load_state_dict(state["state_dict"])
+    except RuntimeError as exc:
+        built = "your model_factory's model" if model_factory else f"the built-in {config['model']!r}"
+        raise ValueError(
+            f"{str(path)!r} holds weights that do not fit {built}: a model trained with your own "
+            "model_factory loads with load_model(path, model_factory=the same factory)"
+            f" ({str(exc).strip().splitlines()[0]})"
+        ) from None
     return model.eval(), {k: v for k, v in state.items() if k != "state_dict"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -74,6 +75,15 @@ def test_a_finished_check_is_resumed_without_training(checked, prepared, monkeyp
     again = find_label_issues(prepared, config=CONFIG, lr=LR, folder=checked.folder)
     assert trained == [] and again.resumed == 3
     pd.testing.assert_frame_equal(again.issues, checked.issues)
+
+
+def test_the_same_lr_given_in_the_config_or_as_the_argument_is_one_configuration(
+    checked, prepared, monkeypatch
+) -> None:
+    # The CLI's --lr arrives in the config, the API's as the argument: a folder resumes either way.
+    trained = counting(monkeypatch)
+    again = find_label_issues(prepared, config=replace(CONFIG, lr=LR), lr=LR, folder=checked.folder)
+    assert trained == [] and again.resumed == 3
 
 
 def test_a_half_written_fold_is_trained_again_and_gives_the_same_result(
