@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from datasize.curves.pilot import FIRST_EPOCHS
-from datasize.curves.plan import CurveConfig
+from datasize.curves.plan import DEFAULT_SEED_STOP, CurveConfig
 from datasize.dataset.splits import check_split_options
 from datasize.labels.plan import LabelsConfig
 from datasize.training.loop import TrainConfig
@@ -199,7 +199,8 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
         lambda: TrainConfig(epochs=FIRST_EPOCHS if epochs == "auto" else epochs, **settings),
     )
     plan: dict[str, Any] = {k: tuple(curve[k]) for k in ("fractions", "sizes") if k in curve}
-    plan.update({k: curve[k] for k in ("seeds", "seed_stop", "budget", "target_error") if k in curve})
+    plan.update({k: curve[k] for k in ("seeds", "budget", "target_error") if k in curve})
+    plan["seed_stop"] = curve.get("seed_stop", DEFAULT_SEED_STOP) or None  # 0: every seed
     config = _keyed(
         source,
         "curve",

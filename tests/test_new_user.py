@@ -267,7 +267,7 @@ def test_a_model_trained_with_your_own_factory_reloads_with_that_factory(tmp_pat
     datasize.save_model(result, tmp_path / "mine.pt", cache=prepared.cache)
     with pytest.raises(ValueError, match=r"load_model\(path, model_factory=the same factory\)"):
         datasize.load_model(tmp_path / "mine.pt")
-    model, meta = datasize.load_model(tmp_path / "mine.pt", model_factory=tiny)
+    model, _ = datasize.load_model(tmp_path / "mine.pt", model_factory=tiny)
     for name, weight in result.model.state_dict().items():
         assert torch.equal(model.state_dict()[name], weight.cpu())
 

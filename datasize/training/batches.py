@@ -49,12 +49,16 @@ def pick_device(name: str = "auto") -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise ValueError(f"device {name!r} is not a torch device (use auto, cpu, cuda, cuda:N or mps)") from None
+        raise ValueError(
+            f"device {name!r} is not a torch device (use auto, cpu, cuda, cuda:N or mps)"
+        ) from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {name!r} asked for, but CUDA is not available")
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
         count = torch.cuda.device_count()
-        raise ValueError(f"device {name!r} asked for, but this machine has {count} CUDA device(s): cuda:0-{count - 1}")
+        raise ValueError(
+            f"device {name!r} asked for, but this machine has {count} CUDA device(s): cuda:0-{count - 1}"
+        )
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise ValueError(f"device {name!r} asked for, but Apple's MPS is not available on this machine")
     if device.type not in ("cpu", "cuda", "mps"):
