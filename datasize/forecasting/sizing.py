@@ -354,8 +354,8 @@ def _verdict_sentences(f: Forecast) -> list[str]:
         if _too_wide(h, f.error_rate):
             out.append(
                 "That interval is too wide to act on: these runs cannot tell whether doubling halves the "
-                "error or leaves it where it is. More seeds (--seeds) narrow it; or collect a first round "
-                "of images and measure again."
+                "error or leaves it where it is. A larger validation set (--valid-pct) narrows it; or "
+                "collect a first round of images and measure again."
             )
     if f.images_needed is not None:
         out.append(_needed_sentence(f.images_needed, f.n_train, width, f.error_rate))
@@ -391,6 +391,12 @@ def _needed_sentence(need: ImagesNeeded, n_now: int, width: int, measured: float
     if need.status == Reach.UNREACHABLE:
         return (
             f"{target} is out of reach: even {SEARCH_LIMIT:,}x the current images would likely not get there."
+        )
+    if need.status == Reach.REACHED and math.isfinite(measured) and measured > need.target:
+        # The fitted curves pass below the target at the current size; the runs did not.
+        return (
+            f"The fitted curve is below {target} at the current {n_now:,} images, but {pct(measured)} was "
+            "measured there; more seeds (or a larger validation set) tell whether more images are needed."
         )
     if need.status == Reach.REACHED:
         return f"The current {n_now:,} images already reach {target}."

@@ -316,6 +316,18 @@ def test_a_target_below_the_fitted_floor_is_not_reachable():
 def test_a_target_already_met_is_reached():
     result = forecast(make_runs(steep), n_boot=FAST, target_error=0.2)
     assert result.images_needed.status == Reach.REACHED
+    assert "The current 1,600 images already reach 20.0%." in result.verdict()
+
+
+def test_a_target_the_fit_reaches_but_the_runs_did_not_is_not_called_reached():
+    # As on the digits demo: the fitted curve is below 1% at the current size, 1.1% was measured.
+    result = forecast(make_runs(steep), n_boot=FAST, target_error=0.2)
+    above = replace(result, error_rate=0.21)
+    assert "already reach" not in above.verdict()
+    assert (
+        "The fitted curve is below 20.0% at the current 1,600 images, but 21.0% was measured"
+        in above.verdict()
+    )
 
 
 # --- guard, overfitting, excluded runs --------------------------------------------------------------
