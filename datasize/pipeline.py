@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -271,6 +271,7 @@ def run_labels(
     scheduler: Any = None,
     on_stage: Stage | None = None,
     on_fold: OnFold | None = None,
+    on_pilot: OnPilot | None = None,
 ) -> LabelsOutcome:
     """Prepare the data, fix the LR, train (or resume) every fold and flag the likely label errors.
 
@@ -282,6 +283,7 @@ def run_labels(
         prepare_options: keyword arguments for `prepare`; the decoded images are kept in
             ``<out>/cache`` unless a ``cache_dir`` is given.
         jobs, threads, scheduler: where folds go and how many torch threads each uses.
+        on_pilot: called with (epochs, record) after each pilot run (config.auto_epochs).
     """
     folder = LabelsFolder(out)
     stage = on_stage or (lambda _: None)
@@ -289,9 +291,17 @@ def run_labels(
     stage("scanning and decoding images")
     prepared = prepare(data, **options)
     check_classes(prepared.cache.labels, config.folds)  # before the folder records this configuration
-    folder.open(labels_identity(prepared, config))  # a changed configuration is refused before any work
+    if not config.auto_epochs:  # with a pilot, once it has chosen (the pilot checks its own settings)
+        folder.open(labels_identity(prepared, config))  # a changed configuration is refused before any work
     stage("choosing the learning rate")
     lr, source = _labels_lr(prepared, config, folder)
+    if config.auto_epochs:
+        stage("choosing the training length (a pilot on the split's training set)")
+        pilot = CurveConfig(train=config.train, auto_epochs=True, max_epochs=config.max_epochs)
+        where = {"jobs": jobs, "threads": threads, "scheduler": scheduler, "on_pilot": on_pilot}
+        choice = choose_epochs(prepared, pilot, lr=lr, folder=RunFolder(folder.epochs_dir), **where)
+        stage(f"training for {choice.epochs} epochs: {choice.reason}")
+        config = replace(config, train=replace(config.train, epochs=choice.epochs))
     stage(f"training {config.folds} folds")
     issues = find_label_issues(
         prepared,

@@ -16,8 +16,9 @@ name the key.
     [curve]   fractions, sizes, seeds, seed_stop, budget, target_error, jobs, threads (torch threads
               per run: with jobs, each worker's; runs reproduce bit for bit at the same count)
     [labels]  run (true/false, default false: check every label with `datasize labels` first, in the
-              same run folder, with the [train] model, epochs and lr and the [curve] jobs and
-              threads; the curve's verdict and the report then use it), folds (default 5)
+              same run folder, with the [train] model, epochs (with "auto", its own pilot) and lr
+              and the [curve] jobs and threads; the curve's verdict and the report then use it),
+              folds (default 5)
     [output]  folder, report (a list of "html", "md", "json")
 """
 
@@ -220,7 +221,9 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
     checking = None
     if labels.get("run", False):
         checking = _keyed(
-            source, "labels", lambda: LabelsConfig(folds=labels.get("folds", 5), lr=config.lr, train=training)
+            source,
+            "labels",
+            lambda: LabelsConfig(folds=labels.get("folds", 5), lr=config.lr, train=training, **auto),
         )
     elif "folds" in labels:
         raise ValueError(f"{source}: labels.folds is set but labels.run is not true; add run = true")
@@ -288,6 +291,7 @@ def run_recipe(
             threads=recipe.threads,
             on_stage=on_stage,
             on_fold=on_fold,
+            on_pilot=on_pilot,
         )
     outcome = run_curve(
         recipe.data,

@@ -15,6 +15,7 @@ from datasize.cli.options import (
     api_errors,
     data_options,
     model_options,
+    parse_epochs,
     parse_lr,
     scan_options,
 )
@@ -35,7 +36,20 @@ EXIT_OVER = 1  # --fail-over: the estimated share of wrong labels is above the l
     help="K: each image is predicted by a model trained on the other K-1 folds.",
 )
 @click.option(
-    "--epochs", type=click.IntRange(min=1), default=4, show_default=True, help="Epochs of each fold's model."
+    "--epochs",
+    callback=parse_epochs,
+    default="4",
+    show_default=True,
+    help="Epochs of each fold's model, or 'auto': a pilot on the split's training set doubles them from "
+    "4 while that still pays (as curve's), about 2-3x the time. 4 met the labels benchmark's targets "
+    "(benchmarks/README.md: bench_labels).",
+)
+@click.option(
+    "--max-epochs",
+    type=click.IntRange(min=1),
+    default=32,
+    show_default=True,
+    help="With --epochs auto: the longest the pilot tries.",
 )
 @click.option(
     "--lr",
@@ -87,7 +101,8 @@ EXIT_OVER = 1  # --fail-over: the estimated share of wrong labels is above the l
 def labels(
     data: str,
     folds: int,
-    epochs: int,
+    epochs: int | None,
+    max_epochs: int,
     lr: float | None,
     output: str | None,
     as_json: bool,
@@ -110,11 +125,18 @@ def labels(
     Exit status: 0 (finding suspects is not a failure), 1 with --fail-over when the estimated share of
     wrong labels is above it, 2 for a usage error.
     """
-    from datasize.cli.terminal import run_progress
+    from datasize.cli.terminal import pilot_line, run_progress
+    from datasize.curves.pilot import FIRST_EPOCHS
     from datasize.labels.plan import LabelsConfig
     from datasize.pipeline import run_labels
 
-    config = LabelsConfig(folds=folds, lr=lr, train=training.train_config(epochs=epochs))
+    config = LabelsConfig(
+        folds=folds,
+        lr=lr,
+        train=training.train_config(epochs=epochs or FIRST_EPOCHS),
+        auto_epochs=epochs is None,
+        max_epochs=max_epochs,
+    )
     prepare_options = {
         **preparing.prepare_kwargs(),
         **reading.scan_kwargs(),
@@ -134,6 +156,7 @@ def labels(
                 threads=training.threads,
                 on_stage=lambda text: say(f"[{text}]"),
                 on_fold=on_fold,
+                on_pilot=None if as_json else lambda epochs, record: say(pilot_line(epochs, record)),
             )
     except KeyboardInterrupt:
         click.echo(
@@ -194,7 +217,9 @@ def labels_lines(found: Any, *, show: int) -> list[str]:
     runs = found.fold_runs
     lines = [
         "VERDICT: " + found.verdict(),
-        f"{found.config.folds} folds, {found.config.train.epochs} epochs each at max lr {found.lr:.3g} "
+        f"{found.config.folds} folds, {found.config.train.epochs} epochs each"
+        + (" (the pilot's choice)" if found.config.auto_epochs else "")
+        + f" at max lr {found.lr:.3g} "
         f"({found.lr_source}); held-out error against the given labels {pct(1 - found.agreement)} (per fold "
         f"{pct(runs['error_rate'].min())}–{pct(runs['error_rate'].max())})",
     ]

@@ -7,6 +7,8 @@
     label_issues.csv        the suspected label errors, most likely first (ISSUE_COLUMNS)
     labels_summary.json     the result: noise rates, noise matrix, issues, per class; what the report reads
     labels_lr_find/         the LR finder's files, when the learning rate was 'auto'
+    labels_epochs/pilot/    the pilot's runs and choice, when the epochs were 'auto' (a curve folder's
+                            pilot/ layout, `datasize.curves.folder.RunFolder`)
     cache/                  the decoded images (shared with a learning curve in the same folder)
 
 A learning curve may live in the same folder (`datasize.curves.folder`): no name is shared but
@@ -65,6 +67,11 @@ class LabelsFolder:
     @property
     def lr_dir(self) -> Path:
         return self.path / "labels_lr_find"
+
+    @property
+    def epochs_dir(self) -> Path:
+        """With --epochs auto: the pilot's runs and choice (as a curve folder holds them, in pilot/)."""
+        return self.path / "labels_epochs"
 
     @property
     def cache_dir(self) -> Path:

@@ -36,6 +36,11 @@ class LabelsConfig:
     # the folds and seeds every fold's training. Its lr is replaced by `lr`.
     train: TrainConfig = field(default_factory=TrainConfig)
     near_radius: int = DEFAULT_NEAR_RADIUS  # verified near copies (pHash candidates within this) share a fold
+    # `--epochs auto`: a pilot on the split's training set (the size of a fold's training set at
+    # K = 5) doubles train.epochs up to max_epochs as a curve's does (`datasize.curves.pilot`), and
+    # every fold then trains for the chosen epochs (resolved by `datasize.pipeline.run_labels`).
+    auto_epochs: bool = False
+    max_epochs: int = 32
 
     def __post_init__(self) -> None:
         if isinstance(self.folds, bool) or not isinstance(self.folds, int) or self.folds < 2:
@@ -48,6 +53,10 @@ class LabelsConfig:
             raise ValueError(f"seed={self.train.seed!r} must be an integer from 0 to 2**63 - 1")
         if not 0 <= self.near_radius <= 63:
             raise ValueError(f"near_radius={self.near_radius} must be between 0 and 63 bits")
+        if self.auto_epochs and self.max_epochs < self.train.epochs:
+            raise ValueError(
+                f"max_epochs={self.max_epochs} must be at least the first length, {self.train.epochs}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields."""

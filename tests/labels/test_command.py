@@ -150,6 +150,39 @@ def test_lr_auto_runs_the_finder_once_and_a_resume_reuses_it(planted, tmp_path) 
     assert first["lr"] == again["lr"] and (tmp_path / "run" / "labels_lr_find" / "lr_find.png").is_file()
 
 
+def test_epochs_auto_trains_every_fold_for_the_pilots_choice_and_a_resume_trains_nothing(
+    planted, tmp_path, monkeypatch
+) -> None:
+    import datasize.labels.runner as runner
+
+    args = [
+        "labels",
+        str(planted),
+        "--labels",
+        str(planted / "labels.csv"),
+        *FAST,
+        "--out",
+        str(tmp_path / "run"),
+    ]
+    args += ["--epochs", "auto", "--max-epochs", "8"]
+    code, out, _ = run(*args)
+    assert code == 0, out
+    choice = json.loads((tmp_path / "run" / "labels_epochs" / "pilot" / "choice.json").read_text())
+    assert choice["epochs"] in (4, 8) and "pilot: 4 epochs" in out
+    assert f"[training for {choice['epochs']} epochs: {choice['reason']}]" in out
+    identity = json.loads((tmp_path / "run" / "labels.json").read_text())["identity"]["labels"]
+    assert identity["auto_epochs"] and identity["train"]["epochs"] == choice["epochs"]
+    folds = sorted((tmp_path / "run" / "label_folds").glob("*.json"))
+    assert len(folds) == 3 and all(
+        len(json.loads(f.read_text())["epochs"]) == choice["epochs"] for f in folds
+    )
+
+    trained = []
+    monkeypatch.setattr(runner, "run_fold", lambda task: trained.append(task) or {})
+    code, again, _ = run(*args)
+    assert code == 0 and trained == [] and "pilot:" not in again  # pilot and folds resumed
+
+
 def test_json_on_stdout_is_the_only_output_of_a_subprocess(checked, planted) -> None:
     out, *_ = checked
     command = [
