@@ -146,7 +146,7 @@ def validation_gate(
         settings = {**(near or {}), **({} if given is None else _near_settings(given.info))}
         table = None if given is None else given.table
         findings = validate(manifest, split=table, config=CheckConfig(**settings))
-        threshold = fail_on or "error"
+        threshold = fail_on or "error"  # the record says what was found; "none" only lets it through
         write_json(folder.validation_file, findings.to_dict(threshold))
         left = findings.left_out()
         stage(

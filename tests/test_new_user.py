@@ -281,3 +281,14 @@ def test_a_device_this_machine_lacks_is_refused_before_scanning(tmp_path: Path, 
         pytest.skip("this machine has MPS")
     code, out = run("train", tmp_path / "not-scanned", "--device", device)
     assert code == 2 and message in out
+
+
+def test_validate_fail_on_none_reports_the_findings_and_exits_0() -> None:
+    # One spelling across validate, curve and recipes: --fail-on none never fails.
+    data = SAMPLE / "dirty"
+    code, out = run("validate", data, "--fail-on", "none", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["passed"] and report["fail_on"] == "none"
+    assert report["counts"]["error"] == 9
+    code, out = run("validate", data, "--fail-on", "none")
+    assert code == 0 and out.rstrip().endswith("9 errors, 19 warnings, 3 notes (fails on none)")

@@ -51,10 +51,10 @@ def scan(data: str, output: str | None, as_json: bool, reading: ScanOptions) -> 
 )
 @click.option(
     "--fail-on",
-    type=click.Choice(["info", "warning", "error"]),
+    type=click.Choice(["info", "warning", "error", "none"]),
     default="error",
     show_default=True,
-    help="Exit 1 when a finding reaches this severity.",
+    help="Exit 1 when a finding reaches this severity (none: never; as curve's and recipes' fail_on).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the findings as CSV.")

@@ -34,6 +34,15 @@ LEFT_OUT = (
 )
 
 
+def _never(fail_on: Severity | str | None) -> bool:
+    """`--fail-on none` (None in the API): no finding fails the check."""
+    return fail_on is None or fail_on == "none"
+
+
+def _name(fail_on: Severity | str | None) -> str:
+    return "none" if _never(fail_on) else str(Severity(fail_on))
+
+
 @dataclass(frozen=True)
 class Findings:
     """What `validate` found: one row per problem, plus the dataset's size and the suite's results."""
@@ -44,15 +53,17 @@ class Findings:
     suite: dict[str, Any] = field(repr=False)  # the expectations that were run, JSON-ready
     suite_results: dict[str, Any] = field(repr=False)  # GX's JSON result per table
 
-    def passed(self, fail_on: Severity | str = Severity.ERROR) -> bool:
-        """True when no finding is at or above `fail_on`."""
+    def passed(self, fail_on: Severity | str | None = Severity.ERROR) -> bool:
+        """True when no finding is at or above `fail_on` (None or "none": always)."""
+        if _never(fail_on):
+            return True
         threshold = Severity(fail_on).rank
         return not any(Severity(s).rank >= threshold for s in self.table["severity"])
 
     def blocking(self, fail_on: Severity | str | None = Severity.ERROR) -> pd.DataFrame:
-        """The findings that stop a measurement: at or above `fail_on` (None: none), but for files that
-        cannot be read, which are left out of the measurement instead (see `left_out`)."""
-        if fail_on is None:
+        """The findings that stop a measurement: at or above `fail_on` (None or "none": none), but for
+        files that cannot be read, which are left out of the measurement instead (see `left_out`)."""
+        if _never(fail_on):
             return self.table.iloc[0:0]
         threshold = Severity(fail_on).rank
         at = self.table["severity"].map(lambda s: Severity(s).rank >= threshold)
@@ -62,27 +73,27 @@ class Findings:
         """Files the measurement leaves out because they cannot be read (empty, truncated, refused...)."""
         return int(self.table["check"].isin([str(c) for c in LEFT_OUT]).sum())
 
-    def summary_line(self, fail_on: Severity | str = Severity.ERROR) -> str:
+    def summary_line(self, fail_on: Severity | str | None = Severity.ERROR) -> str:
         """PASSED/FAILED, images, classes and counts, as `datasize validate` ends."""
         counts = self.counts()
         word = "PASSED" if self.passed(fail_on) else "FAILED"
         return (
             f"{word} {self.images} images, {self.classes} classes: {counts['error']} errors, "
-            f"{counts['warning']} warnings, {counts['info']} notes (fails on {fail_on})"
+            f"{counts['warning']} warnings, {counts['info']} notes (fails on {_name(fail_on)})"
         )
 
     def counts(self) -> dict[str, int]:
         """Number of findings per severity."""
         return {str(s): int((self.table["severity"] == s).sum()) for s in Severity}
 
-    def to_dict(self, fail_on: Severity | str = Severity.ERROR) -> dict[str, Any]:
+    def to_dict(self, fail_on: Severity | str | None = Severity.ERROR) -> dict[str, Any]:
         """The JSON form: images, classes, passed, counts, findings, and the suite's statistics."""
         stats = {t: r.get("statistics", {}) for t, r in sorted(self.suite_results.items())}
         return {
             "images": self.images,
             "classes": self.classes,
             "passed": self.passed(fail_on),
-            "fail_on": str(Severity(fail_on)),
+            "fail_on": _name(fail_on),
             "counts": self.counts(),
             "findings": self.table.to_dict("records"),
             "suite_statistics": stats,
