@@ -54,7 +54,7 @@ from datasize.cli.options import (
     show_default=True,
     help="Run seeds beyond the second only where they disagree: skip one once the seeds' standard "
     "error is under this times the validation set's own; 0 runs every seed (with --epochs auto it "
-    "saved 18-19% of a curve's time, its forecast moving 0.07 points or less: benchmarks/README.md).",
+    "saved 18-35% of a curve's time, its forecast moving 0.07 points or less: benchmarks/README.md).",
 )
 @click.option(
     "--epochs",

@@ -30,8 +30,8 @@ class Budget(StrEnum):
 
 
 # `curve` and recipes default to seed_stop 1.0 (0 runs every seed): on the default curves of the digits
-# sample and of photo crops with --epochs auto it skipped 3 of 18 runs (18-19% of the time) and moved
-# the forecast at 2x by 0.07 points or less, inside its own 80% interval (benchmarks/bench_epochs.py).
+# sample, photo crops and MNIST with --epochs auto it skipped 3-6 of 18 runs (18-35% of the time) and
+# moved the forecast at 2x by 0.07 points or less, inside its own 80% interval (bench_epochs.py).
 DEFAULT_SEED_STOP = 1.0
 
 
