@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -291,17 +291,17 @@ def run_labels(
     stage("scanning and decoding images")
     prepared = prepare(data, **options)
     check_classes(prepared.cache.labels, config.folds)  # before the folder records this configuration
-    if not config.auto_epochs:  # with a pilot, once it has chosen (the pilot checks its own settings)
-        folder.open(labels_identity(prepared, config))  # a changed configuration is refused before any work
+    folder.open(labels_identity(prepared, config))  # a changed configuration is refused before any work
     stage("choosing the learning rate")
     lr, source = _labels_lr(prepared, config, folder)
+    epochs = None
     if config.auto_epochs:
         stage("choosing the training length (a pilot on the split's training set)")
         pilot = CurveConfig(train=config.train, auto_epochs=True, max_epochs=config.max_epochs)
         where = {"jobs": jobs, "threads": threads, "scheduler": scheduler, "on_pilot": on_pilot}
         choice = choose_epochs(prepared, pilot, lr=lr, folder=RunFolder(folder.epochs_dir), **where)
         stage(f"training for {choice.epochs} epochs: {choice.reason}")
-        config = replace(config, train=replace(config.train, epochs=choice.epochs))
+        epochs = choice.epochs
     stage(f"training {config.folds} folds")
     issues = find_label_issues(
         prepared,
@@ -313,6 +313,7 @@ def run_labels(
         scheduler=scheduler,
         lr_source=source,
         on_fold=on_fold,
+        epochs=epochs,
     )
     return LabelsOutcome(prepared, issues)
 

@@ -38,7 +38,9 @@ class LabelsConfig:
     near_radius: int = DEFAULT_NEAR_RADIUS  # verified near copies (pHash candidates within this) share a fold
     # `--epochs auto`: a pilot on the split's training set (the size of a fold's training set at
     # K = 5) doubles train.epochs up to max_epochs as a curve's does (`datasize.curves.pilot`), and
-    # every fold then trains for the chosen epochs (resolved by `datasize.pipeline.run_labels`).
+    # every fold then trains for the chosen epochs (resolved by `datasize.pipeline.run_labels`). The
+    # folder records these settings, so a changed cap is a changed configuration; the same settings
+    # give the same choice (kept in labels_epochs/pilot/choice.json).
     auto_epochs: bool = False
     max_epochs: int = 32
 
@@ -59,8 +61,11 @@ class LabelsConfig:
             )
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields."""
-        return {**asdict(self), "train": self.train.to_dict()}
+        """JSON-ready fields (the pilot's only with auto_epochs: a fixed length's folders read as before)."""
+        out = {**asdict(self), "train": self.train.to_dict()}
+        if not self.auto_epochs:
+            del out["auto_epochs"], out["max_epochs"]
+        return out
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,7 @@ def find_label_issues(
     scheduler: Any = None,
     lr_source: str = "given",
     on_fold: OnFold | None = None,
+    epochs: int | None = None,
 ) -> LabelIssues:
     """Train (or resume) every fold, then flag the images whose given label is likely wrong.
 
@@ -64,6 +65,9 @@ def find_label_issues(
         scheduler: a Dask scheduler address or `distributed.Client`: folds are submitted there.
         lr_source: where `lr` came from, for the record ("given", "lr_find").
         on_fold: called after each fold with (done, total, record).
+        epochs: with `config.auto_epochs`, the training length the pilot chose (`run_labels` runs it);
+            the folder's configuration records the settings (`auto_epochs`, `max_epochs`), not the
+            choice, which the same settings reproduce.
 
     Returns:
         `LabelIssues`; its files are in `folder` (label_issues.csv, labels_summary.json...).
@@ -80,6 +84,10 @@ def find_label_issues(
         raise ValueError(f"threads={threads} must be at least 1")
     if not lr > 0:
         raise ValueError(f"lr={lr!r} must be a positive number")
+    if config.auto_epochs and epochs is None:
+        raise ValueError("config.auto_epochs needs the pilot's choice: use run_labels, or pass epochs=")
+    if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
+        raise ValueError(f"epochs={epochs!r} must be a whole number of at least 1")
     cache = prepared.cache
     check_classes(np.array(cache.labels, dtype=object), config.folds)
     fold = _folds(prepared, config)
@@ -95,7 +103,7 @@ def find_label_issues(
     if on_fold:
         on_fold(resumed, len(specs), {})
     labels_folder.prepare_folds()
-    train_config = replace(config.train, lr=lr)
+    train_config = replace(config.train, lr=lr, epochs=epochs or config.train.epochs)
     todo = [s for s in specs if s.name not in records]
     tasks = _tasks(data, fold, todo, train_config, jobs if scheduler is None else None, threads)
     failed = []
@@ -115,7 +123,8 @@ def find_label_issues(
             "lower --lr) and run the same command again"
         )
     ordered = [records[s.name] for s in specs]
-    result = _result(prepared, config, data, fold, ordered, lr=lr, lr_source=lr_source)
+    trained = replace(config, train=replace(config.train, epochs=train_config.epochs))  # as trained
+    result = _result(prepared, trained, data, fold, ordered, lr=lr, lr_source=lr_source)
     result = replace(result, folder=labels_folder.path, resumed=resumed)
     labels_folder.write_result(result.scores, result.issues, result.to_dict())
     return result

@@ -170,17 +170,31 @@ def test_epochs_auto_trains_every_fold_for_the_pilots_choice_and_a_resume_trains
     choice = json.loads((tmp_path / "run" / "labels_epochs" / "pilot" / "choice.json").read_text())
     assert choice["epochs"] in (4, 8) and "pilot: 4 epochs" in out
     assert f"[training for {choice['epochs']} epochs: {choice['reason']}]" in out
+    # The folder records the settings (checked before any work on a resume), the result the length.
     identity = json.loads((tmp_path / "run" / "labels.json").read_text())["identity"]["labels"]
-    assert identity["auto_epochs"] and identity["train"]["epochs"] == choice["epochs"]
-    folds = sorted((tmp_path / "run" / "label_folds").glob("*.json"))
-    assert len(folds) == 3 and all(
-        len(json.loads(f.read_text())["epochs"]) == choice["epochs"] for f in folds
-    )
+    assert (identity["auto_epochs"], identity["max_epochs"], identity["train"]["epochs"]) == (True, 8, 4)
+    summary = json.loads((tmp_path / "run" / "labels_summary.json").read_text())
+    assert summary["config"]["train"]["epochs"] == choice["epochs"]
+    folds = [json.loads(f.read_text()) for f in sorted((tmp_path / "run" / "label_folds").glob("*.json"))]
+    assert len(folds) == 3 and all(f["epochs"][-1]["epoch"] == choice["epochs"] for f in folds)
 
     trained = []
     monkeypatch.setattr(runner, "run_fold", lambda task: trained.append(task) or {})
     code, again, _ = run(*args)
     assert code == 0 and trained == [] and "pilot:" not in again  # pilot and folds resumed
+    # Another model is refused before the learning rate, the pilot or any fold is touched.
+    code, out, err = run(*args, "--model", "resnet")
+    assert code == 2 and "labels.train.model" in out + err and trained == []
+
+
+def test_a_fixed_length_records_no_pilot_setting(planted, tmp_path) -> None:
+    # Folders made before --epochs auto existed resume: a fixed length's configuration is unchanged.
+    args = ["labels", str(planted), "--labels", str(planted / "labels.csv"), *FAST]
+    args += ["--out", str(tmp_path / "run")]
+    assert run(*args)[0] == 0
+    identity = json.loads((tmp_path / "run" / "labels.json").read_text())["identity"]["labels"]
+    assert "auto_epochs" not in identity and "max_epochs" not in identity
+    assert run(*args, "--max-epochs", "16")[0] == 0  # no effect on a fixed length, so no change
 
 
 def test_json_on_stdout_is_the_only_output_of_a_subprocess(checked, planted) -> None:

@@ -140,3 +140,8 @@ def test_folds_in_worker_processes_give_the_same_result(checked, prepared, tmp_p
     parallel = find_label_issues(prepared, config=CONFIG, lr=LR, folder=tmp_path, jobs=2)
     pd.testing.assert_frame_equal(parallel.issues, checked.issues)
     assert np.allclose(parallel.joint.to_numpy(), checked.joint.to_numpy())
+
+
+def test_auto_epochs_needs_the_pilots_choice(prepared, tmp_path) -> None:
+    with pytest.raises(ValueError, match="use run_labels, or pass epochs="):
+        find_label_issues(prepared, config=replace(CONFIG, auto_epochs=True), lr=LR, folder=tmp_path)
