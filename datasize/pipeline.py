@@ -152,6 +152,11 @@ def validation_gate(
         stage(
             f"validation: {findings.summary_line(threshold)}"
             + (f"; {left} file(s) that cannot be read are left out" if left else "")
+            + (
+                "; measuring anyway (--fail-on none)"
+                if fail_on is None and not findings.passed(threshold)
+                else ""
+            )
         )
         blocking = findings.blocking(fail_on)
         if len(blocking):

@@ -93,6 +93,7 @@ def test_a_curve_can_measure_anyway_when_the_user_says_so(tmp_path: Path, monkey
     code, out = run(*args, "--fail-on", "none")
     assert code == 0, out
     assert "[validation: FAILED" in out and "VERDICT" in out
+    assert "(fails on error); measuring anyway (--fail-on none)]" in out
 
 
 def _finished(task) -> dict:
@@ -270,6 +271,18 @@ def test_a_model_trained_with_your_own_factory_reloads_with_that_factory(tmp_pat
     model, _ = datasize.load_model(tmp_path / "mine.pt", model_factory=tiny)
     for name, weight in result.model.state_dict().items():
         assert torch.equal(model.state_dict()[name], weight.cpu())
+
+
+def test_a_cuda_index_past_the_last_gpu_is_refused(monkeypatch) -> None:
+    import torch
+
+    from datasize.training.batches import pick_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(ValueError, match=r"'cuda:3' asked for, but this machine has 1 CUDA device"):
+        pick_device("cuda:3")
+    assert pick_device("cuda:0") == torch.device("cuda:0")
 
 
 @pytest.mark.parametrize(

@@ -240,8 +240,15 @@ def open_identity(config_file: Path, identity: dict[str, Any], *, what: str) -> 
         stored = json.loads(config_file.read_text(encoding="utf-8"))
         if stored.get("key") != _identity_key(identity):
             changed = _differences(stored.get("identity", {}), jsonable(identity))
+            hint = ""
+            if (
+                "curve.seed_stop" in changed
+                and stored.get("identity", {}).get("curve", {}).get("seed_stop") is None
+            ):
+                # Folders made before --seed-stop 1.0 became the default ran every seed.
+                hint = "; it ran every seed: --seed-stop 0 (recipe: seed_stop = 0) resumes it as it was"
             raise ValueError(
-                f"{folder} holds {what} with another configuration (changed: {', '.join(changed)}); "
+                f"{folder} holds {what} with another configuration (changed: {', '.join(changed)}){hint}; "
                 "use another --out folder, or delete that one to start over"
             )
         return

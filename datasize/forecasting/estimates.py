@@ -63,7 +63,7 @@ class Horizon:
     expected: float  # the headline: the fitted curve's, or midway (see `midway`)
     low: float  # the interval for the error a rerun at that size would measure
     high: float
-    fitted: float = math.nan  # the fitted curve's own prediction (NaN: the same as expected)
+    fitted: float = math.nan  # the fitted curve's own prediction (the same as expected unless midway)
     last: float = math.nan  # midway only: the last measured point it is blended with
 
     @property
@@ -120,7 +120,8 @@ def horizon(
     family_error = (MISFIT_SCALE * misfit * math.log2(multiple)) ** 2
     drawn = expected + rng.standard_normal(expected.size) * np.sqrt(measure + family_error)
     low, high = quantiles(np.clip(drawn, 0.0, 1.0), interval)
-    return Horizon(multiple, round(n), float(fit.predict(n)), low, high)
+    expected_here = float(fit.predict(n))
+    return Horizon(multiple, round(n), expected_here, low, high, fitted=expected_here)
 
 
 @dataclass(frozen=True)

@@ -174,7 +174,9 @@ def forecast(
         if m <= guard.max_multiple
     )
     if math.isfinite(tested.chosen_error) and not tested.beats_baseline and fit.family == tested.chosen:
-        horizons = _midway(curve, tested, horizons, n_boot=n_boot, interval=interval, rng=rng)
+        # its own generator: the draws below (plateau, images needed) stay those of the fitted curve
+        own = np.random.default_rng([seed, 1])
+        horizons = _midway(curve, tested, horizons, n_boot=n_boot, interval=interval, rng=own)
     # each refit bends away from its curve by a drift per doubling beyond the current size: the
     # family's own error, as the backtest measured it (the same draws for the gain and the target)
     drifts = MISFIT_SCALE * misfit * rng.standard_normal(len(fits))
@@ -239,7 +241,7 @@ def _midway(
     rng: np.random.Generator,
 ) -> tuple[Horizon, ...]:
     """The horizons when the fitted curve failed its self-check: midway between it and the last
-    measured point (refitted to the same seed-resampled curves, with its own backtest error)."""
+    measured point (refitted to seed-resampled curves of its own, with its own backtest error)."""
     flat = fit_family(CurveFamily.LAST1, curve.n, curve.mean)
     flats = bootstrap_fits(curve, flat, n_boot=n_boot, rng=rng) or [flat]
     misfit = tested.misfit(CurveFamily.LAST1)
@@ -351,7 +353,7 @@ def _verdict_sentences(f: Forecast) -> list[str]:
                 f"the error from {pct(f.error_rate)} to about {pct(h.expected)} ({interval})"
                 + ("." if surely else ", but the curve may be levelling off.")
             )
-        if _too_wide(h, f.error_rate):
+        if not surely and _too_wide(h, f.error_rate, f.plateau.threshold):
             out.append(
                 "That interval is too wide to act on: these runs cannot tell whether doubling halves the "
                 "error or leaves it where it is. A larger validation set (--valid-pct) narrows it; or "
@@ -366,10 +368,12 @@ def _verdict_sentences(f: Forecast) -> list[str]:
     return out
 
 
-def _too_wide(h: Horizon, now: float) -> bool:
-    """An interval that reaches from half today's error (or less) to today's error (or more): it
-    allows both a large gain and none, so no decision can rest on it (e.g. 0%-44% at 20%)."""
-    return h.low <= now / 2 and h.high >= now
+def _too_wide(h: Horizon, now: float, least: float) -> bool:
+    """An interval that reaches from half today's error (or less) to today's error (or more), and is
+    at least `least` wide (the plateau threshold, half a point): it allows both a large gain and none,
+    so no decision can rest on it (e.g. 0%-44% at 20%; not 0.0%-0.3% at 0.1%). Not said when the gain
+    is sure (`Plateau.helps`), which the refits alone decide, without a rerun's noise."""
+    return now > 0 and h.low <= now / 2 and h.high >= now and h.high - h.low >= least
 
 
 def _needed_sentence(need: ImagesNeeded, n_now: int, width: int, measured: float = math.nan) -> str:
@@ -380,6 +384,13 @@ def _needed_sentence(need: ImagesNeeded, n_now: int, width: int, measured: float
             f"The measured error ({pct(measured)}) is already below the {target} target; to stay below it "
             f"with confidence, plan for {need.conservative:,.0f} images (conservative; median "
             f"{need.median:,.0f}, {width}% interval {need.low:,.0f}–{need.high:,.0f})."
+        )
+    met = math.isfinite(measured) and measured <= need.target
+    if met and need.status in (Reach.UNCERTAIN, Reach.UNREACHABLE):
+        # Measured at or below the target, while the fitted curves do not get there: say both.
+        return (
+            f"The measured error ({pct(measured)}) already meets the {target} target at {n_now:,} images, "
+            "but the fitted curve does not confirm it there: re-measure with more seeds before relying on it."
         )
     if need.status == Reach.UNRELIABLE:
         return f"The images needed for {target} are not estimated: the curve is too irregular to extrapolate."

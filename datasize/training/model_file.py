@@ -34,6 +34,8 @@ def save_model(result: TrainResult, path: str | os.PathLike, *, cache: ImageCach
         "size": cache.size,
         "resize": str(cache.resize),
         "channels": cache.channels,
+        # which class the weights belong to: a model_factory's is refused without that factory
+        "architecture": _architecture(result.model),
     }
     buffer = io.BytesIO()
     torch.save(state, buffer)
@@ -61,6 +63,12 @@ def load_model(
         model = model_factory(channels, n_classes)
     else:
         model = make_model(config["model"], in_channels=channels, n_classes=n_classes)
+    saved = state.get("architecture")  # files written before it was recorded have none
+    if saved is not None and saved != _architecture(model):
+        raise ValueError(
+            f"{str(path)!r} holds a {saved} model, not {_architecture(model)}: a model trained with "
+            "your own model_factory loads with load_model(path, model_factory=the same factory)"
+        )
     try:
         model.load_state_dict(state["state_dict"])
     except RuntimeError as exc:
@@ -71,3 +79,8 @@ def load_model(
             f" ({str(exc).strip().splitlines()[0]})"
         ) from None
     return model.eval(), {k: v for k, v in state.items() if k != "state_dict"}
+
+
+def _architecture(model: nn.Module) -> str:
+    kind = type(model)
+    return f"{kind.__module__}.{kind.__qualname__}"

@@ -123,6 +123,12 @@ def test_a_half_written_run_file_is_not_trusted(prepared, tmp_path) -> None:
     assert learning_curve(prepared, config=config(seeds=1), lr=5e-3, folder=tmp_path).resumed == 2
 
 
+def test_a_folder_that_ran_every_seed_says_how_to_resume_it_under_the_new_default(prepared, tmp_path) -> None:
+    learning_curve(prepared, config=config(seeds=1), lr=5e-3, folder=tmp_path)  # seed_stop None
+    with pytest.raises(ValueError, match=r"changed: curve.seed_stop\); it ran every seed: --seed-stop 0"):
+        learning_curve(prepared, config=config(seeds=1, seed_stop=1.0), lr=5e-3, folder=tmp_path)
+
+
 def test_a_changed_configuration_is_refused_not_mixed(prepared, tmp_path) -> None:
     learning_curve(prepared, config=config(seeds=1), lr=5e-3, folder=tmp_path)
     with pytest.raises(ValueError, match=r"another configuration \(changed: curve.train.epochs\)"):

@@ -211,10 +211,15 @@ def test_a_fit_that_passes_its_self_check_is_the_headline():
 )
 def test_an_interval_from_half_the_error_to_no_gain_is_called_too_wide_to_act_on(low, high, too_wide):
     result = forecast(make_runs(steep, seed=1), n_boot=FAST)
+    unsure = replace(result, plateau=replace(result.plateau, helps=False))
     now = result.error_rate
     h = replace(result.horizons[0], expected=0.7 * now, low=low * now / 0.2, high=high * now / 0.2)
-    said = replace(result, horizons=(h, *result.horizons[1:])).verdict()
+    said = replace(unsure, horizons=(h, *result.horizons[1:])).verdict()
     assert ("That interval is too wide to act on" in said) is too_wide
+    # A gain the refits make sure of is not contradicted; nor is a tiny interval at a tiny error.
+    assert "too wide" not in replace(result, horizons=(h, *result.horizons[1:])).verdict()
+    tiny = replace(unsure, error_rate=0.001, horizons=(replace(h, expected=0.0008, low=0.0, high=0.003),))
+    assert "too wide" not in tiny.verdict()
 
 
 def test_backtest_table_scores_the_log_law_even_when_it_is_no_candidate():
@@ -317,6 +322,15 @@ def test_a_target_already_met_is_reached():
     result = forecast(make_runs(steep), n_boot=FAST, target_error=0.2)
     assert result.images_needed.status == Reach.REACHED
     assert "The current 1,600 images already reach 20.0%." in result.verdict()
+
+
+def test_a_target_the_runs_meet_but_the_fit_does_not_confirm_is_said_both_ways():
+    result = forecast(make_runs(steep), n_boot=FAST, target_error=0.2)
+    for status in (Reach.UNCERTAIN, Reach.UNREACHABLE):
+        need = replace(result.images_needed, target=0.05, status=status, median=300.0, floor=0.06)
+        said = replace(result, images_needed=need, error_rate=0.04).verdict()
+        assert "The measured error (4.0%) already meets the 5.0% target at 1,600 images" in said
+        assert "not reachable" not in said and "may take about" not in said
 
 
 def test_a_target_the_fit_reaches_but_the_runs_did_not_is_not_called_reached():
