@@ -206,8 +206,10 @@ def test_a_curve_killed_with_sigkill_resumes_to_the_results_of_an_uninterrupted_
     reference = tmp_path / "reference"
     seconds, done = run_to_end(small_curve_data, reference, SMALL_CURVE)
     assert done.returncode == 0, done.stderr
+    # Killed once the first run is saved; the time limit only guards against a hang (a busy machine
+    # can take several times the reference's time to save it).
     mid_curve = run_trial(
-        1, small_curve_data, tmp_path, reference, seconds, args=SMALL_CURVE, kill_when_saved=1
+        1, small_curve_data, tmp_path, reference, 10 * seconds + 60, args=SMALL_CURVE, kill_when_saved=1
     )
     moment = float(np.random.default_rng(0).uniform(0, seconds))
     anywhere = run_trial(2, small_curve_data, tmp_path, reference, moment, args=SMALL_CURVE)
