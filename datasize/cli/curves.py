@@ -16,6 +16,7 @@ from datasize.cli.options import (
     check_device,
     data_options,
     float_list,
+    max_epochs_option,
     model_options,
     parse_epochs,
     parse_lr,
@@ -65,13 +66,7 @@ from datasize.cli.options import (
     "(two seeds each) and keeps the first length a doubling no longer improves beyond noise; its runs "
     "become the curve's.",
 )
-@click.option(
-    "--max-epochs",
-    type=click.IntRange(min=1),
-    default=32,
-    show_default=True,
-    help="With --epochs auto: the longest the pilot tries.",
-)
+@max_epochs_option
 @click.option(
     "--budget",
     type=click.Choice(["steps", "epochs"]),

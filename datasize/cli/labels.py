@@ -14,6 +14,7 @@ from datasize.cli.options import (
     ScanOptions,
     api_errors,
     data_options,
+    max_epochs_option,
     model_options,
     parse_epochs,
     parse_lr,
@@ -44,13 +45,7 @@ EXIT_OVER = 1  # --fail-over: the estimated share of wrong labels is above the l
     "4 while that still pays (as curve's), about 2-3x the time. 4 met the labels benchmark's targets "
     "(benchmarks/README.md: bench_labels).",
 )
-@click.option(
-    "--max-epochs",
-    type=click.IntRange(min=1),
-    default=32,
-    show_default=True,
-    help="With --epochs auto: the longest the pilot tries.",
-)
+@max_epochs_option
 @click.option(
     "--lr",
     "lr",

@@ -409,6 +409,16 @@ def parse_lr(ctx: click.Context | None, param: click.Parameter | None, value: st
     return lr
 
 
+# `--max-epochs` of the commands with `--epochs auto` (curve, labels); 32 as CurveConfig's max_epochs.
+max_epochs_option = click.option(
+    "--max-epochs",
+    type=click.IntRange(min=1),
+    default=32,
+    show_default=True,
+    help="With --epochs auto: the longest the pilot tries.",
+)
+
+
 def parse_epochs(ctx: click.Context | None, param: click.Parameter | None, value: str) -> int | None:
     """`--epochs`: a whole number of at least 1, or 'auto' (None) for the pilot's choice."""
     if value == "auto":
