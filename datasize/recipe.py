@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from datasize.curves.pilot import FIRST_EPOCHS
-from datasize.curves.plan import DEFAULT_SEED_STOP, CurveConfig
+from datasize.curves.plan import DEFAULT_MAX_EPOCHS, DEFAULT_SEED_STOP, CurveConfig
 from datasize.dataset.splits import check_split_options
 from datasize.labels.plan import LabelsConfig
 from datasize.training.loop import TrainConfig
@@ -192,7 +192,7 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
     epochs = train.get("epochs", "auto")
     if isinstance(epochs, str) and epochs != "auto":
         raise ValueError(f'{source}: train.epochs = {epochs!r} must be a whole number or "auto"')
-    auto = {"auto_epochs": epochs == "auto", "max_epochs": train.get("max_epochs", 32)}
+    auto = {"auto_epochs": epochs == "auto", "max_epochs": train.get("max_epochs", DEFAULT_MAX_EPOCHS)}
     settings = {k: v for k, v in train.items() if k not in ("size", "resize", "lr", "epochs", "max_epochs")}
     training = _keyed(
         source,

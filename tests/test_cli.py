@@ -147,3 +147,13 @@ def test_the_readme_cli_reference_matches_the_help() -> None:
 
     text = README.read_text(encoding="utf-8")
     assert text == updated_readme(text), "run: python scripts/cli_reference.py --write"
+
+
+def test_the_cli_defaults_that_cannot_import_the_plan_match_it() -> None:
+    # cli/ declares these numbers itself so that --help does not import torch.
+    from datasize.curves.plan import DEFAULT_MAX_EPOCHS, DEFAULT_SEED_STOP
+
+    curve_options = {p.name: p.default for p in main.commands["curve"].params}
+    assert curve_options["seed_stop"] == DEFAULT_SEED_STOP
+    assert curve_options["max_epochs"] == DEFAULT_MAX_EPOCHS
+    assert {p.name: p.default for p in main.commands["labels"].params}["max_epochs"] == DEFAULT_MAX_EPOCHS

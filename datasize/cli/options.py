@@ -409,7 +409,8 @@ def parse_lr(ctx: click.Context | None, param: click.Parameter | None, value: st
     return lr
 
 
-# `--max-epochs` of the commands with `--epochs auto` (curve, labels); 32 as CurveConfig's max_epochs.
+# `--max-epochs` of the commands with `--epochs auto` (curve, labels): curves.plan.DEFAULT_MAX_EPOCHS
+# (that module imports torch: not at --help).
 max_epochs_option = click.option(
     "--max-epochs",
     type=click.IntRange(min=1),

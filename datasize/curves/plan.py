@@ -34,6 +34,9 @@ class Budget(StrEnum):
 # moved the forecast at 2x by 0.07 points or less, inside its own 80% interval (bench_epochs.py).
 DEFAULT_SEED_STOP = 1.0
 
+# `--epochs auto`'s longest training length unless --max-epochs says otherwise (curves, labels, recipes).
+DEFAULT_MAX_EPOCHS = 32
+
 
 @dataclass(frozen=True)
 class CurveConfig:
@@ -55,7 +58,7 @@ class CurveConfig:
     # train.epochs up to max_epochs until another doubling no longer pays (see `pilot`); the curve
     # then trains every size for the optimiser steps of the chosen length.
     auto_epochs: bool = False
-    max_epochs: int = 32
+    max_epochs: int = DEFAULT_MAX_EPOCHS
 
     def __post_init__(self) -> None:
         try:

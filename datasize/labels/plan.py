@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from datasize.curves.plan import DEFAULT_MAX_EPOCHS
 from datasize.dataset import draws
 from datasize.dataset.duplicates import DEFAULT_NEAR_RADIUS
 from datasize.training.loop import TrainConfig
@@ -42,7 +43,7 @@ class LabelsConfig:
     # folder records these settings, so a changed cap is a changed configuration; the same settings
     # give the same choice (kept in labels_epochs/pilot/choice.json).
     auto_epochs: bool = False
-    max_epochs: int = 32
+    max_epochs: int = DEFAULT_MAX_EPOCHS
 
     def __post_init__(self) -> None:
         if isinstance(self.folds, bool) or not isinstance(self.folds, int) or self.folds < 2:
