@@ -33,6 +33,7 @@ from datasize.labels.plan import LabelsConfig, check_classes
 from datasize.labels.plateau import plateau_note
 from datasize.labels.runner import OnFold, find_label_issues
 from datasize.report.training_files import read_chosen_lr, write_lr_find
+from datasize.training.loop import TrainConfig
 from datasize.training.lr_finder import lr_find
 from datasize.training.models import ModelFactory
 from datasize.training.preparation import Check, Prepared, prepare
@@ -224,7 +225,7 @@ def run_curve(
     """
     folder = RunFolder(out)
     stage = on_stage or (lambda _: None)
-    options = {"cache_dir": folder.cache_dir, **(prepare_options or {})}
+    options = {"cache_dir": folder.cache_dir, **_model_input(config.train), **(prepare_options or {})}
     folder.path.mkdir(parents=True, exist_ok=True)
     stage("scanning, validating and decoding images")
     gate = validation_gate(folder, fail_on, stage, _near_settings(options))
@@ -247,6 +248,11 @@ def run_curve(
     outcome = CurveOutcome(prepared, curve, result, problem, lr, source, folder.path, labels)
     folder.write_summary(outcome.summary())
     return outcome
+
+
+def _model_input(train: TrainConfig) -> dict[str, Any]:
+    """What `prepare` needs to know of the model: a backbone's preprocessing, a frozen body's features."""
+    return {"backbone": train.backbone, "device": train.device}
 
 
 def _forecast(curve: CurveResult, config: CurveConfig) -> tuple[Forecast | None, str | None]:
@@ -292,7 +298,7 @@ def run_labels(
     """
     folder = LabelsFolder(out)
     stage = on_stage or (lambda _: None)
-    options = {"cache_dir": folder.cache_dir, **(prepare_options or {})}
+    options = {"cache_dir": folder.cache_dir, **_model_input(config.train), **(prepare_options or {})}
     stage("scanning and decoding images")
     prepared = prepare(data, **options)
     check_classes(prepared.cache.labels, config.folds)  # before the folder records this configuration

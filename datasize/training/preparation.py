@@ -13,8 +13,10 @@ from datasize.dataset.duplicates import DEFAULT_NEAR_RADIUS
 from datasize.dataset.manifest import Progress, scan
 from datasize.dataset.splits import SplitResult, read_split, split
 from datasize.dataset.thumbnails import DEFAULT_NEAR_THRESHOLD
+from datasize.training.backbones import Backbone, backbone_spec
 from datasize.training.batches import TrainData, train_data
 from datasize.training.cache import ImageCache, Resize, build_cache, manifest_fingerprint
+from datasize.training.features import FeatureCache, build_feature_cache
 
 Check = Callable[[pd.DataFrame, SplitResult | None], None]  # (manifest, the split file read, if any)
 
@@ -46,8 +48,13 @@ class Prepared:
             "images_fingerprint": manifest_fingerprint(readable),  # the readable images' paths and contents
             "size": self.cache.size,
             "resize": str(self.cache.resize),
-            "channels": self.cache.channels,
-        }
+            "channels": self.image_channels,
+        } | ({"features": self.cache.describe()} if isinstance(self.cache, FeatureCache) else {})
+
+    @property
+    def image_channels(self) -> int:
+        """Channels of the images as the model sees them (a frozen body's features have their own width)."""
+        return self.cache.image_channels if isinstance(self.cache, FeatureCache) else self.cache.channels
 
 
 def prepare(
@@ -66,6 +73,8 @@ def prepare(
     progress: Progress | None = None,
     decode_progress: Progress | None = None,
     check: Check | None = None,
+    backbone: Backbone | None = None,
+    device: str = "auto",
     **scan_options: Any,
 ) -> Prepared:
     """Scan `data`, fix the split (read from `split_file`, or made with `datasize.split`), decode once.
@@ -77,6 +86,9 @@ def prepare(
             `split_file` is given (a split the dataset itself gives, train/ and valid/ folders or a
             split column, is kept); see `datasize.split`.
         size, resize, cache_dir: see `build_cache`.
+        backbone: the pretrained backbone the data is for (`TrainConfig.backbone`): its native size
+            unless `size` is given, RGB, and with `backbone.frozen` the body's features computed
+            once on `device` (`build_feature_cache`, kept in `cache_dir` and resumed) instead of images.
         check: called with the manifest and the split file (None without one) once the dataset is
             scanned, before anything is split or decoded: the pipeline validates there, and may stop.
     """
@@ -100,15 +112,16 @@ def prepare(
         near_radius=near_radius,
         near_threshold=near_threshold,
     )
-    cache = build_cache(
-        manifest,
-        root=data,
-        size=size,
-        resize=resize,
-        cache_dir=cache_dir,
-        jobs=jobs,
-        progress=decode_progress,
-    )
+    where = {"root": data, "resize": resize, "cache_dir": cache_dir, "jobs": jobs}
+    where["progress"] = decode_progress
+    cache: ImageCache
+    if backbone is None:
+        cache = build_cache(manifest, size=size, **where)
+    elif backbone.frozen:
+        cache = build_feature_cache(manifest, backbone=backbone, size=size, device=device, **where)
+    else:
+        native = backbone_spec(backbone.name)
+        cache = build_cache(manifest, size=size or (native.size if native else None), channels=3, **where)
     return Prepared(
         root=str(data), manifest=manifest, split=fixed, cache=cache, data=train_data(cache, fixed.table)
     )
