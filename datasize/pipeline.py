@@ -25,13 +25,15 @@ from datasize.dataset.checks import CheckConfig
 from datasize.dataset.splits import SplitResult, write_split
 from datasize.dataset.validation import validate
 from datasize.errors import RunsFailed, ValidationFailed
+from datasize.forecasting.levers import Comparison, model_curve
 from datasize.forecasting.sizing import Forecast, forecast
-from datasize.io import write_json
+from datasize.io import write_bytes_atomic, write_json
 from datasize.labels.folder import LabelsFolder, labels_identity
 from datasize.labels.issues import LabelIssues
 from datasize.labels.plan import LabelsConfig, check_classes
 from datasize.labels.plateau import plateau_note
 from datasize.labels.runner import OnFold, find_label_issues
+from datasize.report.plots import comparison_png
 from datasize.report.training_files import read_chosen_lr, write_lr_find
 from datasize.training.loop import TrainConfig
 from datasize.training.lr_finder import lr_find
@@ -59,7 +61,8 @@ class CurveOutcome:
         diagnoses say about trusting it."""
         head = self.forecast.verdict() if self.forecast is not None else str(self.forecast_error)
         note = self.labels_note()
-        return " ".join([head, *([note] if note else []), *training_notes(self.curve.runs)])
+        measured = f"Measured with {self.curve.config.train.describe()}."
+        return " ".join([head, *([note] if note else []), *training_notes(self.curve.runs), measured])
 
     def labels_note(self) -> str | None:
         """The sentence a labels check of the same data and split adds when the curve levels off near
@@ -90,6 +93,7 @@ class CurveOutcome:
         forecast = self.forecast.to_dict() if self.forecast is not None else None
         return {
             "verdict": self.verdict(),
+            "model": self.curve.config.train.describe(),
             "training_notes": training_notes(self.curve.runs),
             "labels_note": self.labels_note(),
             "data": self.prepared.summary(),
@@ -248,6 +252,89 @@ def run_curve(
     outcome = CurveOutcome(prepared, curve, result, problem, lr, source, folder.path, labels)
     folder.write_summary(outcome.summary())
     return outcome
+
+
+@dataclass(frozen=True)
+class ComparisonOutcome:
+    """Several models' curves on one split and plan, and the comparison of their levers."""
+
+    outcomes: tuple[CurveOutcome, ...] = field(repr=False)  # in the order the models were given
+    comparison: Comparison | None  # None when a model's curve could not be forecast
+    problem: str | None  # why there is no comparison
+    folder: Path  # holds one run folder per model and comparison.json
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON the `curve` command prints for several models and comparison.json holds."""
+        return {
+            "answer": self.comparison.sentence() if self.comparison else self.problem,
+            "comparison": self.comparison.to_dict() if self.comparison else None,
+            "models": [
+                {"model": o.curve.config.train.describe(), "folder": str(o.folder), "verdict": o.verdict()}
+                for o in self.outcomes
+            ],
+            "folder": str(self.folder),
+        }
+
+
+def compare_models(
+    data: str | os.PathLike,
+    *,
+    configs: list[CurveConfig],
+    out: str | os.PathLike,
+    prepare_options: dict[str, Any] | None = None,
+    on_stage: Stage | None = None,
+    **where: Any,
+) -> ComparisonOutcome:
+    """The curve of each model (`configs`, the one in use first) on one split and plan, side by side.
+
+    Each model gets its own run folder under `out` (named after it; resumed like any curve); the
+    first model's split is every other model's, unless `prepare_options` name a split file. Writes
+    ``out/comparison.json`` and ``out/comparison.png`` (the curves on one plot). `where` passes
+    jobs, threads, scheduler, on_run, on_pilot and fail_on to `run_curve`.
+    """
+    if len(configs) < 2:
+        raise ValueError("compare_models needs at least two models")
+    names = [model_folder_name(c.train) for c in configs]
+    if len(set(names)) < len(names):
+        raise ValueError(f"the models {names} name the same model twice; give each once")
+    stage = on_stage or (lambda _: None)
+    options = dict(prepare_options or {})
+    outcomes: list[CurveOutcome] = []
+    for k, (config, name) in enumerate(zip(configs, names, strict=True)):
+        stage(f"model {k + 1} of {len(configs)}: {config.train.describe()}")
+        outcome = run_curve(
+            data, config=config, out=Path(out) / name, prepare_options=options, on_stage=stage, **where
+        )
+        outcomes.append(outcome)
+        options.setdefault("split_file", RunFolder(outcome.folder).split_csv)
+    missing = [o.curve.config.train.describe() for o in outcomes if o.forecast is None]
+    comparison, problem = None, None
+    if missing:
+        problem = f"no comparison: the curve of {', '.join(missing)} could not be forecast"
+    else:
+        comparison = Comparison(
+            tuple(
+                model_curve(o.curve.config.train.describe(), o.forecast, n_valid=len(o.prepared.data.valid))
+                for o in outcomes
+            )
+        )
+    result = ComparisonOutcome(tuple(outcomes), comparison, problem, Path(out))
+    write_json(Path(out) / "comparison.json", result.summary())
+    measured = {
+        o.curve.config.train.describe(): o.forecast.points.to_dict("records") for o in outcomes if o.forecast
+    }
+    write_bytes_atomic(Path(out) / "comparison.png", comparison_png(result.summary(), measured))
+    return result
+
+
+def model_folder_name(train: TrainConfig) -> str:
+    """A model's run folder within a comparison: efficientnet_lite0-pretrained-frozen, convnet."""
+    parts = [train.model.replace(":", "_")]
+    parts += ["pretrained"] if train.pretrained else []
+    parts += ["weights"] if train.weights else []
+    parts += ["frozen"] if train.frozen else []
+    parts += [f"finetune{train.freeze_epochs}"] if train.freeze_epochs else []
+    return "-".join(parts)
 
 
 def _model_input(train: TrainConfig) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from datasize.cli.options import (
     parse_lr,
     scan_options,
 )
+from datasize.text import pct
 
 
 @click.command()
@@ -145,24 +146,28 @@ def curve(
     from datasize.cli.terminal import curve_lines, pilot_line, run_progress
     from datasize.curves.pilot import FIRST_EPOCHS
     from datasize.curves.plan import CurveConfig
-    from datasize.pipeline import run_curve
+    from datasize.pipeline import compare_models, run_curve
 
     if sizes is not None and fractions is not None:
         raise ValueError("give --fractions or --sizes, not both")
     plan: dict[str, Any] = {"fractions": fractions} if fractions else {}
     if sizes is not None:
         plan["sizes"] = tuple(int(s) for s in sizes)
-    config = CurveConfig(
-        seeds=seeds,
-        seed_stop=seed_stop or None,  # 0: every seed
-        budget=budget,
-        lr=lr,
-        train=training.train_config(epochs=epochs or FIRST_EPOCHS),
-        target_error=target_error,
-        auto_epochs=epochs is None,
-        max_epochs=max_epochs,
-        **plan,
-    )
+    configs = [
+        CurveConfig(
+            seeds=seeds,
+            seed_stop=seed_stop or None,  # 0: every seed
+            budget=budget,
+            lr=lr,
+            train=train,
+            target_error=target_error,
+            auto_epochs=epochs is None,
+            max_epochs=max_epochs,
+            **plan,
+        )
+        for train in training.train_configs(epochs=epochs or FIRST_EPOCHS)
+    ]
+    config = configs[0]
     preparing.check()
     if scheduler is None:  # a cluster's workers may have the device this machine lacks
         check_device(config.train.device)
@@ -174,19 +179,20 @@ def curve(
     say = (lambda *_: None) if as_json else click.echo
     try:
         with run_progress(quiet=reading.quiet or as_json, echo=say) as on_run:
-            outcome = run_curve(
-                data,
-                config=config,
-                out=out_dir,
-                prepare_options=prepare_options,
-                jobs=reading.jobs or 1,  # --jobs: parallel runs (and image probing)
-                threads=training.threads,  # also each worker's, with --jobs
-                scheduler=scheduler,
-                on_stage=lambda text: say(f"[{text}]"),
-                on_run=on_run,
-                on_pilot=None if as_json else lambda epochs, record: say(pilot_line(epochs, record)),
-                fail_on=None if fail_on == "none" else fail_on,
-            )
+            where = {
+                "prepare_options": prepare_options,
+                "jobs": reading.jobs or 1,  # --jobs: parallel runs (and image probing)
+                "threads": training.threads,  # also each worker's, with --jobs
+                "scheduler": scheduler,
+                "on_stage": lambda text: say(f"[{text}]"),
+                "on_run": on_run,
+                "on_pilot": None if as_json else lambda epochs, record: say(pilot_line(epochs, record)),
+                "fail_on": None if fail_on == "none" else fail_on,
+            }
+            if len(configs) > 1:
+                compared = compare_models(data, configs=configs, out=out_dir, **where)
+            else:
+                outcome = run_curve(data, config=config, out=out_dir, **where)
     except KeyboardInterrupt:
         click.echo(
             f"Interrupted. Finished runs are saved in {out_dir}; run the same command again to resume.",
@@ -196,10 +202,31 @@ def curve(
     if as_json:
         from datasize.io import jsonable
 
-        click.echo(json.dumps(jsonable(outcome.summary()), indent=2, sort_keys=True))
+        done = compared if len(configs) > 1 else outcome
+        click.echo(json.dumps(jsonable(done.summary()), indent=2, sort_keys=True))
+        return
+    if len(configs) > 1:
+        for line in comparison_lines(compared):
+            click.echo(line)
         return
     for line in curve_lines(outcome):
         click.echo(line)
+
+
+def comparison_lines(compared: Any) -> list[str]:
+    """Several models' curves: the answer first, then a row per model, then each model's verdict."""
+    lines = [f"ANSWER: {compared.comparison.sentence() if compared.comparison else compared.problem}"]
+    if compared.comparison is not None:
+        lines.append(f"{'model':<52}  {'n_train':>7}  {'error now (80%)':>21}  {'at 2x (80%)':>27}")
+        for m in compared.comparison.models:
+            now = f"{pct(m.error_rate)} ({pct(m.low)}-{pct(m.high)})"
+            h = m.at_2x
+            later = f"{pct(h.expected)} ({pct(h.low)}-{pct(h.high)}) at {h.n_train:,}" if h else "n/a"
+            lines.append(f"{m.model:<52}  {m.n_train:>7,}  {now:>21}  {later:>27}")
+    for outcome in compared.outcomes:
+        lines.append(f"{outcome.curve.config.train.describe()}: {outcome.verdict()}")
+    lines.append(f"files in {compared.folder}: comparison.json and one run folder per model")
+    return lines
 
 
 @click.command()

@@ -257,7 +257,7 @@ data_options = option_group(
 class ModelOptions:
     """The model and the optimiser settings, and how many torch threads a run uses."""
 
-    model: str
+    model: tuple[str, ...]  # several only for `curve`, which compares them
     batch_size: int
     weight_decay: float
     augment: str | None  # None: shift, or none for a frozen body
@@ -272,23 +272,47 @@ class ModelOptions:
     lr_mult: float
 
     def train_config(self, **settings: Any) -> TrainConfig:
-        """The TrainConfig of these options, with `settings` (epochs, lr) added."""
+        """The TrainConfig of these options, with `settings` (epochs, lr) added; one --model only."""
+        if len(self.model) > 1:
+            raise ValueError(
+                f"--model is given {len(self.model)} times; this command trains one model "
+                "(`datasize curve` compares several)"
+            )
+        return self._config(self.model[0], **settings)
+
+    def train_configs(self, **settings: Any) -> list[TrainConfig]:
+        """One TrainConfig per --model; with several, the backbone options (--pretrained, --weights,
+        --frozen, --freeze-epochs, --lr-mult) apply to the efficientnet_lite backbones among them."""
+        if len(self.model) == 1:
+            return [self._config(self.model[0], **settings)]
+        from datasize.training.backbones import backbone_spec
+
+        plain = {"pretrained": False, "weights": None, "frozen": False, "freeze_epochs": 0, "lr_mult": 1.0}
+        return [
+            self._config(m, **settings, **({} if backbone_spec(m) else plain))
+            for m in dict.fromkeys(self.model)
+        ]
+
+    def _config(self, model: str, **settings: Any) -> TrainConfig:
         from datasize.training.loop import TrainConfig
 
+        chosen = {
+            "pretrained": self.pretrained,
+            "weights": self.weights,
+            "frozen": self.frozen,
+            "freeze_epochs": self.freeze_epochs,
+            "lr_mult": self.lr_mult,
+        } | settings
+        frozen = chosen["frozen"]
         return TrainConfig(
-            model=self.model,
+            model=model,
             batch_size=self.batch_size,
             weight_decay=self.weight_decay,
-            augment=self.augment or ("none" if self.frozen else "shift"),
+            augment=self.augment or ("none" if frozen else "shift"),
             seed=self.seed,
             device=self.device,
             precision=self.precision,
-            pretrained=self.pretrained,
-            weights=self.weights,
-            frozen=self.frozen,
-            freeze_epochs=self.freeze_epochs,
-            lr_mult=self.lr_mult,
-            **settings,
+            **chosen,
         )
 
 
@@ -298,10 +322,12 @@ model_options = option_group(
     [
         click.option(
             "--model",
-            default="convnet",
+            multiple=True,
+            default=("convnet",),
             show_default=True,
             help="convnet, resnet, efficientnet_lite0/1/2 (ImageNet-pretrained with --pretrained: the "
-            "pretrained extra, no download), or tv:<name>/timm:<name> (backbones extra).",
+            "pretrained extra, no download), or tv:<name>/timm:<name> (backbones extra). curve takes it "
+            "several times and compares the models on one split (the first is the one in use).",
         ),
         click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True),
         click.option(

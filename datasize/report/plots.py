@@ -140,6 +140,37 @@ def learning_curve_png(summary: dict[str, Any]) -> bytes:
 
 
 @plain_text
+def comparison_png(summary: dict[str, Any], points: dict[str, list[dict[str, Any]]]) -> bytes:
+    """Several models' learning curves on one plot: each model's mean error per size (log x), and its
+    forecast at 2x with the 80% interval; `summary` is `ComparisonOutcome.summary()`, `points` each
+    model's forecast points (n_train, error_rate) by model name."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7.5, 4.6))
+    rows = {m["model"]: m for m in (summary.get("comparison") or {}).get("models", [])}
+    for k, (model, measured) in enumerate(points.items()):
+        colour = PALETTE[k % len(PALETTE)]
+        xs = [p["n_train"] for p in measured]
+        ys = [100 * p["error_rate"] for p in measured]
+        ax.plot(xs, ys, "o-", color=colour, label=model)
+        row = rows.get(model)
+        if row and row.get("expected_2x") is not None:
+            low, high = 100 * row["low_2x"], 100 * row["high_2x"]
+            mid = 100 * row["expected_2x"]
+            ax.plot([xs[-1], row["n_train_2x"]], [ys[-1], mid], ":", color=colour)
+            ax.errorbar([row["n_train_2x"]], [mid], yerr=[[mid - low], [high - mid]], fmt="s", color=colour,
+                        capsize=4)  # fmt: skip
+    ax.set_xscale("log")
+    plain_log_ticks(ax.xaxis)
+    ax.set_xlabel("training images")
+    ax.set_ylabel("validation error (%)")
+    ax.set_ylim(bottom=0)
+    ax.set_title("Models compared on one split (squares: forecast at 2x, 80% interval)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    return figure_png(fig)
+
+
+@plain_text
 def epoch_curves_png(records: list[dict[str, Any]]) -> bytes:
     """Train and validation loss per epoch for one run of each size, overfitting onset marked."""
     from matplotlib.ticker import MaxNLocator

@@ -132,6 +132,16 @@ class TrainConfig:
             return None
         return Backbone(self.model, pretrained=self.pretrained, weights=self.weights, frozen=self.frozen)
 
+    def describe(self) -> str:
+        """The model in words, as a verdict names it: e.g. "convnet"."""
+        if self.backbone is None:
+            return f"{self.model} (pretrained)" if self.pretrained else self.model
+        weights = (
+            "own weights" if self.weights else "ImageNet-pretrained" if self.pretrained else "random init"
+        )
+        how = "frozen body" if self.frozen else "fine-tuned" if self.freeze_epochs else "trained end to end"
+        return f"{self.model} ({weights}, {how})"
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields."""
         out = asdict(self)

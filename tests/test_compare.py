@@ -1,0 +1,61 @@
+"""`datasize curve` with several --model: each model's curve on one split, and which lever to pull."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from datasize.cli import main
+from tests.training.test_backbones import _dataset
+
+
+@pytest.mark.slow
+def test_two_models_are_measured_on_one_split_and_ranked_by_their_errors(tmp_path: Path) -> None:
+    data = _dataset(tmp_path / "data", per_class=20)
+    out = tmp_path / "compare"
+    args = ["curve", str(data), "--model", "convnet", "--model", "efficientnet_lite0", "--frozen"]
+    args += ["--size", "32", "--fractions", "0.25,0.5,1", "--seeds", "2", "--epochs", "4", "--lr", "0.01"]
+    args += ["--out", str(out), "--quiet"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    said = [line for line in result.output.splitlines() if not line.startswith(("[", "run ", "resuming"))]
+    assert said[0].startswith("ANSWER: The ")  # the answer before the table and each model's verdict
+    summary = json.loads((out / "comparison.json").read_text())
+    names = [m["model"] for m in summary["comparison"]["models"]]
+    assert names == ["convnet", "efficientnet_lite0 (random init, frozen body)"]
+    errors = {m["model"]: m["error_rate"] for m in summary["comparison"]["models"]}
+    assert summary["comparison"]["best_now"] == min(errors, key=errors.get)
+    splits = [pd.read_csv(out / name / "split.csv") for name in ("convnet", "efficientnet_lite0-frozen")]
+    pd.testing.assert_frame_equal(splits[0], splits[1])  # the second model read the first's split
+    assert (out / "comparison.png").read_bytes().startswith(b"\x89PNG")
+    # The backbone options went to the backbone only: the convnet trained on images, with augmentation.
+    convnet = json.loads((out / "convnet" / "curve_summary.json").read_text())
+    assert convnet["config"]["train"]["frozen"] is False and convnet["config"]["train"]["augment"] == "shift"
+
+
+def test_other_commands_refuse_several_models_before_any_work(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["train", str(tmp_path / "nope"), "--model", "convnet", "--model", "resnet"]
+    )
+    assert result.exit_code == 2
+    assert "--model is given 2 times; this command trains one model" in result.output
+
+
+def test_the_same_model_twice_is_refused(tmp_path: Path) -> None:
+    args = [
+        "curve",
+        str(tmp_path / "nope"),
+        "--model",
+        "convnet",
+        "--model",
+        "convnet",
+        "--out",
+        str(tmp_path),
+    ]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert "name the same model twice" in result.output
