@@ -283,6 +283,7 @@ def main() -> None:
     parser.add_argument("--finetune-seeds", type=int, default=1)
     parser.add_argument("--e2e-steps", type=int, default=3, help="timed steps of the frozen body at 224 px")
     parser.add_argument("--e2e-check", action="store_true", help="one real short fastai-style run, first set")
+    parser.add_argument("--no-convnet", action="store_true", help="curves: the pretrained ones only")
     parser.add_argument("--bn-size", type=int, default=64)
     parser.add_argument("--bn-seeds", type=int, default=3)
     parser.add_argument("--bn-epochs", type=int, default=None, help="default: the frozen curve's at --bn-size")
@@ -330,7 +331,7 @@ def main() -> None:
 
     if "curves" in stages:
         for name, data in sets.items():
-            for kind, size in [("frozen", s) for s in frozen_sizes] + [("convnet", None)]:
+            for kind, size in [("frozen", s) for s in frozen_sizes] + [("convnet", None)] * (not args.no_convnet):
                 f = folder(name, kind, size)
                 seconds = run_curve(curve_command(data, f, kind, size, args), f)
                 print(f"{name} {kind}{size or ''}: {seconds:.0f} s", flush=True)

@@ -288,10 +288,7 @@ class ModelOptions:
         from datasize.training.backbones import backbone_spec
 
         plain = {"pretrained": False, "weights": None, "frozen": False, "freeze_epochs": 0, "lr_mult": 1.0}
-        return [
-            self._config(m, **settings, **({} if backbone_spec(m) else plain))
-            for m in dict.fromkeys(self.model)
-        ]
+        return [self._config(m, **settings, **({} if backbone_spec(m) else plain)) for m in self.model]
 
     def _config(self, model: str, **settings: Any) -> TrainConfig:
         from datasize.training.loop import TrainConfig
