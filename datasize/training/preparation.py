@@ -68,6 +68,7 @@ def prepare(
     near_threshold: float = DEFAULT_NEAR_THRESHOLD,
     size: int | None = None,
     resize: Resize | str = Resize.SQUISH,
+    channels: int | None = None,
     cache_dir: str | os.PathLike | None = None,
     jobs: int | None = None,
     progress: Progress | None = None,
@@ -85,7 +86,7 @@ def prepare(
         valid_pct, split_seed, split_method, near_radius, near_threshold: how to split when no
             `split_file` is given (a split the dataset itself gives, train/ and valid/ folders or a
             split column, is kept); see `datasize.split`.
-        size, resize, cache_dir: see `build_cache`.
+        size, resize, channels, cache_dir: see `build_cache`.
         backbone: the pretrained backbone the data is for (`TrainConfig.backbone`): its native size
             unless `size` is given, RGB, and with `backbone.frozen` the body's features computed
             once on `device` (`build_feature_cache`, kept in `cache_dir` and resumed) instead of images.
@@ -116,7 +117,7 @@ def prepare(
     where["progress"] = decode_progress
     cache: ImageCache
     if backbone is None:
-        cache = build_cache(manifest, size=size, **where)
+        cache = build_cache(manifest, size=size, channels=channels, **where)
     elif backbone.frozen:
         cache = build_feature_cache(manifest, backbone=backbone, size=size, device=device, **where)
     else:

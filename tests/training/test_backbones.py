@@ -270,3 +270,39 @@ def test_features_are_scaled_by_one_mean_and_std_over_all_of_them() -> None:
     pooled = Normalizer(mean=(0.0, 2.0), std=(2.0, 2.0)).pooled()
     assert pooled.mean == (1.0, 1.0)
     assert pooled.std == pytest.approx((5**0.5, 5**0.5))
+
+
+def test_a_saved_frozen_run_classifies_images_as_the_run_did(tmp_path: Path) -> None:
+    from datasize.training.model_file import load_model, save_model
+
+    prepared = _prepared(tmp_path, Backbone("efficientnet_lite0", frozen=True))
+    config = TrainConfig(model="efficientnet_lite0", frozen=True, augment="none", epochs=3)
+    result = fit_one_cycle(prepared.data, config=config)
+    save_model(result, tmp_path / "model.pt", cache=prepared.cache)
+    model, meta = load_model(tmp_path / "model.pt")
+    assert (meta["channels"], meta["size"], meta["config"]["frozen"]) == (3, 32, False)
+    images = prepare(tmp_path / "data", size=32, channels=3)  # the same images, decoded as the body saw them
+    rows = images.cache.index_of(result.valid_predictions["path"])
+    x = torch.from_numpy(np.asarray(images.cache.images[rows])).float()
+    x = (x - torch.tensor(meta["mean"]).view(1, 3, 1, 1)) / torch.tensor(meta["std"]).view(1, 3, 1, 1)
+    with torch.inference_mode():
+        probabilities = torch.softmax(model(x).double(), 1).numpy()
+    # The run read float16 features; the whole model computes them in float32.
+    np.testing.assert_allclose(probabilities, result.valid_probabilities, atol=0.02)
+    assert (probabilities.argmax(1) == result.valid_probabilities.argmax(1)).mean() >= 0.9
+
+
+@pytest.mark.slow
+def test_labels_and_the_lr_finder_run_on_a_frozen_bodys_features(tmp_path: Path) -> None:
+    data = _dataset(tmp_path / "data", per_class=20)
+    frozen = ["--model", "efficientnet_lite0", "--pretrained", "--frozen", "--size", "32", "--quiet"]
+    runner = CliRunner()
+    found = runner.invoke(main, ["lr-find", str(data), *frozen, "--out", str(tmp_path / "lr")])
+    assert found.exit_code == 0, found.output
+    assert "features (1280), computed once" in found.output
+    folds = ["--folds", "3", "--epochs", "4", "--lr", "0.01", "--json", "--out", str(tmp_path / "labels")]
+    checked = runner.invoke(main, ["labels", str(data), *frozen, *folds])
+    assert checked.exit_code == 0, checked.output
+    found = json.loads(checked.output)
+    assert found["images"] == 60 and found["noise_rate"] <= 0.1  # clean labels, clear classes
+    assert found["data"]["features"]["model"] == "efficientnet_lite0"
