@@ -30,6 +30,9 @@ _EXPORTS = {
     "LabelIssues": "datasize.labels.issues",
     "LabelsConfig": "datasize.labels.plan",
     "run_curve": "datasize.pipeline",
+    "compare_models": "datasize.pipeline",
+    "Backbone": "datasize.training.backbones",
+    "build_feature_cache": "datasize.training.features",
     "plan_collection": "datasize.planning.collection",
     "CollectionPlan": "datasize.planning.collection",
     "build_report": "datasize.report.document",
@@ -54,6 +57,7 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "Backbone",
     "Check",
     "CheckConfig",
     "CollectionPlan",
@@ -70,7 +74,9 @@ __all__ = [
     "TrainConfig",
     "__version__",
     "build_cache",
+    "build_feature_cache",
     "build_report",
+    "compare_models",
     "diagnose",
     "find_label_issues",
     "fit_one_cycle",
@@ -108,14 +114,16 @@ if TYPE_CHECKING:
     from datasize.labels.issues import LabelIssues
     from datasize.labels.plan import LabelsConfig
     from datasize.labels.runner import find_label_issues
-    from datasize.pipeline import run_curve
+    from datasize.pipeline import compare_models, run_curve
     from datasize.planning.collection import CollectionPlan, plan_collection
     from datasize.recipe import load_recipe, run_recipe
     from datasize.report.document import build_report
     from datasize.report.render import write_report
+    from datasize.training.backbones import Backbone
     from datasize.training.batches import train_data
     from datasize.training.cache import build_cache
     from datasize.training.diagnosis import diagnose
+    from datasize.training.features import build_feature_cache
     from datasize.training.loop import TrainConfig, fit_one_cycle
     from datasize.training.lr_finder import lr_find
     from datasize.training.model_file import load_model, save_model
