@@ -10,8 +10,10 @@ name the key.
               above it stop the run before training)
     [split]   file, method, valid_pct, seed, near_radius, near_threshold (near duplicates kept on
               one side, and in the validation's findings: see `datasize split --help`)
-    [train]   model, size, resize, epochs ("auto", the default, or a number), max_epochs (with
-              "auto": the longest the pilot tries, default 32), lr ("auto" or a number), batch_size,
+    [train]   model (a name, or a list of names: each measured on one split and compared, the first
+              being the one in use; the backbone keys go to the backbones among them), size, resize,
+              epochs ("auto", the default, or a number), max_epochs (with "auto": the longest the
+              pilot tries, default 32), lr ("auto" or a number), batch_size,
               weight_decay, augment (default "shift", "none" with frozen), seed, device, precision,
               pretrained, weights (a local state dict for an efficientnet_lite backbone), frozen
               (true: the head alone on the body's features, computed once), freeze_epochs, lr_mult
@@ -36,13 +38,13 @@ from datasize.curves.pilot import FIRST_EPOCHS
 from datasize.curves.plan import DEFAULT_MAX_EPOCHS, DEFAULT_SEED_STOP, CurveConfig
 from datasize.dataset.splits import check_split_options
 from datasize.labels.plan import LabelsConfig
-from datasize.training.loop import TrainConfig
+from datasize.training.loop import model_configs
 
 if TYPE_CHECKING:
     from datasize.curves.pilot import OnPilot
     from datasize.curves.runner import OnRun
     from datasize.labels.runner import OnFold
-    from datasize.pipeline import CurveOutcome, Stage
+    from datasize.pipeline import ComparisonOutcome, CurveOutcome, Stage
 
 # key -> accepted types, per table; one source for validation and for the docs above.
 SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
@@ -67,7 +69,7 @@ SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
         "near_threshold": (float, int),
     },
     "train": {
-        "model": (str,),
+        "model": (str, list),
         "size": (int,),
         "resize": (str,),
         "epochs": (int, str),
@@ -124,6 +126,7 @@ class Recipe:
     threads: int | None = None  # torch threads per run (None: torch's own, or the cores shared by jobs)
     fail_on: str | None = "error"  # validation findings at or above this stop the run; None: never
     labels: LabelsConfig | None = None  # check every label before the curve ([labels] run = true)
+    compared: tuple[CurveConfig, ...] = ()  # with several [train] models: each one's curve, `curve` first
 
 
 def _check_types(raw: dict[str, Any], source: Path) -> None:
@@ -197,24 +200,32 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
     if isinstance(epochs, str) and epochs != "auto":
         raise ValueError(f'{source}: train.epochs = {epochs!r} must be a whole number or "auto"')
     auto = {"auto_epochs": epochs == "auto", "max_epochs": train.get("max_epochs", DEFAULT_MAX_EPOCHS)}
-    settings = {k: v for k, v in train.items() if k not in ("size", "resize", "lr", "epochs", "max_epochs")}
+    skip = ("model", "size", "resize", "lr", "epochs", "max_epochs")
+    settings = {k: v for k, v in train.items() if k not in skip}
     if "weights" in settings:
         settings["weights"] = str(where(settings["weights"]))
-    if settings.get("frozen") and "augment" not in settings:
-        settings["augment"] = "none"  # a frozen body's features are computed once, unaugmented
-    training = _keyed(
+    models = train.get("model", "convnet")
+    models = [models] if isinstance(models, str) else models
+    if not models or not all(isinstance(m, str) for m in models):
+        raise ValueError(f"{source}: train.model = {models!r} must be a name or a list of names")
+    trainings = _keyed(
         source,
         "train",
-        lambda: TrainConfig(epochs=FIRST_EPOCHS if epochs == "auto" else epochs, **settings),
+        lambda: model_configs(models, epochs=FIRST_EPOCHS if epochs == "auto" else epochs, **settings),
     )
+    training = trainings[0]
     plan: dict[str, Any] = {k: tuple(curve[k]) for k in ("fractions", "sizes") if k in curve}
     plan.update({k: curve[k] for k in ("seeds", "budget", "target_error") if k in curve})
     plan["seed_stop"] = curve.get("seed_stop", DEFAULT_SEED_STOP) or None  # 0: every seed
-    config = _keyed(
-        source,
-        "curve",
-        lambda: CurveConfig(lr=None if lr == "auto" else float(lr), train=training, **auto, **plan),
+    compared = tuple(
+        _keyed(
+            source,
+            "curve",
+            lambda t=t: CurveConfig(lr=None if lr == "auto" else float(lr), train=t, **auto, **plan),
+        )
+        for t in trainings
     )
+    config = compared[0]
     reports = tuple(output.get("report", ["html"]))
     unknown = [r for r in reports if r not in REPORT_FORMATS]
     if unknown:
@@ -227,6 +238,10 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
         raise ValueError(f"{source}: curve.threads = {threads} must be at least 1")
     folder = where(output.get("folder", f"runs/{source.stem}"))
     checking = None
+    if labels.get("run", False) and len(compared) > 1:
+        raise ValueError(
+            f"{source}: labels.run checks labels with one model; train.model lists {len(models)}"
+        )
     if labels.get("run", False):
         checking = _keyed(
             source,
@@ -247,6 +262,7 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
         threads,
         None if fail_on == "none" else fail_on,
         checking,
+        compared,
     )
 
 
@@ -281,11 +297,12 @@ def run_recipe(
     on_run: OnRun | None = None,
     on_fold: OnFold | None = None,
     on_pilot: OnPilot | None = None,
-) -> tuple[CurveOutcome, list[Path]]:
+) -> tuple[CurveOutcome | ComparisonOutcome, list[Path]]:
     """Run (or resume) the recipe's labels check (when asked) and curve, then write its reports;
-    returns the curve's outcome and the report paths."""
+    returns the curve's outcome and the report paths. With several [train] models, every model's
+    curve and report (`compare_models`), and the comparison instead of one curve's outcome."""
     from datasize.curves.folder import RunFolder
-    from datasize.pipeline import run_curve, run_labels
+    from datasize.pipeline import compare_models, run_curve, run_labels
     from datasize.report.document import build_report
     from datasize.report.render import write_report
 
@@ -301,18 +318,24 @@ def run_recipe(
             on_fold=on_fold,
             on_pilot=on_pilot,
         )
-    outcome = run_curve(
-        recipe.data,
-        config=recipe.curve,
-        out=recipe.folder,
-        prepare_options={**recipe.prepare_options, **recipe.scan_options},
-        jobs=recipe.jobs,
-        threads=recipe.threads,
-        fail_on=recipe.fail_on,
-        on_stage=on_stage,
-        on_run=on_run,
-        on_pilot=on_pilot,
-    )
+    where = {
+        "prepare_options": {**recipe.prepare_options, **recipe.scan_options},
+        "jobs": recipe.jobs,
+        "threads": recipe.threads,
+        "fail_on": recipe.fail_on,
+        "on_stage": on_stage,
+        "on_run": on_run,
+        "on_pilot": on_pilot,
+    }
+    if len(recipe.compared) > 1:
+        compared = compare_models(recipe.data, configs=list(recipe.compared), out=recipe.folder, **where)
+        written = []
+        for outcome in compared.outcomes:  # each model's own report, in its own folder
+            folder = RunFolder(outcome.folder)
+            report = build_report(folder.path)
+            written += [write_report(report, folder.report_file(fmt), fmt)[0] for fmt in recipe.reports]
+        return compared, written
+    outcome = run_curve(recipe.data, config=recipe.curve, out=recipe.folder, **where)
     if recipe.curve.target_error is not None:
         _plan_for_target(recipe, on_stage)
     report = build_report(recipe.folder)

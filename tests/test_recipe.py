@@ -137,3 +137,36 @@ def test_a_recipe_checks_every_label_first_in_the_same_folder_when_asked(tmp_pat
     with pytest.raises(RuntimeError, match="stop before training"):
         run_recipe(recipe)
     assert calls == [("labels", recipe.folder, 4), ("curve", recipe.folder, None)]
+
+
+def test_a_recipe_lists_models_and_the_backbone_keys_go_to_the_backbones(tmp_path: Path) -> None:
+    text = (
+        '[data]\npath = "."\n[train]\nmodel = ["convnet", "efficientnet_lite0"]\npretrained = true\n'
+        "frozen = true\n"
+    )
+    recipe = load_recipe(write(tmp_path, text))
+    trains = [c.train for c in recipe.compared]
+    assert [(t.model, t.frozen, t.pretrained, str(t.augment)) for t in trains] == [
+        ("convnet", False, False, "shift"),
+        ("efficientnet_lite0", True, True, "none"),
+    ]
+    assert recipe.curve.train == trains[0]
+
+
+@pytest.mark.parametrize(
+    ("train", "message"),
+    [
+        ("model = []", r"train.model = \[\] must be a name or a list of names"),
+        ("model = [1, 2]", r"train.model = \[1, 2\] must be a name or a list of names"),
+        ('model = "convnet"\nfrozen = true', r"\[train\] frozen=True is for the backbones"),
+    ],
+)
+def test_a_recipes_models_are_checked_before_any_work(tmp_path: Path, train: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        load_recipe(write(tmp_path, f'[data]\npath = "."\n[train]\n{train}\n'))
+
+
+def test_a_recipe_comparing_models_cannot_also_check_labels(tmp_path: Path) -> None:
+    text = '[data]\npath = "."\n[train]\nmodel = ["convnet", "resnet"]\n[labels]\nrun = true\n'
+    with pytest.raises(ValueError, match=r"labels\.run checks labels with one model; train\.model lists 2"):
+        load_recipe(write(tmp_path, text))

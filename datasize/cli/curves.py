@@ -286,9 +286,13 @@ def run_command(recipe: str, quiet: bool) -> None:
             err=True,
         )
         sys.exit(130)
-    for line in curve_lines(outcome):
-        click.echo(line)
-    if outcome.labels:
+    if len(loaded.compared) > 1:
+        for line in comparison_lines(outcome):
+            click.echo(line)
+    else:
+        for line in curve_lines(outcome):
+            click.echo(line)
+    if len(loaded.compared) == 1 and outcome.labels:
         click.echo(f"LABELS: {outcome.labels.get('verdict')} (datasize labels; see the report)")
     for path in sorted(reports, key=lambda p: p.suffix == ".html"):  # the HTML report's path last
         click.echo(f"report: {path}")

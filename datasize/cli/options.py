@@ -278,38 +278,27 @@ class ModelOptions:
                 f"--model is given {len(self.model)} times; this command trains one model "
                 "(`datasize curve` compares several)"
             )
-        return self._config(self.model[0], **settings)
+        return self.train_configs(**settings)[0]
 
     def train_configs(self, **settings: Any) -> list[TrainConfig]:
         """One TrainConfig per --model; with several, the backbone options (--pretrained, --weights,
-        --frozen, --freeze-epochs, --lr-mult) apply to the efficientnet_lite backbones among them."""
-        if len(self.model) == 1:
-            return [self._config(self.model[0], **settings)]
-        from datasize.training.backbones import backbone_spec
+        --frozen, --freeze-epochs, --lr-mult) go to the efficientnet_lite backbones among them."""
+        from datasize.training.loop import model_configs
 
-        plain = {"pretrained": False, "weights": None, "frozen": False, "freeze_epochs": 0, "lr_mult": 1.0}
-        return [self._config(m, **settings, **({} if backbone_spec(m) else plain)) for m in self.model]
-
-    def _config(self, model: str, **settings: Any) -> TrainConfig:
-        from datasize.training.loop import TrainConfig
-
-        chosen = {
-            "pretrained": self.pretrained,
-            "weights": self.weights,
-            "frozen": self.frozen,
-            "freeze_epochs": self.freeze_epochs,
-            "lr_mult": self.lr_mult,
-        } | settings
-        frozen = chosen["frozen"]
-        return TrainConfig(
-            model=model,
+        return model_configs(
+            self.model,
             batch_size=self.batch_size,
             weight_decay=self.weight_decay,
-            augment=self.augment or ("none" if frozen else "shift"),
+            augment=self.augment,
             seed=self.seed,
             device=self.device,
             precision=self.precision,
-            **chosen,
+            pretrained=self.pretrained,
+            weights=self.weights,
+            frozen=self.frozen,
+            freeze_epochs=self.freeze_epochs,
+            lr_mult=self.lr_mult,
+            **settings,
         )
 
 

@@ -151,6 +151,30 @@ class TrainConfig:
         return out
 
 
+# What only a backbone takes: with several models, each goes to the backbones among them.
+BACKBONE_ONLY = {"pretrained": False, "weights": None, "frozen": False, "freeze_epochs": 0, "lr_mult": 1.0}
+
+
+def model_configs(models: list[str] | tuple[str, ...], **settings: Any) -> list[TrainConfig]:
+    """One TrainConfig per model, the same `settings` for each; with several models, the backbone
+    settings (pretrained, weights, frozen, freeze_epochs, lr_mult) go to the backbones only, so that
+    ``["convnet", "efficientnet_lite0"]`` with frozen=True compares a convnet with a frozen body.
+    `augment` None (or absent) is none for a frozen body, shift otherwise.
+
+    >>> [c.describe() for c in model_configs(["convnet", "efficientnet_lite0"], pretrained=True, frozen=True)]
+    ['convnet', 'efficientnet_lite0 (ImageNet-pretrained, frozen body)']
+    """
+    if not models:
+        raise ValueError("no model given")
+    configs = []
+    for model in models:
+        chosen = {**settings, **(BACKBONE_ONLY if len(models) > 1 and backbone_spec(model) is None else {})}
+        if chosen.get("augment") is None:
+            chosen["augment"] = Augment.NONE if chosen.get("frozen") else Augment.SHIFT
+        configs.append(TrainConfig(model=model, **chosen))
+    return configs
+
+
 def one_cycle_schedule(
     total_steps: int,
     *,
