@@ -33,6 +33,7 @@ from datasize.labels.issues import LabelIssues
 from datasize.labels.plan import LabelsConfig, check_classes
 from datasize.labels.plateau import plateau_note
 from datasize.labels.runner import OnFold, find_label_issues
+from datasize.report.comparison import COMPARISON_FILE, COMPARISON_PLOT
 from datasize.report.plots import comparison_png
 from datasize.report.training_files import read_chosen_lr, write_lr_find
 from datasize.training.loop import TrainConfig
@@ -319,11 +320,11 @@ def compare_models(
             )
         )
     result = ComparisonOutcome(tuple(outcomes), comparison, problem, Path(out))
-    write_json(Path(out) / "comparison.json", result.summary())
+    write_json(Path(out) / COMPARISON_FILE, result.summary())
     measured = {
         o.curve.config.train.describe(): o.forecast.points.to_dict("records") for o in outcomes if o.forecast
     }
-    write_bytes_atomic(Path(out) / "comparison.png", comparison_png(result.summary(), measured))
+    write_bytes_atomic(Path(out) / COMPARISON_PLOT, comparison_png(result.summary(), measured))
     return result
 
 

@@ -303,6 +303,7 @@ def run_recipe(
     curve and report (`compare_models`), and the comparison instead of one curve's outcome."""
     from datasize.curves.folder import RunFolder
     from datasize.pipeline import compare_models, run_curve, run_labels
+    from datasize.report.comparison import build_comparison_report
     from datasize.report.document import build_report
     from datasize.report.render import write_report
 
@@ -334,6 +335,9 @@ def run_recipe(
             folder = RunFolder(outcome.folder)
             report = build_report(folder.path)
             written += [write_report(report, folder.report_file(fmt), fmt)[0] for fmt in recipe.reports]
+        both = build_comparison_report(recipe.folder)
+        top = RunFolder(recipe.folder)
+        written += [write_report(both, top.report_file(fmt), fmt)[0] for fmt in recipe.reports]
         return compared, written
     outcome = run_curve(recipe.data, config=recipe.curve, out=recipe.folder, **where)
     if recipe.curve.target_error is not None:

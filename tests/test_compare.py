@@ -32,6 +32,12 @@ def test_two_models_are_measured_on_one_split_and_ranked_by_their_errors(tmp_pat
     splits = [pd.read_csv(out / name / "split.csv") for name in ("convnet", "efficientnet_lite0-frozen")]
     pd.testing.assert_frame_equal(splits[0], splits[1])  # the second model read the first's split
     assert (out / "comparison.png").read_bytes().startswith(b"\x89PNG")
+    reported = CliRunner().invoke(main, ["report", str(out), "--format", "json"])
+    assert reported.exit_code == 0, reported.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["verdict"] == summary["answer"]  # the answer first
+    rows = report["sections"][0]["tables"][0]["rows"]
+    assert [r["model"] for r in rows] == names
     # The backbone options went to the backbone only: the convnet trained on images, with augmentation.
     convnet = json.loads((out / "convnet" / "curve_summary.json").read_text())
     assert convnet["config"]["train"]["frozen"] is False and convnet["config"]["train"]["augment"] == "shift"

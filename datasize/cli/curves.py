@@ -225,7 +225,10 @@ def comparison_lines(compared: Any) -> list[str]:
             lines.append(f"{m.model:<52}  {m.n_train:>7,}  {now:>21}  {later:>27}")
     for outcome in compared.outcomes:
         lines.append(f"{outcome.curve.config.train.describe()}: {outcome.verdict()}")
-    lines.append(f"files in {compared.folder}: comparison.json and one run folder per model")
+    lines.append(
+        f"files in {compared.folder}: comparison.json, comparison.png and one run folder per model "
+        f"(report: datasize report {compared.folder})"
+    )
     return lines
 
 
@@ -241,17 +244,20 @@ def comparison_lines(compared: Any) -> list[str]:
 )
 @api_errors
 def report(run_folder: str, fmt: str, output: str | None) -> None:
-    """Write a report of a `datasize curve` run folder: the verdict first, then the evidence.
+    """Write a report of a `datasize curve` run folder (or of a comparison of several models): the
+    verdict first, then the evidence.
 
     HTML is one self-contained file (plots embedded, no network); Markdown comes with its PNGs in a
     folder beside it; JSON holds the text and tables.
     """
     from datasize.curves.folder import RunFolder
+    from datasize.report.comparison import build_comparison_report, is_comparison
     from datasize.report.document import build_report
     from datasize.report.render import write_report
 
     target = output or RunFolder(run_folder).report_file(fmt)
-    written = write_report(build_report(run_folder), target, fmt)
+    build = build_comparison_report if is_comparison(run_folder) else build_report
+    written = write_report(build(run_folder), target, fmt)
     click.echo(f"report written to {written[0]}")
 
 
