@@ -113,6 +113,11 @@ class Comparison:
                 if base.at_2x is not None
                 else ""
             )
+            if any(m.error_rate <= base.high for m in self.models[1:]):
+                return (
+                    f"No model measured beats the {base.model} you use ({now}; {others}, within the noise)"
+                    f"{more}: more images (or training) first, not another model."
+                )
             return (
                 f"The {base.model} you use already has the lowest error measured ({now}; {others}){more}: "
                 "more images (or training) first, not another model."

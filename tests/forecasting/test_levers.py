@@ -65,3 +65,12 @@ def test_the_table_and_json_carry_each_models_numbers() -> None:
 def test_one_model_is_no_comparison() -> None:
     with pytest.raises(ValueError, match="at least two models"):
         Comparison((_model("convnet", 0.1, 0.09),))
+
+
+def test_a_model_no_better_than_the_one_in_use_is_said_to_be_within_the_noise() -> None:
+    comparison = Comparison((_model("convnet", 0.20, 0.18, spread=0.03), _model("resnet", 0.21, 0.19)))
+    assert comparison.lever == Lever.IMAGES
+    assert comparison.sentence().startswith(
+        "No model measured beats the convnet you use (20.0% error at today's 1,000 images; resnet 21.0%, "
+        "within the noise)"
+    )
