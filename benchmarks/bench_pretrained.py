@@ -63,11 +63,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 MODEL = "efficientnet_lite0"
 NATIVE = 224
-STAGES = ("curves", "cost", "bn", "finetune", "report")
+STAGES = ("cost", "overhead", "curves", "bn", "finetune", "report")
 
 
 # ----------------------------------------------------------------------------------------------- curves
-def curve_command(data: str, folder: Path, kind: str, size: int | None, args: argparse.Namespace) -> list[str]:
+def curve_command(
+    data: str, folder: Path, kind: str, size: int | None, args: argparse.Namespace
+) -> list[str]:
     command = [sys.executable, "-m", "datasize", "curve", data, "-q", "-o", str(folder)]
     if kind == "frozen":
         command += ["--model", MODEL, "--pretrained", "--frozen"]
@@ -145,7 +147,7 @@ def feature_pass_seconds(data: str, size: int, workdir: Path) -> tuple[float, in
 
 
 def image_data(data: str, size: int):
-    """The set's RGB images at `size` px on datasize's default split (what a non-frozen backbone trains on)."""
+    """The set's RGB images at `size` px on datasize's default split (what an unfrozen backbone trains on)."""
     from datasize.training.backbones import Backbone
     from datasize.training.preparation import prepare
 
@@ -157,7 +159,14 @@ def e2e_unit_costs(prepared, size: int, steps: int) -> dict[str, float]:
     datasize's own `train_step` and `predict`; one untimed warm-up step and pass first."""
     import torch
 
-    from datasize.training.loop import TrainConfig, build_model, make_batcher, make_optimizer, predict, train_step
+    from datasize.training.loop import (
+        TrainConfig,
+        build_model,
+        make_batcher,
+        make_optimizer,
+        predict,
+        train_step,
+    )
 
     data = prepared.data
     config = TrainConfig(model=MODEL, pretrained=True, augment="none", device="cpu")
@@ -198,7 +207,9 @@ def curve_runs(folder: Path) -> pd.DataFrame:
     return pd.concat([runs, pd.DataFrame(extra)], ignore_index=True) if extra else runs
 
 
-def e2e_seconds(runs: pd.DataFrame, unit: dict[str, float], batch_size: int = 64, max_evals: int = 8) -> float:
+def e2e_seconds(
+    runs: pd.DataFrame, unit: dict[str, float], batch_size: int = 64, max_evals: int = 8
+) -> float:
     """What the runs would cost through the body: their steps, their validation passes (as `_train`
     schedules them), and the final pass over each run's training images."""
     from datasize.training.loop import _eval_epochs, steps_per_epoch
@@ -217,7 +228,7 @@ def e2e_check(prepared, size: int, unit: dict[str, float], steps: int = 4) -> di
     from datasize.training.loop import TrainConfig, fit_one_cycle
 
     data = prepared.data
-    small = replace(data, train=data.train[:: 16])
+    small = replace(data, train=data.train[::16])
     config = TrainConfig(model=MODEL, pretrained=True, augment="none", device="cpu", steps=steps, max_evals=1)
     result = fit_one_cycle(small, config=config, model_factory=frozen_body_factory(size))
     run = pd.DataFrame([{"n_train": len(small.train), "n_valid": len(small.valid), "steps": steps}])
@@ -247,7 +258,10 @@ def bn_runs(data: str, size: int, epochs: int, seeds: int) -> list[dict[str, obj
             result = fit_one_cycle(prepared.data, config=config, model_factory=factory)
             rows.append({"kind": kind, "seed": seed, "error": result.error_rate, "n_valid": result.n_valid,
                          "n_train": result.n_train, "seconds": result.seconds})  # fmt: skip
-            print(f"  bn {kind} seed {seed}: error {100 * result.error_rate:.2f}% ({result.seconds:.0f} s)", flush=True)
+            print(
+                f"  bn {kind} seed {seed}: error {100 * result.error_rate:.2f}% ({result.seconds:.0f} s)",
+                flush=True,
+            )
     return rows
 
 
@@ -261,7 +275,7 @@ def bn_summary(rows: list[dict[str, object]]) -> dict[str, object]:
         ses[kind] = errors.std(ddof=1) / math.sqrt(len(errors)) if len(errors) > 1 else math.nan
         out[kind] = f"{errors.mean():.2f} ± {ses[kind]:.2f} ({', '.join(f'{e:.2f}' for e in errors)})"
     fixed, adapted = means["cached (BN fixed)"], means["fastai frozen (BN train)"]
-    out["BN train - fixed"] = f"{adapted - fixed:+.2f} ± {math.hypot(ses['cached (BN fixed)'], ses['fastai frozen (BN train)']):.2f}"
+    out["BN train - fixed"] = f"{adapted - fixed:+.2f} ± {math.hypot(*ses.values()):.2f}"
     p, n = fixed / 100, int(table["n_valid"].iloc[0])
     out["valid binomial sd"] = f"{100 * math.sqrt(p * (1 - p) / n):.2f} (n_valid {n})"
     seconds = table.groupby("kind", sort=False)["seconds"].median()
@@ -286,7 +300,9 @@ def main() -> None:
     parser.add_argument("--no-convnet", action="store_true", help="curves: the pretrained ones only")
     parser.add_argument("--bn-size", type=int, default=64)
     parser.add_argument("--bn-seeds", type=int, default=3)
-    parser.add_argument("--bn-epochs", type=int, default=None, help="default: the frozen curve's at --bn-size")
+    parser.add_argument(
+        "--bn-epochs", type=int, default=None, help="default: the frozen curve's at --bn-size"
+    )
     parser.add_argument("--bn-sets", default=None, help="comma-separated set names (default: all)")
     args = parser.parse_args()
     stages = set(args.stages.split(","))
@@ -300,8 +316,12 @@ def main() -> None:
     def folder(name: str, kind: str, size: int | None = None) -> Path:
         return args.out / f"{name}-{kind}{size or ''}"
 
-    if "cost" in stages:  # the native frozen curve, its one feature pass and the end-to-end price, interleaved
-        results = json.loads((args.out / "cost.json").read_text()) if (args.out / "cost.json").is_file() else {}
+    if (
+        "cost" in stages
+    ):  # the native frozen curve, its one feature pass and the end-to-end price, interleaved
+        results = (
+            json.loads((args.out / "cost.json").read_text()) if (args.out / "cost.json").is_file() else {}
+        )
         for i, (name, data) in enumerate(sets.items()):
             if name in results:
                 continue
@@ -313,14 +333,17 @@ def main() -> None:
                 if what == "pass":
                     row["pass_s"], row["images"] = feature_pass_seconds(data, NATIVE, args.out)
                 else:
-                    row["curve_s"] = run_curve(curve_command(data, curve_folder, "frozen", NATIVE, args), curve_folder)
+                    row["curve_s"] = run_curve(
+                        curve_command(data, curve_folder, "frozen", NATIVE, args), curve_folder
+                    )
                 print(f"{name}: {what} done {json.dumps(row)}", flush=True)
             row["curve_fresh_in_this_run"] = fresh_curve
             prepared = image_data(data, NATIVE)
             unit = e2e_unit_costs(prepared, NATIVE, args.e2e_steps)
             runs = curve_runs(curve_folder)
             row |= {"step_s": unit["step"], "eval_image_s": unit["eval_image"], "runs": len(runs),
-                    "steps": int(runs["steps"].sum()), "head_fits_s": float(runs["seconds"].sum())}  # fmt: skip
+                    "steps": int(runs["steps"].sum()),
+                    "head_fits_s": float(runs["seconds"].sum())}  # fmt: skip
             row["e2e_s"] = e2e_seconds(runs, unit)
             if args.e2e_check and i == 0:
                 row["e2e_check"] = e2e_check(prepared, NATIVE, unit)
@@ -331,10 +354,19 @@ def main() -> None:
 
     if "curves" in stages:
         for name, data in sets.items():
-            for kind, size in [("frozen", s) for s in frozen_sizes] + [("convnet", None)] * (not args.no_convnet):
+            for kind, size in [("frozen", s) for s in frozen_sizes] + [("convnet", None)] * (
+                not args.no_convnet
+            ):
                 f = folder(name, kind, size)
                 seconds = run_curve(curve_command(data, f, kind, size, args), f)
                 print(f"{name} {kind}{size or ''}: {seconds:.0f} s", flush=True)
+
+    if "overhead" in stages:  # the native frozen curve again on its stored features: all but the pass
+        for name, data in sets.items():
+            stored = folder(name, "frozen", NATIVE) / "cache"
+            f = folder(name, "frozen-stored", NATIVE)
+            command = [*curve_command(data, f, "frozen", NATIVE, args), "--cache-dir", str(stored)]
+            print(f"{name} frozen curve on stored features: {run_curve(command, f):.0f} s", flush=True)
 
     if "finetune" in stages:
         for name, data in sets.items():
@@ -354,11 +386,19 @@ def main() -> None:
                 f = folder(name, "frozen", args.bn_size)
                 epochs = int(chosen_epochs(f)) if (f / "curve_summary.json").is_file() else 8
             print(f"{name}: BN comparison at {args.bn_size} px, {epochs} epochs", flush=True)
-            results[key] = {"epochs": epochs, "runs": bn_runs(sets[name], args.bn_size, epochs, args.bn_seeds)}
+            results[key] = {
+                "epochs": epochs,
+                "runs": bn_runs(sets[name], args.bn_size, epochs, args.bn_seeds),
+            }
             (args.out / "bn.json").write_text(json.dumps(results, indent=1))
 
     if "report" in stages:
         report(args, sets, frozen_sizes)
+
+
+def _seconds(folder: Path) -> float:
+    timing = folder / "bench_seconds.json"
+    return float(json.loads(timing.read_text())["seconds"]) if timing.is_file() else math.nan
 
 
 def report(args: argparse.Namespace, sets: dict[str, str], frozen_sizes: list[int]) -> None:
@@ -381,7 +421,9 @@ def report(args: argparse.Namespace, sets: dict[str, str], frozen_sizes: list[in
             merged = column if merged is None else merged.merge(column, on="n_train", how="outer")
             timing = f / "bench_seconds.json"
             seconds = json.loads(timing.read_text())["seconds"] if timing.is_file() else math.nan
-            summary.append({"set": name, "model": kind, "epochs": chosen_epochs(f), "curve_s": round(seconds)})
+            summary.append(
+                {"set": name, "model": kind, "epochs": chosen_epochs(f), "curve_s": round(seconds)}
+            )
             if kind.startswith(("convnet", "frozen")):
                 _, rows = evaluate(f)
                 checks += [{"set": name, "model": kind, **r} for r in rows]
@@ -396,18 +438,34 @@ def report(args: argparse.Namespace, sets: dict[str, str], frozen_sizes: list[in
         for name, c in json.loads(cost_file.read_text()).items():
             rows.append({
                 "set": name, "images": c["images"], "feature pass s": round(c["pass_s"], 1),
-                "frozen curve s": round(c["curve_s"], 1), "curve / pass": round(c["curve_s"] / c["pass_s"], 2),
+                "frozen curve s": round(c["curve_s"], 1),
+                "curve / pass": round(c["curve_s"] / c["pass_s"], 2),
+                "curve on stored features s": round(_seconds(args.out / f"{name}-frozen-stored{NATIVE}"), 1),
                 "head fits s": round(c["head_fits_s"], 1), "runs": c["runs"], "steps": c["steps"],
                 "e2e step s": round(c["step_s"], 2), "e2e eval ms/img": round(1000 * c["eval_image_s"], 1),
-                "e2e curve s (extrapolated)": round(c["e2e_s"]), "e2e / frozen curve": round(c["e2e_s"] / c["curve_s"], 1),
+                "e2e curve s (extrapolated)": round(c["e2e_s"]),
+                "e2e / frozen curve": round(c["e2e_s"] / c["curve_s"], 1),
             })  # fmt: skip
             if "e2e_check" in c:
                 e = c["e2e_check"]
-                print(f"{name}: a real short fastai-style run took {e['measured']:.1f} s, predicted {e['predicted']:.1f} s")
+                print(
+                    f"{name}: a real short fastai-style run took {e['measured']:.1f} s, "
+                    f"predicted {e['predicted']:.1f} s"
+                )
+                # the step time that run implies (its evaluation priced as predicted), and the curve at it
+                step = (e["measured"] - (e["predicted"] - 4 * c["step_s"])) / 4
+                low = c["e2e_s"] + c["steps"] * (step - c["step_s"])
+                print(
+                    f"{name}: at the {step:.1f} s a step that run implies, "
+                    f"the end-to-end curve: {low:.0f} s, "
+                    f"{low / c['curve_s']:.1f}x the frozen curve"
+                )
         print(pd.DataFrame(rows).to_string(index=False))
     bn_file = args.out / "bn.json"
     if bn_file.is_file():
-        print("\n3. BatchNorm statistics fixed (cached features) or adapting (fastai's frozen stage), error %")
+        print(
+            "\n3. BatchNorm statistics fixed (cached features) or adapting (fastai's frozen stage), error %"
+        )
         rows = [{"set@px": key, "epochs": v["epochs"], **bn_summary(v["runs"])}
                 for key, v in json.loads(bn_file.read_text()).items()]  # fmt: skip
         print(pd.DataFrame(rows).to_string(index=False))

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from datasize.curves.folder import RunFolder
-from datasize.curves.pilot import OnPilot, choose_epochs
+from datasize.curves.pilot import OnPilot, choose_epochs, pilot_note
 from datasize.curves.plan import CurveConfig
 from datasize.curves.runner import CurveResult, OnRun, learning_curve
 from datasize.dataset.checks import CheckConfig
@@ -63,7 +63,8 @@ class CurveOutcome:
         head = self.forecast.verdict() if self.forecast is not None else str(self.forecast_error)
         note = self.labels_note()
         measured = f"Measured with {self.curve.config.train.describe()}."
-        return " ".join([head, *([note] if note else []), *training_notes(self.curve.runs), measured])
+        notes = [n for n in (note, pilot_note(self.curve.epochs)) if n]
+        return " ".join([head, *notes, *training_notes(self.curve.runs), measured])
 
     def labels_note(self) -> str | None:
         """The sentence a labels check of the same data and split adds when the curve levels off near

@@ -8,10 +8,17 @@ E = start, 2 x start, 4 x start... (up to `max_epochs`), two seeds each, and sto
 doubling that no longer pays:
 
 - a length is *limited* when any of its runs is diagnosed `too_few_epochs` (its validation error
-  was still falling clearly when the learning rate annealed);
+  was still falling clearly when the learning rate annealed), or when the model has not fit its own
+  training images: a mean training error of at least UNDERFIT_SHARE of the validation error and at
+  least UNDERFIT_FLOOR (a model that misclassifies a quarter of its training images is under-trained,
+  whatever the validation set's noise says);
 - a doubling *pays* when the mean error falls by more than NOISE_SIGMAS standard errors of the
-  difference (each mean's standard error from its seeds' spread, never below the validation set's
-  binomial noise, as the forecast's points have it);
+  change. Both lengths score the same validation images with the same seeds' subsets, so the change
+  is paired: its noise comes from the images whose verdict flipped (McNemar's), a few in most
+  doublings, not from two independent error rates (on 200 validation images at 25% error two
+  unpaired standard errors are 8 points; paired, 20 flipped images give about 3). The seeds' spread
+  of the change is the floor. Without the runs' predictions the unpaired rule stands (each mean's
+  standard error from its seeds' spread, never below the binomial noise);
 - the pilot stops once a doubling does not pay and its longer length is not limited. It chooses the
   shorter length when that one was not limited either (the doubling showed it was enough, and the
   curve then costs half), else the longer. A doubling whose error rose beyond noise stops it too.
@@ -41,6 +48,11 @@ from datasize.training.preparation import Prepared
 from datasize.vocab import DiagnosisKind
 
 FIRST_EPOCHS = 4  # the first length tried: fastai's lesson default, enough for many small sets
+# Under-fitting: a training error at least this share of the validation error, and at least the floor.
+# The held-out low-detail photos at 4 epochs: 24% training error for 25% validation error (32 epochs
+# gave 16%); a trained small CNN sits far below half (the digits sample: 0-0.5% against 1-2%).
+UNDERFIT_SHARE = 0.5
+UNDERFIT_FLOOR = 0.05
 NOISE_SIGMAS = 2.0  # a doubling pays when it cuts the error by more than this many SE of the change
 PILOT_SEEDS = 2  # runs per length: the seeds' spread is part of the noise; both are reused
 
@@ -51,12 +63,23 @@ class PilotLength:
 
     epochs: int
     errors: tuple[float, ...]  # final validation error of each seed's run
-    limited: bool  # a run was diagnosed too_few_epochs
+    limited: bool  # a run was diagnosed too_few_epochs, or the runs had not fit their training images
     n_valid: int
+    # The validation images each seed's run got wrong (by seed, in order): pairs two lengths' runs.
+    wrong: tuple[frozenset[str], ...] | None = None
+    train_errors: tuple[float, ...] = ()  # each run's error on its own training images
 
     @property
     def mean(self) -> float:
         return float(np.mean(self.errors))
+
+    @property
+    def underfit(self) -> bool:
+        """The runs have not fit their own training images (see UNDERFIT_SHARE)."""
+        if not self.train_errors:
+            return False
+        train = float(np.mean(self.train_errors))
+        return train >= UNDERFIT_FLOOR and train >= UNDERFIT_SHARE * self.mean
 
     @property
     def se(self) -> float:
@@ -72,6 +95,7 @@ class EpochChoice:
     epochs: int
     reason: str
     lengths: tuple[PilotLength, ...]
+    capped: bool = False  # stopped at --max-epochs while its last doubling still paid (or was limited)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -84,9 +108,11 @@ class EpochChoice:
                     "mean_error": p.mean,
                     "se": p.se,
                     "limited": p.limited,
+                    "train_errors": list(p.train_errors),
                 }
                 for p in self.lengths
             ],
+            "capped": self.capped,
         }
 
 
@@ -105,7 +131,7 @@ def next_length(seen: list[PilotLength], *, max_epochs: int) -> int | EpochChoic
     if len(seen) >= 2:
         before = seen[-2]
         change = before.mean - last.mean
-        noise = NOISE_SIGMAS * math.hypot(before.se, last.se)
+        noise = NOISE_SIGMAS * change_se(before, last)
         if change < -noise:
             return _choice(
                 before.epochs,
@@ -121,21 +147,53 @@ def next_length(seen: list[PilotLength], *, max_epochs: int) -> int | EpochChoic
                 f"{100 * noise:.2f}"
             )
             if before.limited:
-                why += f", and {before.epochs} epochs were diagnosed too_few_epochs"
+                why += f", and {before.epochs} epochs were {_limited_words(before)}"
             return _choice(chosen.epochs, seen, why)
     if 2 * last.epochs > max_epochs:
-        state = "still limited by training" if last.limited else "still improving"
+        state = f"still limited by training ({_limited_words(last)})" if last.limited else "still improving"
         return _choice(
             last.epochs,
             seen,
             f"{last.epochs} epochs is the most allowed (max_epochs "
             f"{max_epochs}); the run was {state}: allow more with --max-epochs",
+            capped=True,
         )
     return 2 * last.epochs
 
 
-def _choice(epochs: int, seen: list[PilotLength], reason: str) -> EpochChoice:
-    return EpochChoice(epochs, reason, tuple(seen))
+def change_se(before: PilotLength, after: PilotLength) -> float:
+    """Standard error of the change in mean error from `before` to `after`: paired on the images
+    when both lengths know which images each seed got wrong, else from the two means' own errors.
+
+    >>> a = PilotLength(4, (0.25,), False, 4, wrong=(frozenset({"a", "b"}),))
+    >>> b = PilotLength(8, (0.25,), False, 4, wrong=(frozenset({"b", "c"}),))
+    >>> round(change_se(a, b), 4)  # two of four images flipped, one each way: sqrt(2) / 4
+    0.3536
+    """
+    pairs = len(before.wrong or ()) == len(after.wrong or ()) == len(before.errors) == len(after.errors)
+    if not (pairs and before.wrong and before.n_valid == after.n_valid):
+        return math.hypot(before.se, after.se)
+    n = before.n_valid
+    changes, variances = [], []
+    for was, now in zip(before.wrong, after.wrong, strict=True):
+        fixed, broken = len(was - now), len(now - was)
+        d = (fixed - broken) / n
+        changes.append(d)
+        # Variance of the mean of per-image changes in {-1, 0, 1}; at least one image's flip.
+        variances.append(max(fixed + broken - n * d * d, 1.0) / n**2)
+    spread = float(np.var(changes, ddof=1)) if len(changes) > 1 else 0.0
+    return math.sqrt(max(float(np.mean(variances)), spread) / len(changes))
+
+
+def _limited_words(length: PilotLength) -> str:
+    if length.underfit:
+        train = 100 * float(np.mean(length.train_errors))
+        return f"under-trained: {train:.1f}% of their own training images wrong, {_err(length)} of validation"
+    return "diagnosed too_few_epochs"
+
+
+def _choice(epochs: int, seen: list[PilotLength], reason: str, *, capped: bool = False) -> EpochChoice:
+    return EpochChoice(epochs, reason, tuple(seen), capped)
 
 
 def _err(length: PilotLength) -> str:
@@ -152,7 +210,14 @@ def pilot_length(epochs: int, records: list[dict[str, Any]]) -> PilotLength:
         str(DiagnosisKind.TOO_FEW_EPOCHS) in (r.get("diagnosis_detail") or {}).get("kinds", []) for r in ok
     )
     n_valid = max([int(r["n_valid"]) for r in ok] or [2])
-    return PilotLength(epochs, errors, limited, n_valid)
+    train_errors = tuple(float(r["train_error"]) for r in ok if r.get("train_error") is not None)
+    wrong = None
+    if ok and len(ok) == len(records) and all(r.get("predictions") for r in ok):
+        wrong = tuple(
+            frozenset(p["path"] for p in r["predictions"] if p["predicted"] != p["label"]) for r in ok
+        )
+    length = PilotLength(epochs, errors, limited, n_valid, wrong, train_errors)
+    return replace(length, limited=True) if length.underfit else length
 
 
 RunLength = Callable[[int], list[dict[str, Any]]]  # epochs -> the pilot's run records at that length
@@ -224,6 +289,17 @@ def choose_epochs(
     choice = search_epochs(run_length, start=config.train.epochs, max_epochs=config.max_epochs)
     folder.write_pilot_choice(choice.to_dict())
     return choice
+
+
+def pilot_note(choice: EpochChoice | None) -> str | None:
+    """The sentence a verdict adds when the pilot stopped at its cap while training still paid."""
+    if choice is None or not choice.capped:
+        return None
+    return (
+        f"The pilot stopped at the cap of {choice.epochs} epochs while longer training still paid "
+        f"({choice.reason.split('; ', 1)[-1]}): the right end of the curve is limited by training, "
+        "not by data; raise --max-epochs (recipe: max_epochs) to measure the data."
+    )
 
 
 def reuse_pilot_runs(config: CurveConfig, choice: EpochChoice, *, n_train: int, folder: RunFolder) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 from click.testing import CliRunner
@@ -10,7 +11,7 @@ from click.testing import CliRunner
 import datasize.curves.executors as executors
 from datasize.cli import main
 from datasize.curves.folder import RunFolder
-from datasize.curves.pilot import PilotLength, choose_epochs, next_length, pilot_length
+from datasize.curves.pilot import PilotLength, choose_epochs, next_length, pilot_length, pilot_note
 from datasize.curves.plan import CurveConfig
 from datasize.curves.runner import learning_curve
 from datasize.training.loop import TrainConfig
@@ -164,3 +165,54 @@ def test_curve_epochs_auto_prints_the_pilot_and_the_length_it_chose(tmp_path) ->
 def test_a_bad_epochs_value_is_a_usage_error(tmp_path, value: str, message: str) -> None:
     result = CliRunner().invoke(main, ["curve", str(tmp_path), "--epochs", value])
     assert result.exit_code == 2 and message in result.output
+
+
+# --- stronger signals: paired changes, the training error, the cap in words (#24) ----------------------
+
+
+def _wrong(count: int, start: int = 0) -> frozenset[str]:
+    return frozenset(f"v{i:03d}.png" for i in range(start, start + count))
+
+
+def test_a_doubling_that_fixes_images_pays_though_two_unpaired_rates_would_call_it_noise() -> None:
+    # 200 validation images, 25% -> 21%: unpaired, 2 SE of the change is about 8 points; paired, the
+    # longer runs fixed 10 images and broke 2 of the same 200, with each seed.
+    before = PilotLength(4, (0.25, 0.25), False, 200, wrong=(_wrong(50), _wrong(50)))
+    after = PilotLength(
+        8, (0.21, 0.21), False, 200, wrong=(_wrong(42, 10) - _wrong(2, 50) | _wrong(2, 100),) * 2
+    )
+    assert math.hypot(before.se, after.se) * 2 > 0.04  # what the unpaired rule would have allowed
+    assert next_length([before, after], max_epochs=32) == 16
+    unpaired = [PilotLength(4, (0.25, 0.25), False, 200), PilotLength(8, (0.21, 0.21), False, 200)]
+    assert next_length(unpaired, max_epochs=32).epochs == 4  # within its noise
+
+
+def test_runs_that_have_not_fit_their_own_training_images_go_on_though_validation_is_small() -> None:
+    ok = {"status": "ok", "error_rate": 0.25, "n_valid": 200, "diagnosis_detail": {"kinds": ["ok"]}}
+    short = pilot_length(4, [{**ok, "train_error": 0.24}, {**ok, "train_error": 0.22}])
+    assert short.limited and short.underfit
+    longer = pilot_length(8, [{**ok, "error_rate": 0.24, "train_error": 0.02}] * 2)
+    assert not longer.limited
+    # 25% -> 24% is within the noise of 200 images, but 4 epochs had not fit the training images:
+    # the pilot keeps the longer length, and says why.
+    choice = next_length([short, longer], max_epochs=32)
+    assert choice.epochs == 8
+    assert "under-trained: 23.0% of their own training images wrong" in choice.reason
+    assert next_length([short], max_epochs=32) == 8
+
+
+def test_a_well_fit_model_is_not_called_under_trained() -> None:
+    ok = {"status": "ok", "error_rate": 0.02, "n_valid": 359, "diagnosis_detail": {"kinds": ["ok"]}}
+    assert not pilot_length(4, [{**ok, "train_error": 0.01}] * 2).limited  # under the 5% floor
+    assert not pilot_length(4, [{**ok, "error_rate": 0.2, "train_error": 0.06}] * 2).limited  # < half
+
+
+def test_a_pilot_stopped_at_its_cap_while_training_paid_says_the_curve_is_training_limited() -> None:
+    seen = [at(8, (0.30, 0.30)), at(16, (0.20, 0.20))]
+    choice = next_length(seen, max_epochs=16)
+    assert choice.capped and choice.to_dict()["capped"] is True
+    note = pilot_note(choice)
+    assert note.startswith("The pilot stopped at the cap of 16 epochs while longer training still paid")
+    assert "limited by training, not by data; raise --max-epochs" in note
+    calm = next_length([at(8, (0.10, 0.10)), at(16, (0.10, 0.10))], max_epochs=16)
+    assert not calm.capped and pilot_note(calm) is None
