@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from datasize.curves.cost import CurvePlan, full_training_steps, plan_cost, spent_cost
 from datasize.curves.folder import RunFolder
-from datasize.curves.pilot import OnPilot, choose_epochs, pilot_note
+from datasize.curves.pilot import OnPilot, choose_epochs, pilot_note, pilot_specs, with_epochs
 from datasize.curves.plan import CurveConfig
 from datasize.curves.runner import CurveResult, OnRun, learning_curve
 from datasize.dataset.checks import CheckConfig
@@ -36,6 +37,8 @@ from datasize.labels.runner import OnFold, find_label_issues
 from datasize.report.comparison import COMPARISON_FILE, COMPARISON_PLOT
 from datasize.report.plots import comparison_png
 from datasize.report.training_files import read_chosen_lr, write_lr_find
+from datasize.training.batches import torch_threads
+from datasize.training.features import body_seconds_per_image, stand_in_features
 from datasize.training.loop import TrainConfig
 from datasize.training.lr_finder import lr_find
 from datasize.training.models import ModelFactory
@@ -90,11 +93,33 @@ class CurveOutcome:
             return {"epochs": self.curve.config.train.epochs, "source": "given"}
         return {**choice.to_dict(), "source": "pilot", "reused_runs": self.curve.reused}
 
+    def cost(self) -> dict[str, Any]:
+        """What the curve spent, in full trainings (the steps of one run on the whole training set at
+        the chosen length) and seconds: the pilot's runs and the curve's (the reused ones counted
+        once, in the pilot)."""
+        config, n_train = self.curve.config, len(self.prepared.data.train)
+        full = full_training_steps(config, n_train)
+        pilot_records: list[dict[str, Any]] = []
+        choice = self.curve.epochs
+        if choice is not None:
+            folder = RunFolder(self.folder)
+            for length in choice.lengths:
+                for spec in pilot_specs(with_epochs(config, length.epochs), n_train):
+                    record = folder.pilot_run(length.epochs, spec.seed)
+                    pilot_records += [record] if record is not None else []
+        # The pilot's runs at the chosen length are the curve's largest runs: counted once, as pilot.
+        shared = {(s.n_train, s.seed) for s in pilot_specs(config, n_train)} if choice is not None else set()
+        curve = spent_cost([r for r in self.curve.records if (r["n_train"], r["seed"]) not in shared], full)
+        pilot = spent_cost(pilot_records, full)
+        total = curve.full_trainings + pilot.full_trainings
+        return {"curve": curve.to_dict(), "pilot": pilot.to_dict(), "full_trainings": round(total, 2)}
+
     def summary(self) -> dict[str, Any]:
         """The JSON the `curve` command prints and `curve_summary.json` holds."""
         forecast = self.forecast.to_dict() if self.forecast is not None else None
         return {
             "verdict": self.verdict(),
+            "cost": self.cost(),
             "model": self.curve.config.train.describe(),
             "training_notes": training_notes(self.curve.runs),
             "labels_note": self.labels_note(),
@@ -337,6 +362,41 @@ def model_folder_name(train: TrainConfig) -> str:
     parts += ["frozen"] if train.frozen else []
     parts += [f"finetune{train.freeze_epochs}"] if train.freeze_epochs else []
     return "-".join(parts)
+
+
+def plan_curve(
+    data: str | os.PathLike,
+    *,
+    config: CurveConfig,
+    prepare_options: dict[str, Any] | None = None,
+    model_factory: ModelFactory | None = None,
+    threads: int | None = None,
+) -> CurvePlan:
+    """What `run_curve` would cost, without training or writing anything: the data scanned, split
+    and decoded in memory, a few optimiser steps timed. A frozen body's feature pass is timed on one
+    batch and the head's steps on stand-in features of their shape; `threads` as the runs' (a busy
+    machine's step takes longer with more)."""
+    with torch_threads(threads):
+        return _plan_curve(data, config, prepare_options, model_factory)
+
+
+def _plan_curve(
+    data: str | os.PathLike,
+    config: CurveConfig,
+    prepare_options: dict[str, Any] | None,
+    model_factory: ModelFactory | None,
+) -> CurvePlan:
+    options = {**_model_input(config.train), **(prepare_options or {})}
+    backbone = options.get("backbone")
+    if backbone is None or not backbone.frozen:
+        prepared = prepare(data, **options)
+        lr = config.lr or config.train.lr
+        return plan_cost(prepared.data, config, lr=lr, model_factory=model_factory)
+    images = prepare(data, **{**options, "backbone": replace(backbone, frozen=False)})
+    per_image = body_seconds_per_image(images.cache, backbone, device=config.train.device)
+    stand_in = stand_in_features(images.data, backbone)
+    plan = plan_cost(stand_in, config, lr=config.lr or config.train.lr)
+    return replace(plan, feature_seconds=per_image * len(images.cache.paths))
 
 
 def _model_input(train: TrainConfig) -> dict[str, Any]:

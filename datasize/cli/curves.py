@@ -116,6 +116,12 @@ from datasize.text import pct
     is_flag=True,
     help="Print runs, forecast, plateau, images_needed, backtest, per_class as JSON.",
 )
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the plan (runs, full trainings, the pilot's least and most) and its time on this "
+    "machine from a few timed steps; train nothing, write nothing in --out.",
+)
 @api_errors
 def curve(
     data: str,
@@ -132,6 +138,7 @@ def curve(
     scheduler: str | None,
     out_dir: str,
     as_json: bool,
+    dry_run: bool,
     reading: ScanOptions,
     preparing: DataOptions,
     training: ModelOptions,
@@ -176,6 +183,20 @@ def curve(
         **reading.scan_kwargs(),
         "max_pixels": reading.pixel_limit,
     }
+    if dry_run:
+        from datasize.pipeline import plan_curve
+
+        options = {"prepare_options": prepare_options, "threads": training.threads}
+        plans = [(c, plan_curve(data, config=c, **options)) for c in configs]
+        if as_json:
+            click.echo(json.dumps([{"model": c.train.describe(), **p.to_dict()} for c, p in plans], indent=2))
+            return
+        click.echo("dry run: nothing trained or written")
+        for c, p in plans:
+            click.echo(f"{c.train.describe()}:")
+            for line in p.lines():
+                click.echo(f"  {line}")
+        return
     say = (lambda *_: None) if as_json else click.echo
     try:
         with run_progress(quiet=reading.quiet or as_json, echo=say) as on_run:

@@ -238,6 +238,18 @@ def epochs_line(summary: dict[str, Any]) -> str:
     return f"training length: {summary['epochs']} epochs, chosen by the pilot ({tried}): {summary['reason']}"
 
 
+def cost_line(cost: dict[str, Any]) -> str:
+    """What the curve cost, in full trainings and seconds."""
+    curve, pilot = cost["curve"], cost["pilot"]
+    text = f"cost: {cost['full_trainings']:.1f} full trainings"
+    parts = [f"curve {curve['runs']} runs, {curve['full_trainings']:.1f} ({curve['seconds']:.0f} s)"]
+    if pilot["runs"]:
+        parts.insert(
+            0, f"pilot {pilot['runs']} runs, {pilot['full_trainings']:.1f} ({pilot['seconds']:.0f} s)"
+        )
+    return f"{text}: {'; '.join(parts)}"
+
+
 def curve_lines(outcome: Any) -> list[str]:
     """The curve's terminal summary: the verdict first, then the table of sizes, then the details."""
     lines = []
@@ -249,6 +261,7 @@ def curve_lines(outcome: Any) -> list[str]:
         f"learning rate {outcome.lr:.3g} ({outcome.lr_source}); budget: {outcome.curve.config.budget}"
     )
     lines.append(epochs_line(outcome.epochs_summary()))
+    lines.append(cost_line(outcome.cost()))
     lines.append(
         f"{'n_train':>8}  {'runs':>4}  {'mean error':>10}  {'sd':>7}  {'train error':>11}  diagnoses"
     )

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +27,7 @@ import torch
 
 from datasize.io import write_text_atomic
 from datasize.training.backbones import Backbone, backbone_spec, make_body, weights_file, weights_sha256
-from datasize.training.batches import pick_device
+from datasize.training.batches import TrainData, pick_device
 from datasize.training.cache import ImageCache, Resize, decoded_chunks, plan_cache
 
 Progress = Callable[[int, int], None]
@@ -176,3 +176,32 @@ def _finish(folder: Path, key: str, features: np.memmap) -> np.ndarray:
     write_text_atomic(folder / f"{key}.done", "features\n")
     (folder / f"{key}.rows").unlink(missing_ok=True)
     return np.load(folder / f"{key}.npy", mmap_mode="r")
+
+
+def body_seconds_per_image(images: ImageCache, backbone: Backbone, *, device: str = "auto") -> float:
+    """This machine's seconds per image of the frozen body's forward pass, timed on one batch of
+    decoded `images` (at the backbone's size, RGB) after an untimed one."""
+    import time
+
+    spec = backbone_spec(backbone.name)
+    place = pick_device(device)
+    body = make_body(backbone.name, size=images.size).to(place).eval()  # random weights: the same cost
+    mean = torch.tensor(spec.mean, device=place).view(1, 3, 1, 1)
+    inv_std = 1.0 / torch.tensor(spec.std, device=place).view(1, 3, 1, 1)
+    batch = np.asarray(images.images[: min(BODY_BATCH, len(images.paths))])
+    _forward(body, batch[:2], mean, inv_std, place)
+    start = time.perf_counter()
+    _forward(body, batch, mean, inv_std, place)
+    return (time.perf_counter() - start) / len(batch)
+
+
+def stand_in_features(data: TrainData, backbone: Backbone) -> TrainData:
+    """`data` with zero features of a frozen body's shape in place of its images: what timing the
+    head's steps needs before the features exist."""
+    cache, features = data.cache, backbone_spec(backbone.name).features
+    stand_in = FeatureCache(
+        np.zeros((len(cache.paths), features, 1, 1), dtype=np.float16),
+        cache.paths, cache.labels, cache.size, cache.resize, cache.key, 0,
+        backbone=backbone, weights_sha256=None, image_channels=3,
+    )  # fmt: skip
+    return replace(data, cache=stand_in)
