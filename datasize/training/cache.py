@@ -216,7 +216,7 @@ def build_cache(
         # Would not fit comfortably: a memory-mapped file lets the OS page it in and out instead.
         cache_dir = default_cache_dir()
     if cache_dir is not None:
-        stored = _load_stored(Path(cache_dir), key, shape)
+        stored = load_stored(Path(cache_dir), key, shape)
         if stored is not None:
             return ImageCache(stored, paths, labels, size, resize, key, decoded=0)
     if cache_dir is None:
@@ -265,12 +265,14 @@ def plan_cache(
     return CachePlan(key, paths, labels, (len(paths), channels, size, size), spec)
 
 
-def _load_stored(folder: Path, key: str, shape: tuple[int, ...]) -> np.ndarray | None:
+def load_stored(folder: Path, key: str, shape: tuple[int, ...], dtype: type = np.uint8) -> np.ndarray | None:
+    """The array a finished pass stored as `key` in `folder` (memory-mapped), or None: missing, not
+    marked done (a cut-short pass is never trusted), or of another shape or type."""
     data, done = folder / f"{key}.npy", folder / f"{key}.done"
     if not (data.exists() and done.exists()):
         return None
-    images = np.load(data, mmap_mode="r")
-    return images if images.shape == shape and images.dtype == np.uint8 else None
+    stored = np.load(data, mmap_mode="r")
+    return stored if stored.shape == shape and stored.dtype == dtype else None
 
 
 def _decode_to_file(

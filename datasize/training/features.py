@@ -28,7 +28,7 @@ import torch
 from datasize.io import write_text_atomic
 from datasize.training.backbones import Backbone, backbone_spec, make_body, weights_file, weights_sha256
 from datasize.training.batches import TrainData, pick_device
-from datasize.training.cache import ImageCache, Resize, decoded_chunks, plan_cache
+from datasize.training.cache import ImageCache, Resize, decoded_chunks, load_stored, plan_cache
 
 Progress = Callable[[int, int], None]
 
@@ -108,7 +108,7 @@ def build_feature_cache(
         )
 
     folder = Path(cache_dir) if cache_dir is not None else None
-    stored = _stored(folder, key, shape) if folder is not None else None
+    stored = load_stored(folder, key, shape, np.float16) if folder is not None else None
     if stored is not None:
         return made(stored, 0)
     place = pick_device(device)
@@ -141,14 +141,6 @@ def _forward(
         x = ((x - mean) * inv_std).contiguous(memory_format=torch.channels_last)
         out.append(body(x).float().cpu())
     return torch.cat(out).numpy().astype(np.float16)
-
-
-def _stored(folder: Path, key: str, shape: tuple[int, ...]) -> np.ndarray | None:
-    data, done = folder / f"{key}.npy", folder / f"{key}.done"
-    if not (data.exists() and done.exists()):
-        return None
-    features = np.load(data, mmap_mode="r")
-    return features if features.shape == shape and features.dtype == np.float16 else None
 
 
 def _resumable(folder: Path, key: str, shape: tuple[int, ...]) -> tuple[np.memmap, int]:
