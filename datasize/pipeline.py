@@ -93,6 +93,21 @@ class CurveOutcome:
             return {"epochs": self.curve.config.train.epochs, "source": "given"}
         return {**choice.to_dict(), "source": "pilot", "reused_runs": self.curve.reused}
 
+    def suggestion(self) -> str | None:
+        """For colour images measured with a model trained from scratch: the comparison with an
+        ImageNet-pretrained body that would tell whether the model is the better lever. Not made for
+        gray images, where frozen ImageNet features lost to a small CNN trained from scratch on every
+        set measured (benchmarks/README.md: bench_pretrained.py)."""
+        train = self.curve.config.train
+        if train.backbone is not None or train.pretrained or self.prepared.image_channels != 3:
+            return None
+        return (
+            "Your images are in colour: an ImageNet-pretrained model may need fewer of them. Measure it "
+            f"beside this one on the same split: datasize curve {self.prepared.root} --model {train.model} "
+            "--model efficientnet_lite0 --pretrained --frozen (about one pass of its body over the images; "
+            "pip install 'datasize-toolkit[pretrained]')."
+        )
+
     def cost(self) -> dict[str, Any]:
         """What the curve spent, in full trainings (the steps of one run on the whole training set at
         the chosen length) and seconds: the pilot's runs and the curve's (the reused ones counted
@@ -119,6 +134,7 @@ class CurveOutcome:
         forecast = self.forecast.to_dict() if self.forecast is not None else None
         return {
             "verdict": self.verdict(),
+            "suggestion": self.suggestion(),
             "cost": self.cost(),
             "model": self.curve.config.train.describe(),
             "training_notes": training_notes(self.curve.runs),

@@ -262,6 +262,8 @@ def curve_lines(outcome: Any) -> list[str]:
     )
     lines.append(epochs_line(outcome.epochs_summary()))
     lines.append(cost_line(outcome.cost()))
+    if outcome.suggestion():
+        lines.append(f"try: {outcome.suggestion()}")
     lines.append(
         f"{'n_train':>8}  {'runs':>4}  {'mean error':>10}  {'sd':>7}  {'train error':>11}  diagnoses"
     )

@@ -75,6 +75,7 @@ def test_a_finished_curve_says_what_it_cost_with_the_pilots_runs_counted_once(st
     assert cost["pilot"]["runs"] == 2 and cost["pilot"]["full_trainings"] == 2.0
     assert cost["curve"]["runs"] == 2 and cost["curve"]["full_trainings"] == 2.0
     assert cost["full_trainings"] == 4.0
+    assert json.loads(result.output)["suggestion"] is None  # gray stripes: no pretrained suggestion
 
 
 def test_a_dry_run_prints_the_plan_and_its_time_and_writes_nothing(stripes, tmp_path) -> None:
