@@ -150,13 +150,17 @@ def make_model(
 
 
 def feature_head(name: str, *, features: int, n_classes: int) -> nn.Module:
-    """The head a frozen-body run trains on cached features (n, features, 1, 1): the backbone's own."""
+    """The head a frozen-body run trains on cached features (n, features, 1, 1): the backbone's own
+    linear layer, without its dropout. On the features of the digits sample (64 px) and of photo
+    crops (112 px), 8 and 32 epochs, two seeds, dropout gave the same error or worse (digits 3.6-4.5%
+    against 3.3-4.2%; photos 4.1-4.9% against 3.8-4.5%) and cost 2-5x the time: drawing its mask
+    outweighed the whole linear step."""
     spec = backbone_spec(name)
     if spec is None:
         raise ValueError(f"a frozen body needs a backbone datasize builds: {', '.join(BACKBONES)}")
     if n_classes < 2:
         raise ValueError(f"n_classes={n_classes}: a classifier needs at least 2 classes")
-    return make_head(features, n_classes, spec.dropout)
+    return make_head(features, n_classes, dropout=0.0)
 
 
 def _backbone(name: str, *, in_channels: int, n_classes: int, pretrained: bool) -> nn.Module:
