@@ -107,7 +107,8 @@ def test_a_frozen_pretrained_curve_runs_with_every_socket_blocked(tmp_path: Path
     data = _dataset(tmp_path / "data")
     out = tmp_path / "run"
     args = ["curve", str(data), "--model", "efficientnet_lite0", "--pretrained", "--frozen", "--size", "32"]
-    args += ["--fractions", "0.5,1", "--seeds", "2", "--epochs", "4", "--out", str(out), "--json", "--quiet"]
+    args += ["--fractions", "0.5,1", "--seeds", "2", "--epochs", "4", "--batch-size", "8"]
+    args += ["--out", str(out), "--json", "--quiet"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert no_network == []
