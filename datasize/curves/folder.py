@@ -29,6 +29,7 @@ import pandas as pd
 
 from datasize.curves.plan import CurveConfig
 from datasize.io import jsonable, remove_stale_temporaries, write_csv_atomic, write_json
+from datasize.training.backbones import weights_identity
 from datasize.training.models import ModelFactory
 from datasize.training.preparation import Prepared
 
@@ -223,6 +224,7 @@ def curve_identity(
         "images": prepared.cache.key,
         "split_fingerprint": prepared.split.fingerprint,
         "curve": config.to_dict(),
+        **weights_identity(config.train.backbone),
     }
     if model_factory is not None:
         name = getattr(model_factory, "__qualname__", type(model_factory).__qualname__)

@@ -29,6 +29,7 @@ import pandas as pd
 from datasize.curves.folder import open_identity, read_json
 from datasize.io import remove_stale_temporaries, write_csv_atomic, write_json
 from datasize.labels.plan import FORMAT, LabelsConfig
+from datasize.training.backbones import weights_identity
 from datasize.training.preparation import Prepared
 
 SCORE_COLUMNS = ["path", "given", "suggested", "self_confidence", "fold", "issue"]
@@ -128,6 +129,7 @@ def labels_identity(prepared: Prepared, config: LabelsConfig) -> dict[str, Any]:
         "images": prepared.cache.key,
         "split_fingerprint": prepared.split.fingerprint,
         "labels": config.to_dict(),
+        **weights_identity(config.train.backbone),
     }
 
 

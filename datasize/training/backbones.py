@@ -113,6 +113,14 @@ def weights_sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+def weights_identity(backbone: Backbone | None) -> dict[str, str]:
+    """What a run folder records of a backbone's weights: their sha256 (other weights, even at the
+    same path, are another configuration); nothing for a model without loaded weights."""
+    if backbone is None or not backbone.loads_weights:
+        return {}
+    return {"weights_sha256": weights_sha256(weights_file(backbone.name, backbone.weights))}
+
+
 class Body(nn.Module):
     """An EfficientNet without its classifier: images -> globally averaged features (n, features)."""
 

@@ -307,3 +307,21 @@ def test_labels_and_the_lr_finder_run_on_a_frozen_bodys_features(tmp_path: Path)
     found = json.loads(checked.output)
     assert found["images"] == 60 and found["noise_rate"] <= 0.1  # clean labels, clear classes
     assert found["data"]["features"]["model"] == "efficientnet_lite0"
+
+
+def test_a_run_folder_records_the_weights_hash_so_new_weights_at_the_same_path_are_a_change(
+    tmp_path: Path,
+) -> None:
+    from datasize.curves.folder import curve_identity
+    from datasize.curves.plan import CurveConfig
+    from datasize.training.backbones import weights_identity
+
+    prepared = prepare(_dataset(tmp_path / "data"), size=32)
+    weights = tmp_path / "w.pth"
+    weights.write_bytes(b"first")
+    config = CurveConfig(train=TrainConfig(model="efficientnet_lite0", weights=str(weights)))
+    before = curve_identity(prepared, config)
+    weights.write_bytes(b"second")
+    after = curve_identity(prepared, config)
+    assert before["weights_sha256"] != after["weights_sha256"]
+    assert weights_identity(None) == {} and "weights_sha256" not in curve_identity(prepared, CurveConfig())
