@@ -25,6 +25,7 @@ from datasize.dataset.checks import CheckConfig
 from datasize.dataset.splits import SplitResult, write_split
 from datasize.dataset.validation import validate
 from datasize.errors import RunsFailed, ValidationFailed
+from datasize.forecasting.answer import Answer, labels_first, training_limited
 from datasize.forecasting.sizing import Forecast, forecast
 from datasize.io import write_json
 from datasize.labels.folder import LabelsFolder, labels_identity
@@ -32,6 +33,7 @@ from datasize.labels.issues import LabelIssues
 from datasize.labels.plan import LabelsConfig, check_classes
 from datasize.labels.plateau import plateau_note
 from datasize.labels.runner import OnFold, find_label_issues
+from datasize.noise import at_zero
 from datasize.report.training_files import read_chosen_lr, write_lr_find
 from datasize.training.lr_finder import lr_find
 from datasize.training.models import ModelFactory
@@ -53,12 +55,25 @@ class CurveOutcome:
     folder: Path
     labels: dict[str, Any] | None = field(default=None, repr=False)  # a labels check's summary, if at hand
 
-    def verdict(self) -> str:
-        """The forecast's verdict, whether wrong labels explain its plateau, then what the runs'
-        diagnoses say about trusting it."""
-        head = self.forecast.verdict() if self.forecast is not None else str(self.forecast_error)
+    def answer(self) -> Answer | None:
+        """The forecast's answer, revised when wrong labels explain its plateau (fix them first) or the
+        largest runs were cut short by training (longer training would tell); None without a forecast."""
+        if self.forecast is None:
+            return None
+        answer = self.forecast.answer()
         note = self.labels_note()
-        return " ".join([head, *([note] if note else []), *training_notes(self.curve.runs)])
+        if note:
+            answer = labels_first(answer, note)
+        short, largest = cut_short(self.curve.runs)
+        limited = training_limited(answer, short, largest) if short else answer
+        return limited.with_notes(training_notes(self.curve.runs, answered=limited is not answer))
+
+    def verdict(self) -> str:
+        """The answer, its reasons and the details (the runs' diagnoses among them), as one paragraph."""
+        answer = self.answer()
+        if answer is None:
+            return " ".join([str(self.forecast_error), *training_notes(self.curve.runs)])
+        return answer.text()
 
     def labels_note(self) -> str | None:
         """The sentence a labels check of the same data and split adds when the curve levels off near
@@ -87,8 +102,10 @@ class CurveOutcome:
     def summary(self) -> dict[str, Any]:
         """The JSON the `curve` command prints and `curve_summary.json` holds."""
         forecast = self.forecast.to_dict() if self.forecast is not None else None
+        answer = self.answer()
         return {
             "verdict": self.verdict(),
+            "answer": None if answer is None else answer.to_dict(),
             "training_notes": training_notes(self.curve.runs),
             "labels_note": self.labels_note(),
             "data": self.prepared.summary(),
@@ -109,8 +126,23 @@ class CurveOutcome:
         }
 
 
-def training_notes(runs: Any) -> list[str]:
-    """Warnings from the runs' diagnoses that change how the curve should be read."""
+def cut_short(runs: Any) -> tuple[int, int]:
+    """(runs diagnosed too_few_epochs, runs) at the largest size when at least half of them were, and
+    their error is not at zero (where longer training cannot show a gain); (0, runs) otherwise."""
+    ok = runs[runs["status"] == "ok"]
+    if ok.empty:
+        return 0, 0
+    largest = ok[ok["n_train"] == ok["n_train"].max()]
+    short = int((largest["diagnosis"] == "too_few_epochs").sum())
+    n_valid = int(largest["n_valid"].max()) if "n_valid" in largest else 0
+    if n_valid and at_zero(float(largest["error_rate"].mean()), n_valid):
+        return 0, len(largest)
+    return (short if short * 2 >= len(largest) else 0), len(largest)
+
+
+def training_notes(runs: Any, *, answered: bool = False) -> list[str]:
+    """Warnings from the runs' diagnoses that change how the curve should be read (`answered`: the
+    answer already says that the largest runs were cut short)."""
     ok = runs[runs["status"] == "ok"]
     notes = []
     failed = len(runs) - len(ok)
@@ -118,11 +150,10 @@ def training_notes(runs: Any) -> list[str]:
         notes.append(f"{failed} of {len(runs)} runs did not finish cleanly (see runs.csv) and are left out.")
     if ok.empty:
         return notes
-    largest = ok[ok["n_train"] == ok["n_train"].max()]
-    short = int((largest["diagnosis"] == "too_few_epochs").sum())
-    if short * 2 >= len(largest) and short:
+    short, largest = cut_short(runs)
+    if short and not answered:
         notes.append(
-            f"The largest runs were still improving when training stopped ({short} of {len(largest)} "
+            f"The largest runs were still improving when training stopped ({short} of {largest} "
             "diagnosed too_few_epochs): the right end of the curve is limited by training, not by data; "
             "re-run with more --epochs before trusting the plateau or the images needed."
         )

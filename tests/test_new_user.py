@@ -92,7 +92,7 @@ def test_a_curve_can_measure_anyway_when_the_user_says_so(tmp_path: Path, monkey
     assert code == 1 and "label_conflict" in out  # one image under two labels stops it
     code, out = run(*args, "--fail-on", "none")
     assert code == 0, out
-    assert "[validation: FAILED" in out and "VERDICT" in out
+    assert "[validation: FAILED" in out and "ANSWER" in out
     assert "(fails on error); measuring anyway (--fail-on none)]" in out
 
 

@@ -51,7 +51,7 @@ SAYS = {
     "datasize validate path/to/photos/": f"PASSED {2 * PER_CLASS} images, 2 classes",
     "datasize validate path/to/pets/ --label-re '^(.+)_\\d+\\.jpg$'": f"PASSED {2 * PER_CLASS} images",
     "datasize validate data/sample/dirty": "FAILED 86 images, 5 classes: 9 errors",
-    "datasize curve path/to/photos/ --target-error 0.05 --out runs/photos": "VERDICT:",
+    "datasize curve path/to/photos/ --target-error 0.05 --out runs/photos": "ANSWER (",
     "datasize run photos.toml": "[collection plan for 5.0%: plan.json and plan.csv]",
     "datasize plan runs/photos --target-error 0.05": "plan written to runs/photos/plan.json",
     "datasize report runs/photos": "report written to runs/photos/report.html",

@@ -100,6 +100,7 @@ from datasize.cli.options import (
 @click.option(
     "--scheduler", default=None, help="A Dask scheduler address (tcp://host:8786): submit the runs there."
 )
+@click.option("--verbose", "-v", is_flag=True, help="Print the answer's details (intervals, self-check) too.")
 @click.option(
     "--out",
     "-o",
@@ -129,6 +130,7 @@ def curve(
     target_error: float | None,
     fail_on: str,
     scheduler: str | None,
+    verbose: bool,
     out_dir: str,
     as_json: bool,
     reading: ScanOptions,
@@ -198,7 +200,7 @@ def curve(
 
         click.echo(json.dumps(jsonable(outcome.summary()), indent=2, sort_keys=True))
         return
-    for line in curve_lines(outcome):
+    for line in curve_lines(outcome, verbose=verbose):
         click.echo(line)
 
 
@@ -231,8 +233,9 @@ def report(run_folder: str, fmt: str, output: str | None) -> None:
 @click.command(name="run")
 @click.argument("recipe", type=click.Path(dir_okay=False))
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@click.option("--verbose", "-v", is_flag=True, help="Print the answer's details (intervals, self-check) too.")
 @api_errors
-def run_command(recipe: str, quiet: bool) -> None:
+def run_command(recipe: str, quiet: bool, verbose: bool) -> None:
     """Run a whole pipeline described by a TOML recipe (see recipes/); re-running resumes it.
 
     Scans and validates the data, fixes the split, chooses the learning rate, checks every label
@@ -259,7 +262,7 @@ def run_command(recipe: str, quiet: bool) -> None:
             err=True,
         )
         sys.exit(130)
-    for line in curve_lines(outcome):
+    for line in curve_lines(outcome, verbose=verbose):
         click.echo(line)
     if outcome.labels:
         click.echo(f"LABELS: {outcome.labels.get('verdict')} (datasize labels; see the report)")

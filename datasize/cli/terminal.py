@@ -238,11 +238,23 @@ def epochs_line(summary: dict[str, Any]) -> str:
     return f"training length: {summary['epochs']} epochs, chosen by the pilot ({tried}): {summary['reason']}"
 
 
-def curve_lines(outcome: Any) -> list[str]:
-    """The curve's terminal summary: the verdict first, then the table of sizes, then the details."""
-    lines = []
+def answer_lines(outcome: Any, *, verbose: bool = False) -> list[str]:
+    """The answer in one sentence, its reasons one per line, and (verbose) the details."""
+    answer = outcome.answer()
+    if answer is None:
+        return ["ANSWER: " + outcome.verdict()]
+    lines = [f"ANSWER ({answer.kind}): {answer.sentence}", *(f"  - {why}" for why in answer.why)]
+    if verbose:
+        lines += [f"  {detail}" for detail in answer.details]
+    elif answer.details:
+        lines.append("  (the details, the self-check among them: --verbose, or the report)")
+    return lines
+
+
+def curve_lines(outcome: Any, *, verbose: bool = False) -> list[str]:
+    """The curve's terminal summary: the answer first, then the table of sizes, then the details."""
     forecast = outcome.forecast
-    lines.append("VERDICT: " + outcome.verdict())
+    lines = answer_lines(outcome, verbose=verbose)
     runs = outcome.curve.runs
     ok = runs[runs["status"] == "ok"]
     lines.append(

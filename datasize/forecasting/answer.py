@@ -180,13 +180,9 @@ def training_limited(answer: Answer, short: int, runs: int) -> Answer:
 
 
 def labels_first(answer: Answer, note: str) -> Answer:
-    """The answer when wrong labels explain where the curve levels off: fixing them comes first."""
-    return Answer(
-        AnswerKind.PLATEAU,
-        "More images of the same kind will not help much: fix the labels first.",
-        (note, *answer.why[:1]),
-        (answer.sentence, *answer.details),
-    )
+    """The answer when wrong labels explain where the curve levels off (`note` says so with both
+    figures): fixing them comes before collecting images."""
+    return Answer(AnswerKind.PLATEAU, note, answer.why[:2], (answer.sentence, *answer.details))
 
 
 def _points(value: float) -> str:

@@ -29,6 +29,14 @@ def test_the_first_length_is_always_checked_by_a_doubling() -> None:
     assert next_length([at(4, (0.10, 0.10))], max_epochs=32) == 8
 
 
+def test_a_first_length_at_zero_is_chosen_without_a_doubling() -> None:
+    # 0 and 1 of 400 validation images wrong: no longer training can show a lower error (issue #25)
+    choice = next_length([at(4, (0.0, 0.0025))], max_epochs=32)
+    assert choice.epochs == 4 and [p.epochs for p in choice.lengths] == [4]
+    assert "within one of 400 validation images of zero" in choice.reason
+    assert next_length([at(4, (0.0, 0.005))], max_epochs=32) == 8  # 2 images wrong: doubled
+
+
 def test_a_doubling_that_pays_beyond_noise_is_followed_by_another() -> None:
     # 20% -> 10% on 400 images: far beyond two standard errors (~2.5 points)
     assert next_length([at(4, (0.20, 0.21)), at(8, (0.10, 0.11))], max_epochs=32) == 16
