@@ -120,6 +120,7 @@ class Forecast:
             "verdict": self.verdict(),
             "answer": self.answer().to_dict(),
             "n_train": self.n_train,
+            "n_valid": self.n_valid,
             "error_rate": jsonable(self.error_rate),
             "family": str(self.family),
             "fit": jsonable(self.fit.to_dict()),
