@@ -247,7 +247,7 @@ def answer_lines(outcome: Any, *, verbose: bool = False) -> list[str]:
     if verbose:
         lines += [f"  {detail}" for detail in answer.details]
     elif answer.details:
-        lines.append("  (the details, the self-check among them: --verbose, or the report)")
+        lines.append("  (details: --verbose, or the report)")
     return lines
 
 
@@ -277,7 +277,7 @@ def curve_lines(outcome: Any, *, verbose: bool = False) -> list[str]:
             f"{n:>8}  {len(good):>4}  {mean:>10.4f}  {sd:>7.4f}  "
             f"{good['train_error'].mean():>11.4f}  {diagnoses}"
         )
-    if forecast is not None:
+    if forecast is not None and not forecast.at_zero:  # at zero a self-check compares zeros
         bt = forecast.backtest.to_dict()
         if bt.get("error") is not None and bt.get("baseline_error") is not None:
             lines.append(

@@ -163,6 +163,8 @@ def _curve_section(summary: dict[str, Any]) -> Section:
         else f"Budget: {summary.get('budget')}"
     ]
     backtest = forecast.get("backtest") or {}
+    if _zero(summary):  # no fall to fit: a self-check or an interval would be arithmetic on zeros
+        backtest, forecast = {}, {}
     if backtest:
         text.append(
             "Forecast self-check (backtest): fitted on the smaller sizes, the chosen curve "
@@ -304,6 +306,8 @@ def _plan_section(plan: dict[str, Any] | None) -> list[Section]:
     interval = plan.get("interval") or [0.1, 0.9]
     width = round(100 * (interval[1] - interval[0]))
     table = pd.DataFrame(plan.get("table", []))
+    if plan.get("at_zero"):
+        return [Section("Collection plan", [plan.get("verdict", "")])]
     text = [
         plan.get("verdict", ""),
         f"Overall: {pct(plan.get('error_now'))} now, {pct(plan.get('expected'))} expected after collecting "

@@ -109,7 +109,8 @@ def _html_table(caption: str, table: pd.DataFrame) -> str:
 # What can start markup anywhere: escapes, code, emphasis, links and images, HTML, tables, strikethrough.
 # An underscore inside a word (too_few_epochs) and parentheses (without a "](" before them) cannot.
 _MD_SPECIAL = re.compile(r"([\\`*\[\]<>|~])|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
-_MD_LINE_START = re.compile(r"^(\s*)([#+\-=]|\d+[.)])")  # a heading, a list or a rule at a line's start
+# a heading, a list item or a rule at a line's start ("0.5" or "-0.2" are not)
+_MD_LINE_START = re.compile(r"^(\s*)([#+\-=]+(?=\s|$)|\d+[.)](?=\s|$))")
 
 
 def md_escape(text: str) -> str:

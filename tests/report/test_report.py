@@ -86,6 +86,7 @@ def test_md_escape_leaves_names_and_parentheses_alone() -> None:
     # issue #25: report.md read too\\_few\\_epochs and \\(80% interval\\)
     assert md_escape("too_few_epochs (80% interval 1.0%–2.0%)") == "too_few_epochs (80% interval 1.0%–2.0%)"
     assert md_escape("# not a heading") == "\\# not a heading"
+    assert md_escape("0.0459") == "0.0459" and md_escape("-0.2") == "-0.2" and md_escape("- x") == "\\- x"
 
 
 def test_report_command_writes_each_format(run_folder, tmp_path) -> None:
