@@ -78,3 +78,12 @@ def test_every_report_format_opens_with_the_same_answer_and_ranks_no_class(enoug
         assert "most confidently wrong" not in text.lower()
         assert "No validation image was predicted wrong" in text
         assert "Forecast self-check" not in text
+
+
+def test_train_at_zero_error_diagnoses_no_short_training_and_lists_no_label_to_recheck(enough, tmp_path):
+    root, _, _ = enough
+    args = ["train", str(root), "--out", str(tmp_path / "train"), "--threads", "1", "-q"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "too_few_epochs" not in result.output
+    assert "no validation image was predicted wrong: no label to re-check" in result.output
