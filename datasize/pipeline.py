@@ -27,7 +27,7 @@ from datasize.dataset.validation import validate
 from datasize.errors import RunsFailed, ValidationFailed
 from datasize.forecasting.answer import Answer, labels_first, training_limited
 from datasize.forecasting.sizing import Forecast, forecast
-from datasize.io import write_json
+from datasize.io import folder_lock, write_json
 from datasize.labels.folder import LabelsFolder, labels_identity
 from datasize.labels.issues import LabelIssues
 from datasize.labels.plan import LabelsConfig, check_classes
@@ -254,30 +254,38 @@ def run_curve(
             `learning_curve`).
     """
     folder = RunFolder(out)
-    stage = on_stage or (lambda _: None)
-    options = {"cache_dir": folder.cache_dir, **(prepare_options or {})}
-    folder.path.mkdir(parents=True, exist_ok=True)
-    stage("scanning, validating and decoding images")
-    gate = validation_gate(folder, fail_on, stage, _near_settings(options))
-    prepared = prepare(data, check=gate, **options)
-    write_split(prepared.split, folder.split_csv)
-    stage("choosing the learning rate")
-    lr, source = choose_lr(prepared, config, folder, model_factory)
-    where = {"jobs": jobs, "threads": threads, "scheduler": scheduler, "model_factory": model_factory}
-    if config.auto_epochs:
-        stage("choosing the training length (a pilot at the largest size)")
-        choice = choose_epochs(prepared, config, lr=lr, folder=folder, on_pilot=on_pilot, **where)
-        stage(f"training for {choice.epochs} epochs' steps: {choice.reason}")
-    stage(f"training {config.seeds} seed(s) at each size")
-    # With auto_epochs the curve resumes the pilot just run (its runs are read, not trained again).
-    curve = learning_curve(prepared, config=config, lr=lr, folder=folder.path, on_run=on_run, **where)
-    RunsFailed.check(curve.records, "the curve")
-    stage("forecasting")
-    result, problem = _forecast(curve, config)
-    labels = LabelsFolder(folder.path).read_summary()
-    outcome = CurveOutcome(prepared, curve, result, problem, lr, source, folder.path, labels)
-    folder.write_summary(outcome.summary())
-    return outcome
+    with folder_lock(folder.path):  # one command per run folder (FolderBusy otherwise)
+        stage = on_stage or (lambda _: None)
+        options = {"cache_dir": folder.cache_dir, **(prepare_options or {})}
+        folder.path.mkdir(parents=True, exist_ok=True)
+        stage("scanning, validating and decoding images")
+        gate = validation_gate(folder, fail_on, stage, _near_settings(options))
+        prepared = prepare(data, check=gate, **options)
+        write_split(prepared.split, folder.split_csv)
+        stage("choosing the learning rate")
+        lr, source = choose_lr(prepared, config, folder, model_factory)
+        where = {"jobs": jobs, "threads": threads, "scheduler": scheduler, "model_factory": model_factory}
+        if config.auto_epochs:
+            stage("choosing the training length (a pilot at the largest size)")
+            choice = choose_epochs(prepared, config, lr=lr, folder=folder, on_pilot=on_pilot, **where)
+            stage(f"training for {choice.epochs} epochs' steps: {choice.reason}")
+        stage(f"training {_seeds_words(config)} at each size")
+        # With auto_epochs the curve resumes the pilot just run (its runs are read, not trained again).
+        curve = learning_curve(prepared, config=config, lr=lr, folder=folder.path, on_run=on_run, **where)
+        RunsFailed.check(curve.records, "the curve")
+        stage("forecasting")
+        result, problem = _forecast(curve, config)
+        labels = LabelsFolder(folder.path).read_summary()
+        outcome = CurveOutcome(prepared, curve, result, problem, lr, source, folder.path, labels)
+        folder.write_summary(outcome.summary())
+        return outcome
+
+
+def _seeds_words(config: CurveConfig) -> str:
+    """How many seeds each size gets: with a seed stop, two, and more only where they disagree."""
+    if config.seed_stop is None or config.seeds <= 2:
+        return f"{config.seeds} seed{'s' if config.seeds > 1 else ''}"
+    return f"2 seeds (up to {config.seeds} where they disagree beyond the validation noise: --seed-stop)"
 
 
 def _forecast(curve: CurveResult, config: CurveConfig) -> tuple[Forecast | None, str | None]:
@@ -322,36 +330,37 @@ def run_labels(
         on_pilot: called with (epochs, record) after each pilot run (config.auto_epochs).
     """
     folder = LabelsFolder(out)
-    stage = on_stage or (lambda _: None)
-    options = {"cache_dir": folder.cache_dir, **(prepare_options or {})}
-    stage("scanning and decoding images")
-    prepared = prepare(data, **options)
-    check_classes(prepared.cache.labels, config.folds)  # before the folder records this configuration
-    folder.open(labels_identity(prepared, config))  # a changed configuration is refused before any work
-    stage("choosing the learning rate")
-    lr, source = _labels_lr(prepared, config, folder)
-    epochs = None
-    if config.auto_epochs:
-        stage("choosing the training length (a pilot on the split's training set)")
-        pilot = CurveConfig(train=config.train, auto_epochs=True, max_epochs=config.max_epochs)
-        where = {"jobs": jobs, "threads": threads, "scheduler": scheduler, "on_pilot": on_pilot}
-        choice = choose_epochs(prepared, pilot, lr=lr, folder=RunFolder(folder.epochs_dir), **where)
-        stage(f"training for {choice.epochs} epochs: {choice.reason}")
-        epochs = choice.epochs
-    stage(f"training {config.folds} folds")
-    issues = find_label_issues(
-        prepared,
-        config=config,
-        lr=lr,
-        folder=folder.path,
-        jobs=jobs,
-        threads=threads,
-        scheduler=scheduler,
-        lr_source=source,
-        on_fold=on_fold,
-        epochs=epochs,
-    )
-    return LabelsOutcome(prepared, issues)
+    with folder_lock(folder.path):  # one command per run folder (FolderBusy otherwise)
+        stage = on_stage or (lambda _: None)
+        options = {"cache_dir": folder.cache_dir, **(prepare_options or {})}
+        stage("scanning and decoding images")
+        prepared = prepare(data, **options)
+        check_classes(prepared.cache.labels, config.folds)  # before the folder records this configuration
+        folder.open(labels_identity(prepared, config))  # a changed configuration is refused before any work
+        stage("choosing the learning rate")
+        lr, source = _labels_lr(prepared, config, folder)
+        epochs = None
+        if config.auto_epochs:
+            stage("choosing the training length (a pilot on the split's training set)")
+            pilot = CurveConfig(train=config.train, auto_epochs=True, max_epochs=config.max_epochs)
+            where = {"jobs": jobs, "threads": threads, "scheduler": scheduler, "on_pilot": on_pilot}
+            choice = choose_epochs(prepared, pilot, lr=lr, folder=RunFolder(folder.epochs_dir), **where)
+            stage(f"training for {choice.epochs} epochs: {choice.reason}")
+            epochs = choice.epochs
+        stage(f"training {config.folds} folds")
+        issues = find_label_issues(
+            prepared,
+            config=config,
+            lr=lr,
+            folder=folder.path,
+            jobs=jobs,
+            threads=threads,
+            scheduler=scheduler,
+            lr_source=source,
+            on_fold=on_fold,
+            epochs=epochs,
+        )
+        return LabelsOutcome(prepared, issues)
 
 
 def _labels_lr(prepared: Prepared, config: LabelsConfig, folder: LabelsFolder) -> tuple[float, str]:
