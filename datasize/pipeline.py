@@ -9,6 +9,7 @@ explain its plateau.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,9 +20,10 @@ import pandas as pd
 
 from datasize.curves.folder import RunFolder
 from datasize.curves.pilot import OnPilot, choose_epochs
-from datasize.curves.plan import CurveConfig
+from datasize.curves.plan import CurveConfig, check_plan
 from datasize.curves.runner import CurveResult, OnRun, learning_curve
 from datasize.dataset.checks import CheckConfig
+from datasize.dataset.manifest import list_images
 from datasize.dataset.splits import SplitResult, write_split
 from datasize.dataset.validation import validate
 from datasize.errors import RunsFailed, ValidationFailed
@@ -254,6 +256,23 @@ def run_curve(
             `learning_curve`).
     """
     folder = RunFolder(out)
+    check_before_work(data, config, prepare_options or {})  # before the folder is made or an image read
+    existed = folder.path.exists()
+    try:
+        return _run_curve(
+            data, config, folder, prepare_options, jobs, threads, scheduler, on_stage, on_run, on_pilot,
+            fail_on, model_factory,
+        )  # fmt: skip
+    except (ValueError, FileNotFoundError):
+        if not existed:
+            _remove_if_empty(folder.path)  # a failed start leaves no empty --out behind
+        raise
+
+
+def _run_curve(
+    data, config, folder, prepare_options, jobs, threads, scheduler, on_stage, on_run, on_pilot, fail_on,
+    model_factory,
+) -> CurveOutcome:  # fmt: skip
     with folder_lock(folder.path):  # one command per run folder (FolderBusy otherwise)
         stage = on_stage or (lambda _: None)
         options = {"cache_dir": folder.cache_dir, **(prepare_options or {})}
@@ -279,6 +298,53 @@ def run_curve(
         outcome = CurveOutcome(prepared, curve, result, problem, lr, source, folder.path, labels)
         folder.write_summary(outcome.summary())
         return outcome
+
+
+LISTING_OPTIONS = (
+    "labels",
+    "path_col",
+    "label_col",
+    "group_col",
+    "split_col",
+    "label_re",
+    "allow_outside_root",
+)
+
+
+def check_before_work(data: str | os.PathLike, config: CurveConfig, options: dict[str, Any]) -> None:
+    """The curve's sizes against the classes and images the folder listing (or labels CSV) shows,
+    before any image is read: ValueError for a subset too small to hold every class or a size larger
+    than the training set (its size estimated from the listing: files that turn out unreadable are
+    left out later, and `learning_curve` checks the plan again on the images it has)."""
+    listed = list_images(data, **{k: options[k] for k in LISTING_OPTIONS if k in options})
+    n_classes = listed["label"].nunique()
+    if listed.empty or n_classes < 2:
+        return  # validation says what is wrong, with its own words
+    given = listed["split"].eq("train").sum(), listed["split"].eq("valid").sum()
+    if all(given):
+        n_train = int(given[0])
+    elif options.get("split_file") is not None:
+        n_train = _split_file_train(options["split_file"])
+        if n_train is None:
+            return
+    else:  # a stratified split: each class keeps its share of validation images, within one image
+        share = float(options.get("valid_pct", 0.2))
+        counts = listed["label"].value_counts()
+        n_train = int(sum(n - round(share * n) for n in counts))
+    check_plan(config, n_train=n_train, n_classes=n_classes)
+
+
+def _split_file_train(path: str | os.PathLike) -> int | None:
+    """The training images a split file names (None when it cannot be read: `prepare` will say why)."""
+    try:
+        return int(pd.read_csv(path, dtype=str)["split"].eq("train").sum())
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _remove_if_empty(path: Path) -> None:
+    with contextlib.suppress(OSError):  # not empty (or gone): leave it
+        path.rmdir()
 
 
 def _seeds_words(config: CurveConfig) -> str:

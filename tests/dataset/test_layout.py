@@ -14,13 +14,17 @@ from tests.conftest import stripes, stripes_folders
 
 def test_a_folder_of_images_is_one_class_folder_and_its_parent_is_named(tmp_path):
     data = stripes_folders(tmp_path / "photos", 4)
-    with pytest.raises(ValueError, match=r"this looks like one class folder; point at its parent \(.*photos'\)"):
+    with pytest.raises(
+        ValueError, match=r"this looks like one class folder; point at its parent \(.*photos'\)"
+    ):
         scan(data / "vertical", jobs=1)
 
 
 def test_a_wrapper_folder_names_the_folder_one_level_down(tmp_path):
     data = stripes_folders(tmp_path / "download" / "nested" / "export", 4)
-    with pytest.raises(ValueError, match=r"the classes are one level down: .*point at .*nested/export instead"):
+    with pytest.raises(
+        ValueError, match=r"the classes are one level down: .*point at .*nested/export instead"
+    ):
         scan(tmp_path / "download" / "nested", jobs=1)
     with pytest.raises(ValueError, match="classes are one level down"):
         list_images(tmp_path / "download" / "nested")
