@@ -37,6 +37,7 @@ from datasize.labels.plateau import plateau_note
 from datasize.labels.runner import OnFold, find_label_issues
 from datasize.noise import at_zero
 from datasize.report.training_files import read_chosen_lr, write_lr_find
+from datasize.training.loop import TrainConfig
 from datasize.training.lr_finder import lr_find
 from datasize.training.models import ModelFactory
 from datasize.training.preparation import Check, Prepared, prepare
@@ -53,7 +54,7 @@ class CurveOutcome:
     forecast: Forecast | None  # None when too few sizes succeeded
     forecast_error: str | None  # why there is no forecast
     lr: float
-    lr_source: str  # "given", "lr_find" or "lr_find (resumed)"
+    lr_source: str  # "given", "the default", "lr_find" or "lr_find (resumed)"
     folder: Path
     labels: dict[str, Any] | None = field(default=None, repr=False)  # a labels check's summary, if at hand
 
@@ -215,8 +216,8 @@ def choose_lr(
     prepared: Prepared, config: CurveConfig, folder: RunFolder, model_factory: ModelFactory | None = None
 ) -> tuple[float, str]:
     """The curve's one learning rate: given, or the LR finder's on the full training set (run once)."""
-    if config.lr is not None:
-        return config.lr, "given"
+    if config.lr is not None:  # the default value is not called "given": the user may have given none
+        return config.lr, "the default" if config.lr == TrainConfig().lr else "given"
     stored = read_chosen_lr(folder.path)
     if stored is not None:
         return stored, "lr_find (resumed)"

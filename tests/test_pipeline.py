@@ -119,3 +119,11 @@ def test_a_curve_sharing_its_folder_with_a_labels_check_reads_it(dataset, tmp_pa
         "labels.json", "labels_summary.json", "per_class.csv", "runs", "runs.csv", "split.csv",
         "split.csv.json", "validation.json",
     ]  # fmt: skip
+
+
+def test_the_default_learning_rate_is_not_called_given(tmp_path):
+    from datasize.pipeline import choose_lr
+
+    folder = RunFolder(tmp_path)
+    assert choose_lr(None, CurveConfig(lr=3e-3), folder) == (3e-3, "the default")
+    assert choose_lr(None, CurveConfig(lr=5e-3), folder) == (5e-3, "given")

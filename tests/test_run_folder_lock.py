@@ -49,7 +49,7 @@ def test_a_second_command_on_a_held_folder_is_refused_with_the_holders_pid_and_c
         with busy, folder_lock(tmp_path / "run"):
             pass
         data = stripes_folders(tmp_path / "data", 8)
-        args = ["curve", str(data), "--out", str(tmp_path / "run"), "--epochs", "1", "--seeds", "1"]
+        args = ["curve", str(data), "--out", str(tmp_path / "run"), "--fractions", "0.5,1", "--epochs", "1"]
         result = CliRunner().invoke(main, args)
         assert result.exit_code == 2
         assert f"is in use by another datasize command (pid {process.pid}" in result.output
@@ -76,3 +76,13 @@ def test_outputs_are_written_with_the_users_umask(tmp_path, umask, mode):
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "report.html").stat().st_mode) == mode
+
+
+def test_ctrl_c_before_any_run_finished_does_not_claim_saved_runs(tmp_path):
+    from datasize.cli.terminal import interrupted_line
+
+    said = interrupted_line(tmp_path / "run")
+    assert said.startswith("Interrupted before any run finished: nothing trained is saved yet")
+    assert "Finished runs are saved" not in said
+    write_text_atomic(tmp_path / "run" / "runs" / "n0000010-s0.json", "{}")
+    assert interrupted_line(tmp_path / "run").startswith("Interrupted. 1 finished run(s) saved in ")

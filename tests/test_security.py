@@ -240,9 +240,12 @@ def test_ctrl_c_stops_a_curve_cleanly_and_says_how_to_resume(small_curve_data: P
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, f"{waited}; stderr: {stderr}"
     assert "Traceback" not in stderr
-    assert stderr.strip().splitlines()[-1] == (
-        f"Interrupted. Finished runs are saved in {out}; run the same command again to resume."
-    )
+    last = stderr.strip().splitlines()[-1]
+    assert re.fullmatch(
+        rf"Interrupted\. \d+ finished run\(s\) saved in {re.escape(str(out))}; run the same command again to "
+        r"resume\.",
+        last,
+    ), last
     resumed = subprocess.run(
         [*command[:-3], "--json", "-o", str(out)], capture_output=True, text=True, timeout=300
     )

@@ -144,7 +144,7 @@ def curve(
     it stopped. Prints the verdict first: where error plateaus, how many images a target error
     needs (with an interval), and which classes need images most.
     """
-    from datasize.cli.terminal import curve_lines, pilot_line, run_progress
+    from datasize.cli.terminal import curve_lines, interrupted_line, pilot_line, run_progress
     from datasize.curves.pilot import FIRST_EPOCHS
     from datasize.curves.plan import CurveConfig
     from datasize.pipeline import run_curve
@@ -190,10 +190,7 @@ def curve(
                 fail_on=None if fail_on == "none" else fail_on,
             )
     except KeyboardInterrupt:
-        click.echo(
-            f"Interrupted. Finished runs are saved in {out_dir}; run the same command again to resume.",
-            err=True,
-        )
+        click.echo(interrupted_line(out_dir), err=True)
         sys.exit(130)
     if as_json:
         from datasize.io import jsonable
@@ -242,7 +239,7 @@ def run_command(recipe: str, quiet: bool, verbose: bool) -> None:
     when the recipe asks ([labels] run = true), runs the learning curve, forecasts, and writes the
     reports; prints the verdict and the report's path last.
     """
-    from datasize.cli.terminal import curve_lines, pilot_line, run_progress
+    from datasize.cli.terminal import curve_lines, interrupted_line, pilot_line, run_progress
     from datasize.recipe import load_recipe, run_recipe
 
     loaded = load_recipe(recipe)
@@ -257,10 +254,7 @@ def run_command(recipe: str, quiet: bool, verbose: bool) -> None:
                 on_pilot=lambda epochs, record: click.echo(pilot_line(epochs, record)),
             )
     except KeyboardInterrupt:
-        click.echo(
-            f"Interrupted. Finished runs are saved in {loaded.folder}; run the same command again to resume.",
-            err=True,
-        )
+        click.echo(interrupted_line(loaded.folder), err=True)
         sys.exit(130)
     for line in curve_lines(outcome, verbose=verbose):
         click.echo(line)

@@ -187,12 +187,16 @@ def run_progress(
         return
     if not err.is_terminal:
         say = describe or _describe_run
+        planned: list[int] = []
 
         def line(done: int, total: int, record: dict) -> None:
-            if record:
-                echo(f"{noun[:-1]} {done}/{total}: {say(record)}")
-            elif done:
-                echo(f"resuming: {done}/{total} {noun} already finished")
+            if not record or "start" in record:
+                planned.append(total)
+                echo(start_line(done, total, record.get("start") if record else None, noun))
+                return
+            skipped = planned[0] - total if planned else 0
+            of = f"{done}/{total}" + (f" ({skipped} skipped: their seeds agreed)" if skipped > 0 else "")
+            echo(f"{noun[:-1]} {of}: {say(record)}")
 
         yield line
         return
@@ -214,6 +218,37 @@ def run_progress(
             bar.update(task, completed=done, total=total)
 
         yield update
+
+
+def interrupted_line(folder: Any) -> str:
+    """What Ctrl-C leaves: the finished runs that the same command resumes from, or that none is."""
+    from datasize.curves.folder import RunFolder
+
+    run_folder = RunFolder(folder)
+    runs = len(run_folder.finished_runs())
+    pilot = len(list(run_folder.pilot_dir.glob("e*-s*.json")))
+    if runs or pilot:
+        kept = [f"{runs} finished run(s)"] if runs else []
+        kept += [f"{pilot} pilot run(s)"] if pilot else []
+        return f"Interrupted. {' and '.join(kept)} saved in {folder}; run the same command again to resume."
+    return (
+        f"Interrupted before any run finished: nothing trained is saved yet (the split and decoded images in "
+        f"{folder} are reused); the same command starts again from the first run."
+    )
+
+
+def start_line(done: int, total: int, start: dict | None, noun: str = "runs") -> str:
+    """What a curve (or labels check) starts from: how many runs it has to train, which are already
+    finished from an earlier command, which the pilot trained."""
+    if not done:
+        return f"{total} {noun} to train"
+    resumed, from_pilot = (done, 0) if start is None else (start["resumed"], start["from_pilot"])
+    parts = []
+    if resumed:
+        parts.append(f"{resumed} already finished by an earlier command (resuming)")
+    if from_pilot:
+        parts.append(f"{from_pilot} trained by the pilot")
+    return f"{total} {noun}: {'; '.join(parts)}; {total - done} to train"
 
 
 def _describe_run(record: dict) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from datasize.report.section import Section
+from datasize.text import count
 from datasize.vocab import Check
 
 GROUPED = (str(Check.EXACT_DUPLICATE), str(Check.NEAR_DUPLICATE))  # one finding per member of a group
@@ -48,8 +49,9 @@ def validation_section(summary: dict[str, Any], validation: dict[str, Any] | Non
         return Section("Dataset and validation", text)
     counts = validation.get("counts", {})
     text.append(
-        f"Validation {'passed' if validation.get('passed') else 'FAILED'}: {counts.get('error', 0)} errors, "
-        f"{counts.get('warning', 0)} warnings, {counts.get('info', 0)} notes."
+        f"Validation {'passed' if validation.get('passed') else 'FAILED'}: "
+        f"{count(counts.get('error', 0), 'error')}, "
+        f"{count(counts.get('warning', 0), 'warning')}, {count(counts.get('info', 0), 'note')}."
     )
     findings = pd.DataFrame(validation.get("findings", []), columns=[*COLUMNS, "related"])
     if findings.empty:

@@ -172,3 +172,30 @@ def test_curve_epochs_auto_prints_the_pilot_and_the_length_it_chose(tmp_path) ->
 def test_a_bad_epochs_value_is_a_usage_error(tmp_path, value: str, message: str) -> None:
     result = CliRunner().invoke(main, ["curve", str(tmp_path), "--epochs", value])
     assert result.exit_code == 2 and message in result.output
+
+
+def test_the_start_line_tells_the_pilots_runs_from_an_earlier_commands():
+    from datasize.cli.terminal import start_line
+
+    assert start_line(0, 15, {"resumed": 0, "from_pilot": 0}) == "15 runs to train"
+    first = start_line(2, 15, {"resumed": 0, "from_pilot": 2})
+    assert first == "15 runs: 2 trained by the pilot; 13 to train"  # not "resuming" on a first run
+    again = start_line(8, 15, {"resumed": 6, "from_pilot": 2})
+    assert (
+        again
+        == "15 runs: 6 already finished by an earlier command (resuming); 2 trained by the pilot; 7 to train"
+    )
+
+
+def test_a_run_line_says_how_many_runs_the_seed_stop_skipped():
+    from datasize.cli.terminal import run_progress
+
+    said = []
+    record = {"n_train": 100, "seed": 2, "error_rate": 0.1, "diagnosis": "ok"}
+    with run_progress(quiet=False, echo=said.append) as on_run:
+        on_run(0, 15, {"start": {"resumed": 0, "from_pilot": 0}})
+        on_run(10, 15, record)
+        on_run(11, 11, record)
+    assert said[1].startswith("run 10/15: ") and said[2].startswith(
+        "run 11/11 (4 skipped: their seeds agreed): "
+    )
