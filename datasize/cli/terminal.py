@@ -75,10 +75,18 @@ def _verdict(findings: Findings, fail_on: str, *, markup: bool) -> str:
     return f"[bold {'green' if word == 'PASSED' else 'red'}]{word}[/] {rest}"
 
 
+def _shown(findings: Findings) -> Any:
+    """The findings to print: a group of duplicates once (its first member names the others), not once
+    per member; --json and -o keep every row."""
+    from datasize.report.validation_summary import one_row_per_group
+
+    return one_row_per_group(findings.table)
+
+
 def findings_lines(findings: Findings, *, fail_on: str, show: int) -> list[str]:
     """Plain text for logs: one line per finding (`severity check path: detail`), then the verdict."""
     lines = []
-    for check, group in findings.table.groupby("check", sort=False):
+    for check, group in _shown(findings).groupby("check", sort=False):
         for row in group.head(show).itertuples():
             where = row.path or (f"class {row.label}" if row.label else "-")
             lines.append(f"{row.severity:<7} {check:<18} {where}: {row.detail}")
@@ -95,7 +103,7 @@ def findings_report(findings: Findings, *, fail_on: str, show: int) -> list:
     table = Table(show_lines=False, expand=False)
     for column in ("severity", "check", "path", "detail"):
         table.add_column(column, overflow="fold")
-    for check, group in findings.table.groupby("check", sort=False):
+    for check, group in _shown(findings).groupby("check", sort=False):
         for row in group.head(show).itertuples():
             where = row.path or (f"class {row.label}" if row.label else "")
             style = SEVERITY_STYLE.get(row.severity, "")
