@@ -178,3 +178,10 @@ def test_every_readme_command_runs(ran: dict[str, Ran], command: str) -> None:
     result = ran[command]
     assert result.exit_code == EXIT_CODES.get(command, 0), result.output
     assert SAYS.get(command, "") in result.output
+
+
+def test_the_install_puts_the_cpu_build_of_torch_before_make_demo():
+    # issue #25: a CPU user following the README top-down got the 6 GB CUDA build first
+    first = next(b for b in readme_blocks() if b.lang == "sh").body.splitlines()
+    cpu = next(i for i, line in enumerate(first) if "download.pytorch.org/whl/cpu" in line)
+    assert cpu < next(i for i, line in enumerate(first) if line.startswith("make demo"))
