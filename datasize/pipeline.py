@@ -37,7 +37,6 @@ from datasize.labels.plateau import plateau_note
 from datasize.labels.runner import OnFold, find_label_issues
 from datasize.noise import at_zero
 from datasize.report.training_files import read_chosen_lr, write_lr_find
-from datasize.training.loop import TrainConfig
 from datasize.training.lr_finder import lr_find
 from datasize.training.models import ModelFactory
 from datasize.training.preparation import Check, Prepared, prepare
@@ -213,11 +212,16 @@ def _near_settings(options: dict[str, Any]) -> dict[str, Any]:
 
 
 def choose_lr(
-    prepared: Prepared, config: CurveConfig, folder: RunFolder, model_factory: ModelFactory | None = None
+    prepared: Prepared,
+    config: CurveConfig,
+    folder: RunFolder,
+    model_factory: ModelFactory | None = None,
+    lr_given: bool = True,
 ) -> tuple[float, str]:
-    """The curve's one learning rate: given, or the LR finder's on the full training set (run once)."""
-    if config.lr is not None:  # the default value is not called "given": the user may have given none
-        return config.lr, "the default" if config.lr == TrainConfig().lr else "given"
+    """The curve's one learning rate: given (or the default, when `lr_given` is False: the user gave
+    none), or the LR finder's on the full training set (run once)."""
+    if config.lr is not None:
+        return config.lr, "given" if lr_given else "the default"
     stored = read_chosen_lr(folder.path)
     if stored is not None:
         return stored, "lr_find (resumed)"
@@ -240,6 +244,7 @@ def run_curve(
     on_pilot: OnPilot | None = None,
     fail_on: str | None = "error",
     model_factory: ModelFactory | None = None,
+    lr_given: bool = True,
 ) -> CurveOutcome:
     """Prepare the data, fix the LR, run (or resume) the curve, forecast, and write every file.
 
@@ -255,6 +260,7 @@ def run_curve(
             decoded or trained (ValidationFailed); None measures whatever validation found.
         model_factory: your own model for the LR finder, the pilot and every run (see
             `learning_curve`).
+        lr_given: whether `config.lr` was the user's (False: the default, said so in the outcome).
     """
     folder = RunFolder(out)
     check_before_work(data, config, prepare_options or {})  # before the folder is made or an image read
@@ -262,7 +268,7 @@ def run_curve(
     try:
         return _run_curve(
             data, config, folder, prepare_options, jobs, threads, scheduler, on_stage, on_run, on_pilot,
-            fail_on, model_factory,
+            fail_on, model_factory, lr_given,
         )  # fmt: skip
     except (ValueError, FileNotFoundError):
         if not existed:
@@ -272,7 +278,7 @@ def run_curve(
 
 def _run_curve(
     data, config, folder, prepare_options, jobs, threads, scheduler, on_stage, on_run, on_pilot, fail_on,
-    model_factory,
+    model_factory, lr_given,
 ) -> CurveOutcome:  # fmt: skip
     with folder_lock(folder.path):  # one command per run folder (FolderBusy otherwise)
         stage = on_stage or (lambda _: None)
@@ -283,7 +289,7 @@ def _run_curve(
         prepared = prepare(data, check=gate, **options)
         write_split(prepared.split, folder.split_csv)
         stage("choosing the learning rate")
-        lr, source = choose_lr(prepared, config, folder, model_factory)
+        lr, source = choose_lr(prepared, config, folder, model_factory, lr_given)
         where = {"jobs": jobs, "threads": threads, "scheduler": scheduler, "model_factory": model_factory}
         if config.auto_epochs:
             stage("choosing the training length (a pilot at the largest size)")

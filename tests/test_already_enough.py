@@ -87,3 +87,8 @@ def test_train_at_zero_error_diagnoses_no_short_training_and_lists_no_label_to_r
     assert result.exit_code == 0, result.output
     assert "too_few_epochs" not in result.output
     assert "no validation image was predicted wrong: no label to re-check" in result.output
+
+
+def test_the_learning_rate_nobody_gave_is_called_the_default(enough):
+    _, _, output = enough
+    assert "learning rate 0.003 (the default)" in output

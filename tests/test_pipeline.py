@@ -125,5 +125,5 @@ def test_the_default_learning_rate_is_not_called_given(tmp_path):
     from datasize.pipeline import choose_lr
 
     folder = RunFolder(tmp_path)
-    assert choose_lr(None, CurveConfig(lr=3e-3), folder) == (3e-3, "the default")
-    assert choose_lr(None, CurveConfig(lr=5e-3), folder) == (5e-3, "given")
+    assert choose_lr(None, CurveConfig(lr=3e-3), folder, lr_given=False) == (3e-3, "the default")
+    assert choose_lr(None, CurveConfig(lr=3e-3), folder) == (3e-3, "given")

@@ -188,6 +188,7 @@ def curve(
                 on_run=on_run,
                 on_pilot=None if as_json else lambda epochs, record: say(pilot_line(epochs, record)),
                 fail_on=None if fail_on == "none" else fail_on,
+                lr_given=_given("lr"),
             )
     except KeyboardInterrupt:
         click.echo(interrupted_line(out_dir), err=True)
@@ -199,6 +200,12 @@ def curve(
         return
     for line in curve_lines(outcome, verbose=verbose):
         click.echo(line)
+
+
+def _given(name: str) -> bool:
+    """Whether the user gave the option (not its default)."""
+    source = click.get_current_context().get_parameter_source(name)
+    return source is not None and source != click.core.ParameterSource.DEFAULT
 
 
 @click.command()
