@@ -65,3 +65,23 @@ def upper_bound(errors: int, n_valid: int, confidence: float = CONFIDENCE) -> fl
     from scipy.stats import beta
 
     return float(beta.ppf(confidence, errors + 1, n_valid - errors))
+
+
+def confirmable_gain(error_rate: float, n_valid: int, sigmas: float = 2.0) -> float:
+    """The smallest fall in error that two measurements on `n_valid` validation images can tell from
+    noise: `sigmas` standard errors of the difference of two such error rates.
+
+    >>> round(confirmable_gain(0.10, 400), 4)
+    0.0424
+    """
+    return sigmas * math.sqrt(2 * float(binomial_variance(error_rate, n_valid)))
+
+
+def valid_images_for(gain: float, error_rate: float, sigmas: float = 2.0) -> int:
+    """The validation images that make `gain` confirmable at `error_rate` (see `confirmable_gain`).
+
+    >>> valid_images_for(0.008, 0.10)
+    11250
+    """
+    p = min(max(error_rate, 1e-6), 1 - 1e-6)
+    return math.ceil(2 * sigmas**2 * p * (1 - p) / gain**2 - 1e-9)

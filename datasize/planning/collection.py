@@ -53,7 +53,7 @@ import pandas as pd
 from datasize.curves.folder import PER_CLASS_INPUT_COLUMNS, RunFolder
 from datasize.forecasting.estimates import SEARCH_LIMIT, Reach, quantiles
 from datasize.io import jsonable, write_csv_atomic, write_json
-from datasize.noise import at_zero
+from datasize.noise import at_zero, confirmable_gain, valid_images_for
 from datasize.planning.allocation import (
     GREEDY_STEPS,
     Outlook,
@@ -384,6 +384,23 @@ def _names(labels: list[str]) -> str:
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
 
 
+def _what_it_cannot_promise(p: CollectionPlan) -> list[str]:
+    """When the validation set is too small to confirm the gain the plan expects, say so, with the
+    smallest gain it can confirm and the validation images that would resolve this one."""
+    gain = p.error_now - p.expected
+    if not p.n_valid or not gain > 0:
+        return []
+    least = confirmable_gain(p.error_now, p.n_valid)
+    if gain >= least:
+        return []
+    return [
+        f"This cannot be confirmed on the current validation set: {p.n_valid:,} validation images tell "
+        f"a gain of about {100 * least:.1f} points or more from noise, and this plan expects "
+        f"{100 * gain:.1f}; measuring it takes about {valid_images_for(gain, p.error_now):,} validation "
+        "images (a larger --valid-pct, or new images held out for validation)."
+    ]
+
+
 def _verdict_sentences(p: CollectionPlan) -> list[str]:
     width = round(100 * (p.interval[1] - p.interval[0]))
     t = p.table
@@ -427,6 +444,7 @@ def _verdict_sentences(p: CollectionPlan) -> list[str]:
             f"within {SEARCH_LIMIT:,}x the data: it may be out of reach; collect in rounds and plan again."
         )
     if p.images:
+        out += _what_it_cannot_promise(p)
         if p.budget is not None and p.spent < 0.9 * p.budget:
             out.append("The rest of the budget is left: by the curves, no class's error would fall further.")
         out.append(f"Spread evenly over every class, the same spend would give about {pct(p.uniform_error)}.")
