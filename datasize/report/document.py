@@ -208,6 +208,10 @@ def _curve_figure_section(summary: dict[str, Any]) -> Section:
     if not runs:
         return Section("Learning curve", ["No finished runs."])
     caption = "Learning curve: each seed, the mean, the fit, the extrapolation and its interval"
+    if _zero(summary):
+        caption = (
+            "Learning curve: each seed and the mean; at zero error, the 95% upper bound instead of a fit"
+        )
     return Section("Learning curve", figures=[(caption, plots.learning_curve_png(summary))])
 
 
