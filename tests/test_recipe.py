@@ -111,7 +111,8 @@ def test_run_executes_a_recipe_and_resumes_it(tmp_path: Path) -> None:
     assert first.exit_code == 0 and "3 runs to train" in first.output
     assert (
         again.exit_code == 0
-        and "3 runs: 3 already finished by an earlier command (resuming); 0 to train" in again.output
+        and "3 runs: 3 already finished by an earlier command (resuming); nothing left to train"
+        in again.output
     )
 
 

@@ -256,7 +256,8 @@ def start_line(done: int, total: int, start: dict | None, noun: str = "runs") ->
         parts.append(f"{resumed} already finished by an earlier command (resuming)")
     if from_pilot:
         parts.append(f"{from_pilot} trained by the pilot")
-    return f"{total} {noun}: {'; '.join(parts)}; {total - done} to train"
+    left = f"at most {total - done} to train" if total > done else "nothing left to train"
+    return f"{total} {noun}: {'; '.join(parts)}; {left}"
 
 
 def _describe_run(record: dict) -> str:

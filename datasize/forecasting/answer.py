@@ -157,10 +157,17 @@ def decide(f: Forecasted) -> Answer:
             tuple(why[:MAX_WHY]),
             details,
         )
+    why = [at_2x, f"1 point of error is {f.n_valid / 100:.0f} of {f.n_valid:,} validation images."]
+    if need is not None and measured_meets:
+        bound = upper_bound(math.ceil(f.error_rate * f.n_valid - 1e-9), f.n_valid)
+        why.append(
+            f"The {pct(f.error_rate)} measured meets the {pct(need.target)} target, but {f.n_valid:,} "
+            f"validation images confirm only an error under {pct(bound)}."
+        )
     return Answer(
         AnswerKind.CANNOT_TELL,
-        f"We cannot tell yet whether more images help: {_what_would_tell(f)}.",
-        (at_2x, f"1 point of error is {f.n_valid / 100:.0f} of {f.n_valid:,} validation images."),
+        f"We cannot tell yet whether more images help; {_what_would_tell(f)}.",
+        tuple(why),
         details,
     )
 

@@ -281,7 +281,7 @@ def test_a_curve_that_may_be_levelling_off_says_so_instead_of_promising_gains():
     assert not result.plateau.helps
     answer = result.answer()
     assert answer.kind == AnswerKind.CANNOT_TELL
-    assert answer.sentence.startswith("We cannot tell yet whether more images help: a larger validation set")
+    assert answer.sentence.startswith("We cannot tell yet whether more images help; a larger validation set")
     assert answer.why[0].startswith("At 8,000 images: ")
     assert "should cut" not in result.verdict()
 
