@@ -309,7 +309,7 @@ def _horizon_sentences(f: Forecasted) -> list[str]:
         )
     if not f.plateau.helps and too_wide(h, f.error_rate, f.plateau.threshold):
         out.append(
-            "That interval is too wide to act on: these runs cannot tell whether doubling halves the "
+            "The interval at 2x is too wide to act on: these runs cannot tell whether doubling halves the "
             "error or leaves it where it is. A larger validation set (--valid-pct) narrows it; or "
             "collect a first round of images and measure again."
         )

@@ -20,6 +20,7 @@ from datasize.labels.folder import ISSUE_COLUMNS, LabelsFolder
 from datasize.labels.issues import PER_CLASS_COLUMNS
 from datasize.labels.plateau import plateau_note
 from datasize.noise import at_zero
+from datasize.planning.collection import PLAN_COLUMNS
 from datasize.report import plots
 from datasize.report.section import Section
 from datasize.report.training_files import read_lr_find
@@ -310,6 +311,7 @@ def _plan_section(plan: dict[str, Any] | None) -> list[Section]:
     interval = plan.get("interval") or [0.1, 0.9]
     width = round(100 * (interval[1] - interval[0]))
     table = pd.DataFrame(plan.get("table", []))
+    table = table[[c for c in PLAN_COLUMNS if c in table] + [c for c in table if c not in PLAN_COLUMNS]]
     if plan.get("at_zero"):
         return [Section("Collection plan", [plan.get("verdict", "")])]
     text = [

@@ -216,7 +216,7 @@ def test_an_interval_from_half_the_error_to_no_gain_is_called_too_wide_to_act_on
     now = result.error_rate
     h = replace(result.horizons[0], expected=0.7 * now, low=low * now / 0.2, high=high * now / 0.2)
     said = replace(unsure, horizons=(h, *result.horizons[1:])).verdict()
-    assert ("That interval is too wide to act on" in said) is too_wide
+    assert ("The interval at 2x is too wide to act on" in said) is too_wide
     # A gain the refits make sure of is not contradicted; nor is a tiny interval at a tiny error.
     assert "too wide" not in replace(result, horizons=(h, *result.horizons[1:])).verdict()
     tiny = replace(unsure, error_rate=0.001, horizons=(replace(h, expected=0.0008, low=0.0, high=0.003),))
