@@ -158,6 +158,12 @@ def decide(f: Forecasted) -> Answer:
             details,
         )
     why = [at_2x, f"1 point of error is {f.n_valid / 100:.0f} of {f.n_valid:,} validation images."]
+    if h.expected >= f.error_rate or pct(h.expected) == pct(f.error_rate):  # no fall, to the shown digit
+        why[0] = (
+            f"The curve may have levelled off: more images are not expected to lower the error "
+            f"({pct(h.expected)} at {h.n_train:,} images, {width}% interval {pct(h.low)}–{pct(h.high)}; "
+            f"{pct(f.error_rate)} measured now)."
+        )
     if need is not None and measured_meets:
         bound = upper_bound(math.ceil(f.error_rate * f.n_valid - 1e-9), f.n_valid)
         why.append(
