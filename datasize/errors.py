@@ -20,3 +20,8 @@ class RunsFailed(RuntimeError):
         if records and not any(r.get("status") == "ok" for r in records):
             first = next((r.get("message") for r in records if r.get("message")), "no message")
             raise cls(f"every run of {what} failed ({len(records)} runs); the first: {first}")
+
+
+class FolderBusy(RuntimeError):
+    """Another live datasize process holds the run folder (its lock): two commands must not train the
+    same pending runs side by side. The message gives the holder's pid and command."""

@@ -3,18 +3,25 @@ input, cores and memory."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
 import os
 import re
+import sys
 import tempfile
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from datasize.errors import FolderBusy
+
+LOCK_NAME = ".datasize.lock"  # in a run folder while a command owns it: its pid and command line
 
 
 def usable_cores() -> int:
@@ -80,6 +87,7 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     # from a file another live process is still writing.
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent)
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp makes 0600: give the mode open() would
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -88,6 +96,86 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def current_umask() -> int:
+    """This process's umask (Linux reads it from /proc; elsewhere it is set and restored at once)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike, *, command: str | None = None) -> Iterator[Path]:
+    """Own `folder` while the block runs: FolderBusy (with the holder's pid and command) when another
+    process owns it. The lock is an flock on LOCK_NAME, which the system releases when its holder
+    dies, so a crashed or killed run leaves no lock behind; the file is removed on release.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> with folder_lock(folder, command="datasize curve data"):
+    ...     (folder / LOCK_NAME).read_text().split("\\n")[1]
+    'datasize curve data'
+    >>> (folder / LOCK_NAME).exists()
+    False
+    """
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield Path(folder) / LOCK_NAME
+        return
+    path = Path(folder) / LOCK_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = _acquire(path, fcntl)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n{command or _command_line()}\n".encode())
+        yield path
+    finally:
+        path.unlink(missing_ok=True)  # before unlocking: a waiter that opened it sees it replaced
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def _acquire(path: Path, fcntl: Any) -> int:
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise FolderBusy(_busy_message(path)) from None
+        try:
+            current = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            current = False
+        if current:
+            return fd
+        os.close(fd)  # its holder removed it as we opened it: lock the new one
+
+
+def _busy_message(path: Path) -> str:
+    try:
+        pid, command = ([*path.read_text(encoding="utf-8").splitlines(), "", ""])[:2]
+    except OSError:
+        pid, command = "", ""
+    holder = f"pid {pid or '?'}" + (f": {command}" if command else "")
+    return (
+        f"{path.parent} is in use by another datasize command ({holder}); wait for it to finish (it "
+        "resumes the same runs), or give another --out"
+    )
+
+
+def _command_line() -> str:
+    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
+    return " ".join(["datasize" if name in ("__main__.py", "datasize") else name, *sys.argv[1:]])
 
 
 # `.NAME.PID.XXXXXXXX.tmp` (write_bytes_atomic) and `.NAME.PID.partial.npy` (the image cache).

@@ -9,6 +9,7 @@ explain its plateau.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -20,20 +21,23 @@ import pandas as pd
 from datasize.curves.cost import CurvePlan, full_training_steps, plan_cost, spent_cost
 from datasize.curves.folder import RunFolder
 from datasize.curves.pilot import OnPilot, choose_epochs, pilot_note, pilot_specs, with_epochs
-from datasize.curves.plan import CurveConfig
+from datasize.curves.plan import CurveConfig, check_plan
 from datasize.curves.runner import CurveResult, OnRun, learning_curve
 from datasize.dataset.checks import CheckConfig
+from datasize.dataset.manifest import list_images
 from datasize.dataset.splits import SplitResult, write_split
 from datasize.dataset.validation import validate
 from datasize.errors import RunsFailed, ValidationFailed
+from datasize.forecasting.answer import Answer, labels_first, pilot_capped, training_limited
 from datasize.forecasting.levers import Comparison, model_curve
 from datasize.forecasting.sizing import Forecast, forecast
-from datasize.io import write_bytes_atomic, write_json
+from datasize.io import folder_lock, write_bytes_atomic, write_json
 from datasize.labels.folder import LabelsFolder, labels_identity
 from datasize.labels.issues import LabelIssues
 from datasize.labels.plan import LabelsConfig, check_classes
 from datasize.labels.plateau import plateau_note
 from datasize.labels.runner import OnFold, find_label_issues
+from datasize.noise import at_zero
 from datasize.report.comparison import COMPARISON_FILE, COMPARISON_PLOT
 from datasize.report.plots import comparison_png
 from datasize.report.training_files import read_chosen_lr, write_lr_find
@@ -56,18 +60,35 @@ class CurveOutcome:
     forecast: Forecast | None  # None when too few sizes succeeded
     forecast_error: str | None  # why there is no forecast
     lr: float
-    lr_source: str  # "given", "lr_find" or "lr_find (resumed)"
+    lr_source: str  # "given", "the default", "lr_find" or "lr_find (resumed)"
     folder: Path
     labels: dict[str, Any] | None = field(default=None, repr=False)  # a labels check's summary, if at hand
 
-    def verdict(self) -> str:
-        """The forecast's verdict, whether wrong labels explain its plateau, then what the runs'
-        diagnoses say about trusting it."""
-        head = self.forecast.verdict() if self.forecast is not None else str(self.forecast_error)
+    def answer(self) -> Answer | None:
+        """The forecast's answer, revised when wrong labels explain its plateau (fix them first) or the
+        largest runs were cut short by training (longer training would tell); None without a forecast."""
+        if self.forecast is None:
+            return None
+        answer = self.forecast.answer()
         note = self.labels_note()
+        if note:
+            answer = labels_first(answer, note)
+        short, largest = cut_short(self.curve.runs)
+        limited = training_limited(answer, short, largest) if short else answer
+        capped = pilot_note(self.curve.epochs)
+        if capped and limited is answer:
+            limited = pilot_capped(answer, capped)
         measured = f"Measured with {self.curve.config.train.describe()}."
-        notes = [n for n in (note, pilot_note(self.curve.epochs)) if n]
-        return " ".join([head, *notes, *training_notes(self.curve.runs), measured])
+        notes = training_notes(self.curve.runs, answered=limited is not answer)
+        return limited.with_notes([*notes, measured])
+
+    def verdict(self) -> str:
+        """The answer, its reasons and the details (the runs' diagnoses among them), as one paragraph."""
+        answer = self.answer()
+        if answer is None:
+            measured = f"Measured with {self.curve.config.train.describe()}."
+            return " ".join([str(self.forecast_error), *training_notes(self.curve.runs), measured])
+        return answer.text()
 
     def labels_note(self) -> str | None:
         """The sentence a labels check of the same data and split adds when the curve levels off near
@@ -132,11 +153,13 @@ class CurveOutcome:
     def summary(self) -> dict[str, Any]:
         """The JSON the `curve` command prints and `curve_summary.json` holds."""
         forecast = self.forecast.to_dict() if self.forecast is not None else None
+        answer = self.answer()
         return {
             "verdict": self.verdict(),
+            "answer": None if answer is None else answer.to_dict(),
+            "model": self.curve.config.train.describe(),
             "suggestion": self.suggestion(),
             "cost": self.cost(),
-            "model": self.curve.config.train.describe(),
             "training_notes": training_notes(self.curve.runs),
             "labels_note": self.labels_note(),
             "data": self.prepared.summary(),
@@ -157,8 +180,23 @@ class CurveOutcome:
         }
 
 
-def training_notes(runs: Any) -> list[str]:
-    """Warnings from the runs' diagnoses that change how the curve should be read."""
+def cut_short(runs: Any) -> tuple[int, int]:
+    """(runs diagnosed too_few_epochs, runs) at the largest size when at least half of them were, and
+    their error is not at zero (where longer training cannot show a gain); (0, runs) otherwise."""
+    ok = runs[runs["status"] == "ok"]
+    if ok.empty:
+        return 0, 0
+    largest = ok[ok["n_train"] == ok["n_train"].max()]
+    short = int((largest["diagnosis"] == "too_few_epochs").sum())
+    n_valid = int(largest["n_valid"].max()) if "n_valid" in largest else 0
+    if n_valid and at_zero(float(largest["error_rate"].mean()), n_valid):
+        return 0, len(largest)
+    return (short if short * 2 >= len(largest) else 0), len(largest)
+
+
+def training_notes(runs: Any, *, answered: bool = False) -> list[str]:
+    """Warnings from the runs' diagnoses that change how the curve should be read (`answered`: the
+    answer already says that the largest runs were cut short)."""
     ok = runs[runs["status"] == "ok"]
     notes = []
     failed = len(runs) - len(ok)
@@ -166,11 +204,10 @@ def training_notes(runs: Any) -> list[str]:
         notes.append(f"{failed} of {len(runs)} runs did not finish cleanly (see runs.csv) and are left out.")
     if ok.empty:
         return notes
-    largest = ok[ok["n_train"] == ok["n_train"].max()]
-    short = int((largest["diagnosis"] == "too_few_epochs").sum())
-    if short * 2 >= len(largest) and short:
+    short, largest = cut_short(runs)
+    if short and not answered:
         notes.append(
-            f"The largest runs were still improving when training stopped ({short} of {len(largest)} "
+            f"The largest runs were still improving when training stopped ({short} of {largest} "
             "diagnosed too_few_epochs): the right end of the curve is limited by training, not by data; "
             "re-run with more --epochs before trusting the plateau or the images needed."
         )
@@ -227,11 +264,16 @@ def _near_settings(options: dict[str, Any]) -> dict[str, Any]:
 
 
 def choose_lr(
-    prepared: Prepared, config: CurveConfig, folder: RunFolder, model_factory: ModelFactory | None = None
+    prepared: Prepared,
+    config: CurveConfig,
+    folder: RunFolder,
+    model_factory: ModelFactory | None = None,
+    lr_given: bool = True,
 ) -> tuple[float, str]:
-    """The curve's one learning rate: given, or the LR finder's on the full training set (run once)."""
+    """The curve's one learning rate: given (or the default, when `lr_given` is False: the user gave
+    none), or the LR finder's on the full training set (run once)."""
     if config.lr is not None:
-        return config.lr, "given"
+        return config.lr, "given" if lr_given else "the default"
     stored = read_chosen_lr(folder.path)
     if stored is not None:
         return stored, "lr_find (resumed)"
@@ -254,6 +296,7 @@ def run_curve(
     on_pilot: OnPilot | None = None,
     fail_on: str | None = "error",
     model_factory: ModelFactory | None = None,
+    lr_given: bool = True,
 ) -> CurveOutcome:
     """Prepare the data, fix the LR, run (or resume) the curve, forecast, and write every file.
 
@@ -269,32 +312,105 @@ def run_curve(
             decoded or trained (ValidationFailed); None measures whatever validation found.
         model_factory: your own model for the LR finder, the pilot and every run (see
             `learning_curve`).
+        lr_given: whether `config.lr` was the user's (False: the default, said so in the outcome).
     """
     folder = RunFolder(out)
-    stage = on_stage or (lambda _: None)
-    options = {"cache_dir": folder.cache_dir, **_model_input(config.train), **(prepare_options or {})}
-    folder.path.mkdir(parents=True, exist_ok=True)
-    stage("scanning, validating and decoding images")
-    gate = validation_gate(folder, fail_on, stage, _near_settings(options))
-    prepared = prepare(data, check=gate, **options)
-    write_split(prepared.split, folder.split_csv)
-    stage("choosing the learning rate")
-    lr, source = choose_lr(prepared, config, folder, model_factory)
-    where = {"jobs": jobs, "threads": threads, "scheduler": scheduler, "model_factory": model_factory}
-    if config.auto_epochs:
-        stage("choosing the training length (a pilot at the largest size)")
-        choice = choose_epochs(prepared, config, lr=lr, folder=folder, on_pilot=on_pilot, **where)
-        stage(f"training for {choice.epochs} epochs' steps: {choice.reason}")
-    stage(f"training {config.seeds} seed(s) at each size")
-    # With auto_epochs the curve resumes the pilot just run (its runs are read, not trained again).
-    curve = learning_curve(prepared, config=config, lr=lr, folder=folder.path, on_run=on_run, **where)
-    RunsFailed.check(curve.records, "the curve")
-    stage("forecasting")
-    result, problem = _forecast(curve, config)
-    labels = LabelsFolder(folder.path).read_summary()
-    outcome = CurveOutcome(prepared, curve, result, problem, lr, source, folder.path, labels)
-    folder.write_summary(outcome.summary())
-    return outcome
+    check_before_work(data, config, prepare_options or {})  # before the folder is made or an image read
+    existed = folder.path.exists()
+    try:
+        return _run_curve(
+            data, config, folder, prepare_options, jobs, threads, scheduler, on_stage, on_run, on_pilot,
+            fail_on, model_factory, lr_given,
+        )  # fmt: skip
+    except (ValueError, FileNotFoundError):
+        if not existed:
+            _remove_if_empty(folder.path)  # a failed start leaves no empty --out behind
+        raise
+
+
+def _run_curve(
+    data, config, folder, prepare_options, jobs, threads, scheduler, on_stage, on_run, on_pilot, fail_on,
+    model_factory, lr_given,
+) -> CurveOutcome:  # fmt: skip
+    with folder_lock(folder.path):  # one command per run folder (FolderBusy otherwise)
+        stage = on_stage or (lambda _: None)
+        options = {"cache_dir": folder.cache_dir, **_model_input(config.train), **(prepare_options or {})}
+        folder.path.mkdir(parents=True, exist_ok=True)
+        stage("scanning, validating and decoding images")
+        gate = validation_gate(folder, fail_on, stage, _near_settings(options))
+        prepared = prepare(data, check=gate, **options)
+        write_split(prepared.split, folder.split_csv)
+        stage("choosing the learning rate")
+        lr, source = choose_lr(prepared, config, folder, model_factory, lr_given)
+        where = {"jobs": jobs, "threads": threads, "scheduler": scheduler, "model_factory": model_factory}
+        if config.auto_epochs:
+            stage("choosing the training length (a pilot at the largest size)")
+            choice = choose_epochs(prepared, config, lr=lr, folder=folder, on_pilot=on_pilot, **where)
+            stage(f"training for {choice.epochs} epochs' steps: {choice.reason}")
+        stage(f"training {_seeds_words(config)} at each size")
+        # With auto_epochs the curve resumes the pilot just run (its runs are read, not trained again).
+        curve = learning_curve(prepared, config=config, lr=lr, folder=folder.path, on_run=on_run, **where)
+        RunsFailed.check(curve.records, "the curve")
+        stage("forecasting")
+        result, problem = _forecast(curve, config)
+        labels = LabelsFolder(folder.path).read_summary()
+        outcome = CurveOutcome(prepared, curve, result, problem, lr, source, folder.path, labels)
+        folder.write_summary(outcome.summary())
+        return outcome
+
+
+LISTING_OPTIONS = (
+    "labels",
+    "path_col",
+    "label_col",
+    "group_col",
+    "split_col",
+    "label_re",
+    "allow_outside_root",
+)
+
+
+def check_before_work(data: str | os.PathLike, config: CurveConfig, options: dict[str, Any]) -> None:
+    """The curve's sizes against the classes and images the folder listing (or labels CSV) shows,
+    before any image is read: ValueError for a subset too small to hold every class or a size larger
+    than the training set (its size estimated from the listing: files that turn out unreadable are
+    left out later, and `learning_curve` checks the plan again on the images it has)."""
+    listed = list_images(data, **{k: options[k] for k in LISTING_OPTIONS if k in options})
+    n_classes = listed["label"].nunique()
+    if listed.empty or n_classes < 2:
+        return  # validation says what is wrong, with its own words
+    given = listed["split"].eq("train").sum(), listed["split"].eq("valid").sum()
+    if all(given):
+        n_train = int(given[0])
+    elif options.get("split_file") is not None:
+        n_train = _split_file_train(options["split_file"])
+        if n_train is None:
+            return
+    else:  # a stratified split: each class keeps its share of validation images, within one image
+        share = float(options.get("valid_pct", 0.2))
+        counts = listed["label"].value_counts()
+        n_train = int(sum(n - round(share * n) for n in counts))
+    check_plan(config, n_train=n_train, n_classes=n_classes)
+
+
+def _split_file_train(path: str | os.PathLike) -> int | None:
+    """The training images a split file names (None when it cannot be read: `prepare` will say why)."""
+    try:
+        return int(pd.read_csv(path, dtype=str)["split"].eq("train").sum())
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _remove_if_empty(path: Path) -> None:
+    with contextlib.suppress(OSError):  # not empty (or gone): leave it
+        path.rmdir()
+
+
+def _seeds_words(config: CurveConfig) -> str:
+    """How many seeds each size gets: with a seed stop, two, and more only where they disagree."""
+    if config.seed_stop is None or config.seeds <= 2:
+        return f"{config.seeds} seed{'s' if config.seeds > 1 else ''}"
+    return f"2 seeds (up to {config.seeds} where they disagree beyond the validation noise: --seed-stop)"
 
 
 @dataclass(frozen=True)
@@ -462,36 +578,37 @@ def run_labels(
         on_pilot: called with (epochs, record) after each pilot run (config.auto_epochs).
     """
     folder = LabelsFolder(out)
-    stage = on_stage or (lambda _: None)
-    options = {"cache_dir": folder.cache_dir, **_model_input(config.train), **(prepare_options or {})}
-    stage("scanning and decoding images")
-    prepared = prepare(data, **options)
-    check_classes(prepared.cache.labels, config.folds)  # before the folder records this configuration
-    folder.open(labels_identity(prepared, config))  # a changed configuration is refused before any work
-    stage("choosing the learning rate")
-    lr, source = _labels_lr(prepared, config, folder)
-    epochs = None
-    if config.auto_epochs:
-        stage("choosing the training length (a pilot on the split's training set)")
-        pilot = CurveConfig(train=config.train, auto_epochs=True, max_epochs=config.max_epochs)
-        where = {"jobs": jobs, "threads": threads, "scheduler": scheduler, "on_pilot": on_pilot}
-        choice = choose_epochs(prepared, pilot, lr=lr, folder=RunFolder(folder.epochs_dir), **where)
-        stage(f"training for {choice.epochs} epochs: {choice.reason}")
-        epochs = choice.epochs
-    stage(f"training {config.folds} folds")
-    issues = find_label_issues(
-        prepared,
-        config=config,
-        lr=lr,
-        folder=folder.path,
-        jobs=jobs,
-        threads=threads,
-        scheduler=scheduler,
-        lr_source=source,
-        on_fold=on_fold,
-        epochs=epochs,
-    )
-    return LabelsOutcome(prepared, issues)
+    with folder_lock(folder.path):  # one command per run folder (FolderBusy otherwise)
+        stage = on_stage or (lambda _: None)
+        options = {"cache_dir": folder.cache_dir, **_model_input(config.train), **(prepare_options or {})}
+        stage("scanning and decoding images")
+        prepared = prepare(data, **options)
+        check_classes(prepared.cache.labels, config.folds)  # before the folder records this configuration
+        folder.open(labels_identity(prepared, config))  # a changed configuration is refused before any work
+        stage("choosing the learning rate")
+        lr, source = _labels_lr(prepared, config, folder)
+        epochs = None
+        if config.auto_epochs:
+            stage("choosing the training length (a pilot on the split's training set)")
+            pilot = CurveConfig(train=config.train, auto_epochs=True, max_epochs=config.max_epochs)
+            where = {"jobs": jobs, "threads": threads, "scheduler": scheduler, "on_pilot": on_pilot}
+            choice = choose_epochs(prepared, pilot, lr=lr, folder=RunFolder(folder.epochs_dir), **where)
+            stage(f"training for {choice.epochs} epochs: {choice.reason}")
+            epochs = choice.epochs
+        stage(f"training {config.folds} folds")
+        issues = find_label_issues(
+            prepared,
+            config=config,
+            lr=lr,
+            folder=folder.path,
+            jobs=jobs,
+            threads=threads,
+            scheduler=scheduler,
+            lr_source=source,
+            on_fold=on_fold,
+            epochs=epochs,
+        )
+        return LabelsOutcome(prepared, issues)
 
 
 def _labels_lr(prepared: Prepared, config: LabelsConfig, folder: LabelsFolder) -> tuple[float, str]:

@@ -140,3 +140,12 @@ class OverfitType(StrEnum):
 
     OVERCONFIDENT = "overconfident"  # only the validation loss rose; the error stayed within noise
     MEMORISING = "memorising"  # the validation error rose beyond noise as well
+
+
+class AnswerKind(StrEnum):
+    """The four answers to "do I need more images?": the first sentence of every verdict says one."""
+
+    ENOUGH = "enough"  # the images at hand already do it (an error at zero, or the target met)
+    MORE_HELPS = "more_helps"  # more images of the same kind cut the error: by how much, how many
+    PLATEAU = "plateau"  # more of the same will not help; labels, training or the model would
+    CANNOT_TELL = "cannot_tell"  # these runs cannot decide; one thing named would tell

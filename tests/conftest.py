@@ -180,3 +180,36 @@ def planted_stripes(root: Path, per_class: int = 30) -> Path:
         rows.append(f"{rel},{PLANTED.get(rel, rel.split('/')[0])}")
     (root / "labels.csv").write_text("\n".join(rows) + "\n")
     return root
+
+
+# --- already enough: three classes so different that a small CNN makes no error ---------------------
+
+ENOUGH_CLASSES = ("red_discs", "green_stripes", "blue_checks")
+
+
+def enough_image(kind: str, seed: int, size: int = 32) -> Image.Image:
+    """One image of `kind`: a red disc on dark grey, green horizontal stripes, or a blue checkerboard,
+    each placed, sized and shaded at random (every image distinct, the classes far apart)."""
+    rng = np.random.default_rng([seed, ENOUGH_CLASSES.index(kind)])
+    yy, xx = np.mgrid[0:size, 0:size].astype(float)
+    pixels = np.full((size, size, 3), rng.uniform(30, 70))
+    if kind == "red_discs":
+        cx, cy, r = rng.uniform(10, 22), rng.uniform(10, 22), rng.uniform(5, 10)
+        pixels[(xx - cx) ** 2 + (yy - cy) ** 2 <= r * r] = (rng.uniform(180, 255), 30, 30)
+    elif kind == "green_stripes":
+        period = rng.integers(4, 9)
+        pixels[((yy + rng.integers(0, period)) // (period / 2)) % 2 == 0] = (30, rng.uniform(160, 255), 30)
+    else:
+        cell = rng.integers(3, 8)
+        on = ((xx + rng.integers(0, cell)) // cell + (yy + rng.integers(0, cell)) // cell) % 2 == 0
+        pixels[on] = (30, 30, rng.uniform(180, 255))
+    noisy = pixels + rng.normal(0, 8, pixels.shape)
+    return Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8))
+
+
+def enough_folders(root: Path, per_class: int = 100) -> Path:
+    """root/<class>/NNN.png for the three ENOUGH_CLASSES: a set whose error is zero at every size."""
+    images = {
+        f"{kind}/{i:03d}.png": enough_image(kind, i) for kind in ENOUGH_CLASSES for i in range(per_class)
+    }
+    return write_images(root, images)

@@ -41,11 +41,15 @@ def test_validating_an_empty_folder_fails_with_an_error_finding(tmp_path: Path) 
 
 
 def test_validating_a_flat_folder_of_images_fails_and_says_how_to_label_them(tmp_path: Path) -> None:
+    # issue #25: said before any image is read, in one line (was no_images and a skipped_file per image)
     for i in range(7):
         stripes(tmp_path / f"{i}.png", vertical=True, seed=i)
     code, out = run("validate", tmp_path)
-    assert code == 1 and "FAILED 0 images" in out
-    assert "no_images" in out and "one folder per class, or give --labels or --label-re" in out
+    assert (
+        code == 2
+        and "holds 7 image(s) directly and no class folders: this looks like one class folder" in out
+    )
+    assert "point at its parent" in out and "(or label the files with --labels or --label-re)" in out
 
 
 def test_validating_a_single_class_fails(tmp_path: Path) -> None:
@@ -92,7 +96,7 @@ def test_a_curve_can_measure_anyway_when_the_user_says_so(tmp_path: Path, monkey
     assert code == 1 and "label_conflict" in out  # one image under two labels stops it
     code, out = run(*args, "--fail-on", "none")
     assert code == 0, out
-    assert "[validation: FAILED" in out and "VERDICT" in out
+    assert "[validation: FAILED" in out and "ANSWER" in out
     assert "(fails on error); measuring anyway (--fail-on none)]" in out
 
 
@@ -182,9 +186,11 @@ def test_a_forecast_above_the_measured_error_is_not_called_a_cut() -> None:
     )
     result = forecast(runs)
     assert result.horizons[0].expected > result.error_rate
-    first = result.verdict().split("; ")[0]
-    assert first.startswith("More images are not expected to lower the error: doubling to 1,600 images")
-    assert "cut" not in first
+    answer = result.answer()
+    assert answer.kind == "cannot_tell"
+    said = "The curve may have levelled off: more images are not expected to lower the error"
+    assert answer.why[0].startswith(f"{said} (26.4% at 1,600 images")
+    assert "cut" not in result.verdict()
 
 
 def test_a_run_no_better_than_guessing_is_not_diagnosed_ok() -> None:

@@ -52,16 +52,18 @@ def outcome_with(labels, *, error_rate=0.115, helps=False, split="split-fp"):
 
     import pandas as pd
 
+    from datasize.forecasting.answer import Answer
     from datasize.pipeline import CurveOutcome
+    from datasize.vocab import AnswerKind
 
     forecast = SimpleNamespace(
         error_rate=error_rate,
         n_train=1438,
         plateau=SimpleNamespace(helps=helps),
-        verdict=lambda: "More images may help little.",
+        answer=lambda: Answer(AnswerKind.CANNOT_TELL, "More images may help little."),
     )
     runs = pd.DataFrame(
-        {"n_train": [719, 1438], "status": ["ok", "ok"], "n_valid": [360, 360], "diagnosis": "ok"}
+        {"n_train": [719, 1438], "status": "ok", "n_valid": 360, "diagnosis": "ok", "error_rate": error_rate}
     )
     prepared = SimpleNamespace(summary=lambda: {"images_fingerprint": "img-fp", "split_fingerprint": split})
     curve = SimpleNamespace(runs=runs)
@@ -78,10 +80,11 @@ LABELS = {
 def test_the_verdict_puts_fixing_labels_first_when_the_curve_levels_off_near_the_wrong_labels_share():
     verdict = outcome_with(LABELS).verdict()
     assert verdict == (
-        "More images may help little. Fix labels before collecting images: the error levels off near 11.5%, "
+        "Fix labels before collecting images: the error levels off near 11.5%, "
         "and an estimated 10.0% of the labels are wrong (datasize labels flagged 180 images, in "
-        "label_issues.csv)."
+        "label_issues.csv). More images may help little."
     )
+    assert outcome_with(LABELS).answer().kind == "plateau"
 
 
 @pytest.mark.parametrize(
@@ -116,3 +119,11 @@ def test_a_curve_sharing_its_folder_with_a_labels_check_reads_it(dataset, tmp_pa
         "labels.json", "labels_summary.json", "per_class.csv", "runs", "runs.csv", "split.csv",
         "split.csv.json", "validation.json",
     ]  # fmt: skip
+
+
+def test_the_default_learning_rate_is_not_called_given(tmp_path):
+    from datasize.pipeline import choose_lr
+
+    folder = RunFolder(tmp_path)
+    assert choose_lr(None, CurveConfig(lr=3e-3), folder, lr_given=False) == (3e-3, "the default")
+    assert choose_lr(None, CurveConfig(lr=3e-3), folder) == (3e-3, "given")

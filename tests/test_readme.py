@@ -51,7 +51,7 @@ SAYS = {
     "datasize validate path/to/photos/": f"PASSED {2 * PER_CLASS} images, 2 classes",
     "datasize validate path/to/pets/ --label-re '^(.+)_\\d+\\.jpg$'": f"PASSED {2 * PER_CLASS} images",
     "datasize validate data/sample/dirty": "FAILED 86 images, 5 classes: 9 errors",
-    "datasize curve path/to/photos/ --target-error 0.05 --out runs/photos": "VERDICT:",
+    "datasize curve path/to/photos/ --target-error 0.05 --out runs/photos": "ANSWER (",
     "datasize run photos.toml": "[collection plan for 5.0%: plan.json and plan.csv]",
     "datasize plan runs/photos --target-error 0.05": "plan written to runs/photos/plan.json",
     "datasize report runs/photos": "report written to runs/photos/report.html",
@@ -178,3 +178,10 @@ def test_every_readme_command_runs(ran: dict[str, Ran], command: str) -> None:
     result = ran[command]
     assert result.exit_code == EXIT_CODES.get(command, 0), result.output
     assert SAYS.get(command, "") in result.output
+
+
+def test_the_install_puts_the_cpu_build_of_torch_before_make_demo():
+    # issue #25: a CPU user following the README top-down got the 6 GB CUDA build first
+    first = next(b for b in readme_blocks() if b.lang == "sh").body.splitlines()
+    cpu = next(i for i, line in enumerate(first) if "download.pytorch.org/whl/cpu" in line)
+    assert cpu < next(i for i, line in enumerate(first) if line.startswith("make demo"))

@@ -108,7 +108,12 @@ def test_run_executes_a_recipe_and_resumes_it(tmp_path: Path) -> None:
     assert (tmp_path / "out" / "report.md").is_file()
     assert json.loads((tmp_path / "out" / "split.csv.json").read_text())["near_threshold"] == 0.95
     again = CliRunner().invoke(main, ["run", str(path)])
-    assert again.exit_code == 0 and "resuming: 3/3 runs already finished" in again.output
+    assert first.exit_code == 0 and "3 runs to train" in first.output
+    assert (
+        again.exit_code == 0
+        and "3 runs: 3 already finished by an earlier command (resuming); nothing left to train"
+        in again.output
+    )
 
 
 def test_a_missing_recipe_is_a_usage_error(tmp_path: Path) -> None:

@@ -101,6 +101,7 @@ from datasize.text import pct
 @click.option(
     "--scheduler", default=None, help="A Dask scheduler address (tcp://host:8786): submit the runs there."
 )
+@click.option("--verbose", "-v", is_flag=True, help="Print the answer's details (intervals, self-check) too.")
 @click.option(
     "--out",
     "-o",
@@ -136,6 +137,7 @@ def curve(
     target_error: float | None,
     fail_on: str,
     scheduler: str | None,
+    verbose: bool,
     out_dir: str,
     as_json: bool,
     dry_run: bool,
@@ -150,7 +152,7 @@ def curve(
     it stopped. Prints the verdict first: where error plateaus, how many images a target error
     needs (with an interval), and which classes need images most.
     """
-    from datasize.cli.terminal import curve_lines, pilot_line, run_progress
+    from datasize.cli.terminal import curve_lines, interrupted_line, pilot_line, run_progress
     from datasize.curves.pilot import FIRST_EPOCHS
     from datasize.curves.plan import CurveConfig
     from datasize.pipeline import compare_models, run_curve
@@ -209,16 +211,14 @@ def curve(
                 "on_run": on_run,
                 "on_pilot": None if as_json else lambda epochs, record: say(pilot_line(epochs, record)),
                 "fail_on": None if fail_on == "none" else fail_on,
+                "lr_given": _given("lr"),
             }
             if len(configs) > 1:
                 compared = compare_models(data, configs=configs, out=out_dir, **where)
             else:
                 outcome = run_curve(data, config=config, out=out_dir, **where)
     except KeyboardInterrupt:
-        click.echo(
-            f"Interrupted. Finished runs are saved in {out_dir}; run the same command again to resume.",
-            err=True,
-        )
+        click.echo(interrupted_line(out_dir), err=True)
         sys.exit(130)
     if as_json:
         from datasize.io import jsonable
@@ -230,7 +230,7 @@ def curve(
         for line in comparison_lines(compared):
             click.echo(line)
         return
-    for line in curve_lines(outcome):
+    for line in curve_lines(outcome, verbose=verbose):
         click.echo(line)
 
 
@@ -251,6 +251,12 @@ def comparison_lines(compared: Any) -> list[str]:
         f"(report: datasize report {compared.folder})"
     )
     return lines
+
+
+def _given(name: str) -> bool:
+    """Whether the user gave the option (not its default)."""
+    source = click.get_current_context().get_parameter_source(name)
+    return source is not None and source != click.core.ParameterSource.DEFAULT
 
 
 @click.command()
@@ -285,15 +291,16 @@ def report(run_folder: str, fmt: str, output: str | None) -> None:
 @click.command(name="run")
 @click.argument("recipe", type=click.Path(dir_okay=False))
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@click.option("--verbose", "-v", is_flag=True, help="Print the answer's details (intervals, self-check) too.")
 @api_errors
-def run_command(recipe: str, quiet: bool) -> None:
+def run_command(recipe: str, quiet: bool, verbose: bool) -> None:
     """Run a whole pipeline described by a TOML recipe (see recipes/); re-running resumes it.
 
     Scans and validates the data, fixes the split, chooses the learning rate, checks every label
     when the recipe asks ([labels] run = true), runs the learning curve, forecasts, and writes the
     reports; prints the verdict and the report's path last.
     """
-    from datasize.cli.terminal import curve_lines, pilot_line, run_progress
+    from datasize.cli.terminal import curve_lines, interrupted_line, pilot_line, run_progress
     from datasize.recipe import load_recipe, run_recipe
 
     loaded = load_recipe(recipe)
@@ -308,16 +315,13 @@ def run_command(recipe: str, quiet: bool) -> None:
                 on_pilot=lambda epochs, record: click.echo(pilot_line(epochs, record)),
             )
     except KeyboardInterrupt:
-        click.echo(
-            f"Interrupted. Finished runs are saved in {loaded.folder}; run the same command again to resume.",
-            err=True,
-        )
+        click.echo(interrupted_line(loaded.folder), err=True)
         sys.exit(130)
     if len(loaded.compared) > 1:
         for line in comparison_lines(outcome):
             click.echo(line)
     else:
-        for line in curve_lines(outcome):
+        for line in curve_lines(outcome, verbose=verbose):
             click.echo(line)
     if len(loaded.compared) == 1 and outcome.labels:
         click.echo(f"LABELS: {outcome.labels.get('verdict')} (datasize labels; see the report)")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from datasize.errors import RunsFailed, ValidationFailed
+from datasize.errors import FolderBusy, RunsFailed, ValidationFailed
 
 if TYPE_CHECKING:
     from datasize.training.loop import TrainConfig
@@ -46,7 +46,7 @@ def api_errors(command: Callable) -> Callable:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except (ValueError, FileNotFoundError, NotADirectoryError, PermissionError) as exc:
+        except (ValueError, FileNotFoundError, NotADirectoryError, PermissionError, FolderBusy) as exc:
             click.echo(f"Error: {_first_line(exc)}", err=True)
             sys.exit(EXIT_USAGE)
         except (RunsFailed, ValidationFailed) as exc:

@@ -75,10 +75,18 @@ def _verdict(findings: Findings, fail_on: str, *, markup: bool) -> str:
     return f"[bold {'green' if word == 'PASSED' else 'red'}]{word}[/] {rest}"
 
 
+def _shown(findings: Findings) -> Any:
+    """The findings to print: a group of duplicates once (its first member names the others), not once
+    per member; --json and -o keep every row."""
+    from datasize.report.validation_summary import one_row_per_group
+
+    return one_row_per_group(findings.table)
+
+
 def findings_lines(findings: Findings, *, fail_on: str, show: int) -> list[str]:
     """Plain text for logs: one line per finding (`severity check path: detail`), then the verdict."""
     lines = []
-    for check, group in findings.table.groupby("check", sort=False):
+    for check, group in _shown(findings).groupby("check", sort=False):
         for row in group.head(show).itertuples():
             where = row.path or (f"class {row.label}" if row.label else "-")
             lines.append(f"{row.severity:<7} {check:<18} {where}: {row.detail}")
@@ -95,7 +103,7 @@ def findings_report(findings: Findings, *, fail_on: str, show: int) -> list:
     table = Table(show_lines=False, expand=False)
     for column in ("severity", "check", "path", "detail"):
         table.add_column(column, overflow="fold")
-    for check, group in findings.table.groupby("check", sort=False):
+    for check, group in _shown(findings).groupby("check", sort=False):
         for row in group.head(show).itertuples():
             where = row.path or (f"class {row.label}" if row.label else "")
             style = SEVERITY_STYLE.get(row.severity, "")
@@ -187,12 +195,16 @@ def run_progress(
         return
     if not err.is_terminal:
         say = describe or _describe_run
+        planned: list[int] = []
 
         def line(done: int, total: int, record: dict) -> None:
-            if record:
-                echo(f"{noun[:-1]} {done}/{total}: {say(record)}")
-            elif done:
-                echo(f"resuming: {done}/{total} {noun} already finished")
+            if not record or "start" in record:
+                planned.append(total)
+                echo(start_line(done, total, record.get("start") if record else None, noun))
+                return
+            skipped = planned[0] - total if planned else 0
+            of = f"{done}/{total}" + (f" ({skipped} skipped: their seeds agreed)" if skipped > 0 else "")
+            echo(f"{noun[:-1]} {of}: {say(record)}")
 
         yield line
         return
@@ -214,6 +226,38 @@ def run_progress(
             bar.update(task, completed=done, total=total)
 
         yield update
+
+
+def interrupted_line(folder: Any) -> str:
+    """What Ctrl-C leaves: the finished runs that the same command resumes from, or that none is."""
+    from datasize.curves.folder import RunFolder
+
+    run_folder = RunFolder(folder)
+    runs = len(run_folder.finished_runs())
+    pilot = len(list(run_folder.pilot_dir.glob("e*-s*.json")))
+    if runs or pilot:
+        kept = [f"{runs} finished run(s)"] if runs else []
+        kept += [f"{pilot} pilot run(s)"] if pilot else []
+        return f"Interrupted. {' and '.join(kept)} saved in {folder}; run the same command again to resume."
+    return (
+        f"Interrupted before any run finished: nothing trained is saved yet (the split and decoded images in "
+        f"{folder} are reused); the same command starts again from the first run."
+    )
+
+
+def start_line(done: int, total: int, start: dict | None, noun: str = "runs") -> str:
+    """What a curve (or labels check) starts from: how many runs it has to train, which are already
+    finished from an earlier command, which the pilot trained."""
+    if not done:
+        return f"{total} {noun} to train"
+    resumed, from_pilot = (done, 0) if start is None else (start["resumed"], start["from_pilot"])
+    parts = []
+    if resumed:
+        parts.append(f"{resumed} already finished by an earlier command (resuming)")
+    if from_pilot:
+        parts.append(f"{from_pilot} trained by the pilot")
+    left = f"at most {total - done} to train" if total > done else "nothing left to train"
+    return f"{total} {noun}: {'; '.join(parts)}; {left}"
 
 
 def _describe_run(record: dict) -> str:
@@ -250,15 +294,28 @@ def cost_line(cost: dict[str, Any]) -> str:
     return f"{text}: {'; '.join(parts)}"
 
 
-def curve_lines(outcome: Any) -> list[str]:
-    """The curve's terminal summary: the verdict first, then the table of sizes, then the details."""
-    lines = []
+def answer_lines(outcome: Any, *, verbose: bool = False) -> list[str]:
+    """The answer in one sentence, its reasons one per line, and (verbose) the details."""
+    answer = outcome.answer()
+    if answer is None:
+        return ["ANSWER: " + outcome.verdict()]
+    lines = [f"ANSWER ({answer.kind}): {answer.sentence}", *(f"  - {why}" for why in answer.why)]
+    if verbose:
+        lines += [f"  {detail}" for detail in answer.details]
+    elif answer.details:
+        lines.append("  (details: --verbose, or the report)")
+    return lines
+
+
+def curve_lines(outcome: Any, *, verbose: bool = False) -> list[str]:
+    """The curve's terminal summary: the answer first, then the table of sizes, then the details."""
     forecast = outcome.forecast
-    lines.append("VERDICT: " + outcome.verdict())
+    lines = answer_lines(outcome, verbose=verbose)
     runs = outcome.curve.runs
     ok = runs[runs["status"] == "ok"]
     lines.append(
-        f"learning rate {outcome.lr:.3g} ({outcome.lr_source}); budget: {outcome.curve.config.budget}"
+        f"model {outcome.curve.config.train.describe()}; learning rate {outcome.lr:.3g} "
+        f"({outcome.lr_source}); budget: {outcome.curve.config.budget}"
     )
     lines.append(epochs_line(outcome.epochs_summary()))
     lines.append(cost_line(outcome.cost()))
@@ -280,7 +337,7 @@ def curve_lines(outcome: Any) -> list[str]:
             f"{n:>8}  {len(good):>4}  {mean:>10.4f}  {sd:>7.4f}  "
             f"{good['train_error'].mean():>11.4f}  {diagnoses}"
         )
-    if forecast is not None:
+    if forecast is not None and not forecast.at_zero:  # at zero a self-check compares zeros
         bt = forecast.backtest.to_dict()
         if bt.get("error") is not None and bt.get("baseline_error") is not None:
             lines.append(

@@ -213,7 +213,11 @@ def train(
             "most confused (actual -> predicted, count): "
             + ", ".join(f"{r.actual} -> {r.predicted} ({r.count})" for r in confused.itertuples())
         )
-    say(f"top-loss images (re-check their labels first): {files['top_losses_plot']}")
+    predictions = result.valid_predictions
+    if (predictions["label"] == predictions["predicted"]).all():
+        say("no validation image was predicted wrong: no label to re-check")
+    else:
+        say(f"top-loss images (re-check their labels first): {files['top_losses_plot']}")
     say(f"run files written to {out_dir}" + (f"; model saved to {save_path}" if save_path else ""))
 
 

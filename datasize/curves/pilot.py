@@ -19,6 +19,8 @@ doubling that no longer pays:
   unpaired standard errors are 8 points; paired, 20 flipped images give about 3). The seeds' spread
   of the change is the floor. Without the runs' predictions the unpaired rule stands (each mean's
   standard error from its seeds' spread, never below the binomial noise);
+- the pilot stops at the first length whose every run is within one validation image of zero (no
+  doubling can show a gain there; issue #25);
 - the pilot stops once a doubling does not pay and its longer length is not limited. It chooses the
   shorter length when that one was not limited either (the doubling showed it was enough, and the
   curve then costs half), else the longer. A doubling whose error rose beyond noise stops it too.
@@ -42,7 +44,7 @@ from datasize.curves.folder import RunFolder, curve_identity
 from datasize.curves.plan import CurveConfig, RunSpec, plan_runs, run_config
 from datasize.curves.run import make_tasks
 from datasize.errors import RunsFailed
-from datasize.noise import binomial_variance
+from datasize.noise import at_zero, binomial_variance
 from datasize.training.models import ModelFactory
 from datasize.training.preparation import Prepared
 from datasize.vocab import DiagnosisKind
@@ -126,8 +128,17 @@ def next_length(seen: list[PilotLength], *, max_epochs: int) -> int | EpochChoic
     >>> seen = [at(4, (0.20, 0.21), True), at(8, (0.10, 0.11)), at(16, (0.10, 0.10))]
     >>> next_length(seen, max_epochs=32).epochs
     8
+    >>> next_length([at(4, (0.0, 0.0025))], max_epochs=32).epochs  # 0 and 1 of 400 wrong: at zero
+    4
     """
     last = seen[-1]
+    if not last.limited and all(at_zero(e, last.n_valid) for e in last.errors):
+        return _choice(
+            last.epochs,
+            seen,
+            f"every run at {last.epochs} epochs was within one of {last.n_valid:,} validation images of "
+            "zero: longer training cannot show a lower error",
+        )
     if len(seen) >= 2:
         before = seen[-2]
         change = before.mean - last.mean

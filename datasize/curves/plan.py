@@ -66,14 +66,18 @@ class CurveConfig:
         except ValueError:
             choices = ", ".join(b.value for b in Budget)
             raise ValueError(f"budget={self.budget!r} is not one of {choices}") from None
+        # Taken in increasing order, whatever order they were given in; one listed twice is refused
+        # (a typo that would silently run fewer sizes than asked).
         fractions = tuple(sorted({float(f) for f in self.fractions}))
         if not fractions or any(not 0 < f <= 1 for f in fractions):
             raise ValueError(f"fractions={list(self.fractions)} must be numbers in (0, 1]")
+        _refuse_repeats("fractions", [float(f) for f in self.fractions])
         object.__setattr__(self, "fractions", fractions)
         if self.sizes is not None:
             sizes = tuple(sorted({int(s) for s in self.sizes}))
             if not sizes or sizes[0] < 1:
                 raise ValueError(f"sizes={list(self.sizes)} must be positive image counts")
+            _refuse_repeats("sizes", [int(s) for s in self.sizes])
             object.__setattr__(self, "sizes", sizes)
         if self.seeds < 1:
             raise ValueError(f"seeds={self.seeds} must be at least 1")
@@ -97,6 +101,46 @@ class CurveConfig:
         if not self.auto_epochs:  # a fixed length: the record (and a folder's identity) as before
             del out["auto_epochs"], out["max_epochs"]
         return out
+
+
+def _refuse_repeats(name: str, values: list) -> None:
+    repeated = sorted({v for v in values if values.count(v) > 1})
+    if repeated:
+        shown = ", ".join(f"{v:g}" for v in repeated)
+        raise ValueError(f"{name} lists {shown} more than once; give each size once")
+
+
+def check_plan(config: CurveConfig, *, n_train: int, n_classes: int) -> None:
+    """ValueError when the plan cannot run on about `n_train` training images of `n_classes` classes
+    (from the folder listing, before any image is read): a size larger than the training set, or a
+    subset too small to hold one image of every class.
+
+    >>> try:
+    ...     check_plan(CurveConfig(fractions=(0.001, 1.0)), n_train=1200, n_classes=7)
+    ... except ValueError as exc:
+    ...     print(str(exc).split("; ")[1])
+    use fractions of at least 0.00583
+    """
+    if config.sizes is not None:
+        too_big = [s for s in config.sizes if s > n_train]
+        if too_big:
+            raise ValueError(
+                f"sizes {too_big} exceed the about {n_train:,} training images this dataset gives "
+                f"(after the validation split); use sizes of at most {n_train:,}, or --fractions"
+            )
+        if config.sizes[0] < n_classes:
+            raise ValueError(
+                f"the smallest size, {config.sizes[0]}, cannot hold one image of each of the {n_classes} "
+                f"classes; use sizes of at least {n_classes}"
+            )
+        return
+    smallest = max(1, round(config.fractions[0] * n_train))
+    if smallest < n_classes:
+        raise ValueError(
+            f"the smallest fraction, {config.fractions[0]:g} of about {n_train:,} training images, is "
+            f"{smallest} image{'s' if smallest > 1 else ''}: too few to hold one image of each of the "
+            f"{n_classes} classes; use fractions of at least {n_classes / n_train:.3g}"
+        )
 
 
 def nested_subsets(labels: np.ndarray, counts: list[int], *, seed: int) -> list[np.ndarray]:

@@ -78,7 +78,8 @@ def learning_curve(
             results can differ in the last bits between thread counts.
         scheduler: a Dask distributed scheduler address ("tcp://host:8786") or a `distributed.Client`;
             runs are submitted there instead.
-        on_run: called after each run with (done, total, record).
+        on_run: called after each run with (done, total, record); first with (done, total,
+            {"start": {"resumed": ..., "from_pilot": ...}}): the runs found finished and why.
         on_pilot: with `config.auto_epochs`, called after each pilot run with (epochs, record).
         model_factory: ``factory(in_channels, n_classes) -> nn.Module``, your own model for every run
             instead of `config.train.model` (a module-level function when runs go to other processes).
@@ -115,8 +116,8 @@ def learning_curve(
     todo = [s for s in specs if s.name not in finished]
     records = {name: r for name, r in finished.items() if name in {s.name for s in specs}}
     resumed = len(records) - reused
-    if on_run:
-        on_run(len(records), len(specs), {})
+    if on_run:  # the start: runs already finished, those of them the pilot trained
+        on_run(len(records), len(specs), {"start": {"resumed": resumed, "from_pilot": reused}})
     run_folder.prepare_runs()
     skipped: list[str] = []
     for wave in waves(todo, config):

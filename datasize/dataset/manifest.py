@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
+from datasize.dataset.layout import check_layout
 from datasize.dataset.probe import (
     CONTROL_CHARACTERS,
     DEFAULT_MAX_PIXELS,
@@ -113,15 +114,9 @@ def scan(
     if max_pixels < 1:
         raise ValueError(f"max_pixels={max_pixels} must be positive")
 
-    if labels is not None:
-        rows, skipped, empty = _rows_from_csv(
-            root, Path(labels), path_col, label_col, group_col, split_col, allow_outside_root
-        )
-    elif label_re is not None:
-        rows, skipped, empty = _rows_from_names(root, _compile_label_re(label_re))
-    else:
-        rows, skipped, empty = _rows_from_folders(root)
-
+    rows, skipped, empty = _rows(
+        root, labels, path_col, label_col, group_col, split_col, label_re, allow_outside_root
+    )
     options = ProbeOptions(root=str(root), max_pixels=max_pixels, follow_links=follow_links)
     probed = _probe_all([r["path"] for r in rows], options, jobs=jobs, progress=progress)
     manifest = _assemble(rows, probed)
@@ -131,7 +126,51 @@ def scan(
     return manifest
 
 
+def list_images(
+    data: str | os.PathLike,
+    *,
+    labels: str | os.PathLike | None = None,
+    path_col: str = "path",
+    label_col: str = "label",
+    group_col: str | None = None,
+    split_col: str | None = None,
+    label_re: str | None = None,
+    allow_outside_root: bool = False,
+) -> pd.DataFrame:
+    """The image files `scan` would read and their labels (path, label, group, split), from the folder
+    listing or the labels CSV alone: no image is opened. For checks that must come before any work
+    (a curve's sizes against its classes)."""
+    root = Path(data)
+    if not root.is_dir():
+        raise FileNotFoundError(f"dataset folder {str(data)!r} does not exist or is not a folder")
+    if labels is not None and label_re is not None:
+        raise ValueError("give either labels=CSV or label_re=REGEX, not both")
+    rows, _, _ = _rows(root, labels, path_col, label_col, group_col, split_col, label_re, allow_outside_root)
+    return pd.DataFrame(rows, columns=["path", "label", "group", "split"])
+
+
 # --- sources ----------------------------------------------------------------------------------
+
+
+def _rows(
+    root: Path,
+    labels: str | os.PathLike | None,
+    path_col: str,
+    label_col: str,
+    group_col: str | None,
+    split_col: str | None,
+    label_re: str | None,
+    allow_outside_root: bool,
+) -> tuple[list[dict], list[dict], list[str]]:
+    """The rows (path, label, group, split), the files skipped and the empty class folders."""
+    if labels is not None:
+        return _rows_from_csv(
+            root, Path(labels), path_col, label_col, group_col, split_col, allow_outside_root
+        )
+    if label_re is not None:
+        return _rows_from_names(root, _compile_label_re(label_re))
+    check_layout(root)  # one class folder, or the classes one level down: said before any work
+    return _rows_from_folders(root)
 
 
 def _name_problem(rel: str) -> str | None:

@@ -22,6 +22,7 @@ from datasize.dataset.checks import (
 )
 from datasize.dataset.manifest import Progress, scan
 from datasize.io import read_csv_text
+from datasize.text import count
 from datasize.vocab import Check, Severity
 
 # Files that cannot be read: a finding each, and left out of any measurement rather than stopping it.
@@ -78,8 +79,9 @@ class Findings:
         counts = self.counts()
         word = "PASSED" if self.passed(fail_on) else "FAILED"
         return (
-            f"{word} {self.images} images, {self.classes} classes: {counts['error']} errors, "
-            f"{counts['warning']} warnings, {counts['info']} notes (fails on {_name(fail_on)})"
+            f"{word} {self.images} images, {self.classes} classes: {count(counts['error'], 'error')}, "
+            f"{count(counts['warning'], 'warning')}, {count(counts['info'], 'note')} "
+            f"(fails on {_name(fail_on)})"
         )
 
     def counts(self) -> dict[str, int]:

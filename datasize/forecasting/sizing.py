@@ -46,13 +46,13 @@ import numpy as np
 import pandas as pd
 
 from datasize.curves.folder import PER_CLASS_INPUT_COLUMNS, RUN_INPUT_COLUMNS
+from datasize.forecasting.answer import Answer, decide
 from datasize.forecasting.backtest import Backtest, backtest
 from datasize.forecasting.bootstrap import bootstrap_fits
 from datasize.forecasting.classes import per_class_forecast
 from datasize.forecasting.estimates import (
     HORIZONS,
     MISFIT_SCALE,
-    SEARCH_LIMIT,
     Guard,
     Horizon,
     ImagesNeeded,
@@ -68,7 +68,7 @@ from datasize.forecasting.estimates import (
 from datasize.forecasting.families import CurveFamily, FitResult, fit_family
 from datasize.forecasting.points import Curve, curve_from_runs, overfitting_summary, points_table
 from datasize.io import jsonable
-from datasize.text import pct
+from datasize.noise import at_zero
 
 DEFAULT_FAMILIES = (CurveFamily.POW3, CurveFamily.POW2, CurveFamily.POW4, CurveFamily.MMF4)
 
@@ -95,20 +95,32 @@ class Forecast:
     refits: int  # bootstrap refits that succeeded
     seed: int
     interval: tuple[float, float]
+    n_valid: int  # validation images (one fixed set for every run)
 
     @property
     def family(self) -> CurveFamily:
         return self.fit.family
 
+    @property
+    def at_zero(self) -> bool:
+        """Whether the error at the current size is within one validation image of zero."""
+        return at_zero(self.error_rate, self.n_valid)
+
+    def answer(self) -> Answer:
+        """The answer first (one of four kinds), its reasons, then the details (see `answer`)."""
+        return decide(self)
+
     def verdict(self) -> str:
-        """Plain sentences, the answer first."""
-        return " ".join(_verdict_sentences(self))
+        """Plain sentences, the answer first, then its reasons and the details."""
+        return self.answer().text()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (NaN and infinities as None)."""
         return {
             "verdict": self.verdict(),
+            "answer": self.answer().to_dict(),
             "n_train": self.n_train,
+            "n_valid": self.n_valid,
             "error_rate": jsonable(self.error_rate),
             "family": str(self.family),
             "fit": jsonable(self.fit.to_dict()),
@@ -173,7 +185,9 @@ def forecast(
         for m in HORIZONS
         if m <= guard.max_multiple
     )
-    if math.isfinite(tested.chosen_error) and not tested.beats_baseline and fit.family == tested.chosen:
+    failed = math.isfinite(tested.chosen_error) and not tested.beats_baseline and fit.family == tested.chosen
+    # at zero there is no fall to blend: "midway between 0.00% and 0.00%" says nothing
+    if failed and not at_zero(float(curve.mean[-1]), curve.n_valid):
         # its own generator: the draws below (plateau, images needed) stay those of the fitted curve
         own = np.random.default_rng([seed, 1])
         horizons = _midway(curve, tested, horizons, n_boot=n_boot, interval=interval, rng=own)
@@ -218,6 +232,7 @@ def forecast(
         refits=len(fits),
         seed=seed,
         interval=(float(interval[0]), float(interval[1])),
+        n_valid=curve.n_valid,
     )
 
 
@@ -306,133 +321,3 @@ def _check_per_class(per_class: pd.DataFrame, ok: pd.DataFrame) -> pd.DataFrame:
     table = per_class.astype({"n_train": int, "seed": int})
     table = table.merge(finished.astype({"seed": int}), on=["n_train", "seed"], how="inner")  # finished only
     return table[table["n_train_class"] > 0]
-
-
-# --- words and JSON ----------------------------------------------------------------------------------
-
-
-def _verdict_sentences(f: Forecast) -> list[str]:
-    width = round(100 * (f.interval[1] - f.interval[0]))
-    out = []
-    if not f.guard.monotone:
-        worst = f.guard.rises.sort_values("rise").iloc[-1]
-        out.append(
-            f"The learning curve rises beyond noise (the error at {int(worst['n_large']):,} images is "
-            f"{100 * worst['rise']:.1f} points above that at {int(worst['n_small']):,}), so the forecast "
-            f"goes no further than {f.guard.max_multiple}x the current data; check the runs' diagnoses."
-        )
-    if f.plateau.plateaued:
-        out.append(
-            f"The error has plateaued at about {pct(f.error_rate)}: more images of the same kind "
-            "will not help much; look at labels, model or data diversity."
-        )
-    else:
-        h = f.horizons[0]
-        surely = f.plateau.helps
-        interval = f"{width}% interval {pct(h.low)}–{pct(h.high)}"
-        if h.midway:
-            between = f"midway between the fitted curve's {pct(h.fitted)} and {pct(h.last)} measured now"
-            interval = f"{between}; {interval}"
-        # No cut to claim when the forecast is not below the measured error ("cut from 1.5% to 1.5%",
-        # or "to 26.4%" from 26.2% when the fitted curve sits above the last points).
-        if not surely and pct(h.expected) == pct(f.error_rate):
-            out.append(
-                f"More images may help little: doubling to {h.n_train:,} images should leave the error "
-                f"near {pct(f.error_rate)} ({interval}); the curve may be levelling off."
-            )
-        elif not surely and h.expected > f.error_rate:
-            out.append(
-                f"More images are not expected to lower the error: doubling to {h.n_train:,} images "
-                f"should leave it near {pct(f.error_rate)} (the forecast gives {pct(h.expected)} there, "
-                f"{interval}); the curve may have levelled off."
-            )
-        else:
-            out.append(
-                f"More images {'will' if surely else 'may'} help: doubling to {h.n_train:,} images "
-                f"should cut "
-                f"the error from {pct(f.error_rate)} to about {pct(h.expected)} ({interval})"
-                + ("." if surely else ", but the curve may be levelling off.")
-            )
-        if not surely and _too_wide(h, f.error_rate, f.plateau.threshold):
-            out.append(
-                "That interval is too wide to act on: these runs cannot tell whether doubling halves the "
-                "error or leaves it where it is. A larger validation set (--valid-pct) narrows it; or "
-                "collect a first round of images and measure again."
-            )
-    if f.images_needed is not None:
-        out.append(_needed_sentence(f.images_needed, f.n_train, width, f.error_rate))
-    out.append(_self_check_sentence(f.backtest, f.family, needed=f.images_needed is not None))
-    if f.excluded_runs:
-        left = ", ".join(f"{n} {status}" for status, n in f.excluded_runs.items())
-        out.append(f"Runs left out of the fit: {left}.")
-    return out
-
-
-def _too_wide(h: Horizon, now: float, least: float) -> bool:
-    """An interval that reaches from half today's error (or less) to today's error (or more), and is
-    at least `least` wide (the plateau threshold, half a point): it allows both a large gain and none,
-    so no decision can rest on it (e.g. 0%-44% at 20%; not 0.0%-0.3% at 0.1%). Not said when the gain
-    is sure (`Plateau.helps`), which the refits alone decide, without a rerun's noise."""
-    return now > 0 and h.low <= now / 2 and h.high >= now and h.high - h.low >= least
-
-
-def _needed_sentence(need: ImagesNeeded, n_now: int, width: int, measured: float = math.nan) -> str:
-    target = pct(need.target)
-    if need.status == Reach.REACHABLE and math.isfinite(measured) and measured <= need.target:
-        # Measured below target already, but the uncertainty does not rule out a rerun above it.
-        return (
-            f"The measured error ({pct(measured)}) is already below the {target} target; to stay below it "
-            f"with confidence, plan for {need.conservative:,.0f} images (conservative; median "
-            f"{need.median:,.0f}, {width}% interval {need.low:,.0f}–{need.high:,.0f})."
-        )
-    met = math.isfinite(measured) and measured <= need.target
-    if met and need.status in (Reach.UNCERTAIN, Reach.UNREACHABLE):
-        # Measured at or below the target, while the fitted curves do not get there: say both.
-        return (
-            f"The measured error ({pct(measured)}) already meets the {target} target at {n_now:,} images, "
-            "but the fitted curve does not confirm it there: re-measure with more seeds before relying on it."
-        )
-    if need.status == Reach.UNRELIABLE:
-        return f"The images needed for {target} are not estimated: the curve is too irregular to extrapolate."
-    if need.status == Reach.UNREACHABLE and need.floor >= need.target:
-        return (
-            f"{target} is not reachable with this model by adding images of the same kind "
-            f"(the fitted curve levels off near {pct(need.floor)})."
-        )
-    if need.status == Reach.UNREACHABLE:
-        return (
-            f"{target} is out of reach: even {SEARCH_LIMIT:,}x the current images would likely not get there."
-        )
-    if need.status == Reach.REACHED and math.isfinite(measured) and measured > need.target:
-        # The fitted curves pass below the target at the current size; the runs did not.
-        return (
-            f"The fitted curve is below {target} at the current {n_now:,} images, but {pct(measured)} was "
-            "measured there; more seeds (or a larger validation set) tell whether more images are needed."
-        )
-    if need.status == Reach.REACHED:
-        return f"The current {n_now:,} images already reach {target}."
-    if need.status == Reach.UNCERTAIN:
-        return (
-            f"{target} may take about {need.median:,.0f} images, but it may also be out of reach: "
-            "collect in rounds and forecast again."
-        )
-    return (
-        f"{need.conservative:,.0f} images (conservative; median {need.median:,.0f}, {width}% interval "
-        f"{need.low:,.0f}–{need.high:,.0f}) are needed for {target}."
-    )
-
-
-def _self_check_sentence(tested: Backtest, family: CurveFamily, needed: bool = False) -> str:
-    if not math.isfinite(tested.chosen_error) or family != tested.chosen:
-        return f"Self-check: {family} could not be backtested on these sizes, so it is unchecked."
-    said = (
-        f"Self-check: fitted to fewer images, {family} predicted the measured error within "
-        f"{100 * tested.chosen_error:.1f} points on average"
-    )
-    if tested.beats_baseline:
-        return f"{said}, better than the last observed point did ({100 * tested.baseline_error:.1f})."
-    return (
-        f"{said}, no better than the last observed point ({100 * tested.baseline_error:.1f}), so the "
-        "forecast is taken midway between the two"
-        + ("; the images needed come from the fitted curve alone: plan in rounds." if needed else ".")
-    )

@@ -53,6 +53,7 @@ import pandas as pd
 from datasize.curves.folder import PER_CLASS_INPUT_COLUMNS, RunFolder
 from datasize.forecasting.estimates import SEARCH_LIMIT, Reach, quantiles
 from datasize.io import jsonable, write_csv_atomic, write_json
+from datasize.noise import at_zero, confirmable_gain, valid_images_for
 from datasize.planning.allocation import (
     GREEDY_STEPS,
     Outlook,
@@ -111,6 +112,8 @@ class CollectionPlan:
     interval: tuple[float, float]
     n_boot: int
     seed: int
+    n_valid: int = 0  # validation images, all classes
+    at_zero: bool = False  # the error now is within one validation image of zero: nothing is spent
 
     def verdict(self) -> str:
         """Plain sentences, the answer first."""
@@ -120,6 +123,7 @@ class CollectionPlan:
         """JSON-ready (NaN and infinities as None)."""
         names = ("budget", "target_error", "confidence", "priced", "spent", "images", "rounds", "error_now")
         names += ("expected", "low", "high", "quantile", "uniform_error", "floor", "n_boot", "seed")
+        names += ("n_valid", "at_zero")
         return {
             "verdict": self.verdict(),
             "status": None if self.status is None else str(self.status),
@@ -181,7 +185,10 @@ def plan_collection(
     labels = [x for g in curves.groups for x in g.labels]
     prices = dict(zip(labels, read_costs(cost, labels), strict=True))
     unit_costs = np.array([g.unit_cost(np.array([prices[x] for x in g.labels])) for g in curves.groups])
-    if budget is not None:
+    zero = at_zero(curves.error_now, curves.n_valid)
+    if zero:  # no class can be shown to gain: spend nothing, whatever the budget
+        path, status = [(0.0, np.zeros(len(curves.groups)))], None if target_error is None else Reach.REACHED
+    elif budget is not None:
         steps = greedy_path(curves, unit_costs, chunk=budget / GREEDY_STEPS, limit=budget)
         path, status = [(0.0, np.zeros(len(curves.groups))), *steps], None
     else:
@@ -201,7 +208,7 @@ def plan_collection(
         curves.groups[i].name for i in np.argsort(-floors, kind="stable") if floors[i] >= floors.max() / 3
     )
     return CollectionPlan(
-        table=_plan_table(curves, prices, collect, first_round, seen, status),
+        table=_plan_table(curves, prices, collect, first_round, seen, status, zero),
         budget=None if budget is None else float(budget),
         target_error=target_error,
         status=status,
@@ -221,6 +228,8 @@ def plan_collection(
         interval=(float(interval[0]), float(interval[1])),
         n_boot=n_boot,
         seed=seed,
+        n_valid=curves.n_valid,
+        at_zero=zero,
     )
 
 
@@ -230,7 +239,13 @@ def _whole_images(curves: Curves, per_group: np.ndarray) -> np.ndarray:
 
 
 def _plan_table(
-    curves: Curves, prices, collect: np.ndarray, first_round: np.ndarray, seen: Outlook, status
+    curves: Curves,
+    prices,
+    collect: np.ndarray,
+    first_round: np.ndarray,
+    seen: Outlook,
+    status,
+    zero: bool = False,
 ) -> pd.DataFrame:
     rows = []
     position = 0
@@ -239,7 +254,7 @@ def _plan_table(
             images = int(collect[position])
             if images > 0:
                 reason = Reason.COLLECT
-            elif status == Reach.REACHED:
+            elif status == Reach.REACHED or zero:
                 reason = Reason.NOT_NEEDED
             else:
                 reason = g.reason or Reason.OTHERS_FIRST
@@ -369,6 +384,23 @@ def _names(labels: list[str]) -> str:
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
 
 
+def _what_it_cannot_promise(p: CollectionPlan) -> list[str]:
+    """When the validation set is too small to confirm the gain the plan expects, say so, with the
+    smallest gain it can confirm and the validation images that would resolve this one."""
+    gain = p.error_now - p.expected
+    if not p.n_valid or not gain > 0:
+        return []
+    least = confirmable_gain(p.error_now, p.n_valid)
+    if gain >= least:
+        return []
+    return [
+        f"This cannot be confirmed on the current validation set: {p.n_valid:,} validation images tell "
+        f"a gain of about {100 * least:.1f} points or more from noise, and this plan expects "
+        f"{100 * gain:.1f}; measuring it takes about {valid_images_for(gain, p.error_now):,} validation "
+        "images (a larger --valid-pct, or new images held out for validation)."
+    ]
+
+
 def _verdict_sentences(p: CollectionPlan) -> list[str]:
     width = round(100 * (p.interval[1] - p.interval[0]))
     t = p.table
@@ -379,6 +411,12 @@ def _verdict_sentences(p: CollectionPlan) -> list[str]:
         f"from {pct(p.error_now)} now"
     )
     cost = f" (cost {p.spent:,.2f})" if p.priced else ""
+    if p.at_zero:
+        return [
+            f"Collect nothing: the error is already within one of {p.n_valid:,} validation images of zero "
+            f"({pct(p.error_now)}), so no class can be shown to gain from more images; only a larger "
+            "validation set can measure lower."
+        ]
     if p.status == Reach.REACHED:
         out = [
             f"No new images are needed: by the curves, the error is at most {pct(p.target_error)} "
@@ -406,6 +444,7 @@ def _verdict_sentences(p: CollectionPlan) -> list[str]:
             f"within {SEARCH_LIMIT:,}x the data: it may be out of reach; collect in rounds and plan again."
         )
     if p.images:
+        out += _what_it_cannot_promise(p)
         if p.budget is not None and p.spent < 0.9 * p.budget:
             out.append("The rest of the budget is left: by the curves, no class's error would fall further.")
         out.append(f"Spread evenly over every class, the same spend would give about {pct(p.uniform_error)}.")

@@ -33,6 +33,9 @@ from datasize.forecasting.points import curve_from_runs
 
 MIX_SHARE = 1 / 3  # classes are grouped when one takes this share of the other's mistakes ...
 MIX_RATE = 0.01  # ... and they mix up at least this share of their validation images
+MIX_SIGMAS = 2.0  # ... and their mix-ups exceed, by this many Poisson SDs, what the two classes' mistakes
+#   would give the pair if spread evenly over every other class (issue #25: a class the model almost
+#   never confused joined a 7-class group through one or two mistakes)
 
 
 class Reason(StrEnum):
@@ -53,10 +56,13 @@ def confusion_groups(
 ) -> dict[str, str]:
     """Group the classes that are mistaken for each other, from validation predictions (label,
     predicted; several runs may be stacked): a and b are joined when b takes at least `share` of a's
-    mistakes (or a of b's) and they mix up at least `rate` of their validation images. Returns
-    class -> group name ("a+b") for the classes in a group of two or more.
+    mistakes (or a of b's), they mix up at least `rate` of their validation images, and their mix-ups
+    are above noise: more than MIX_SIGMAS Poisson SDs above the count the two classes' mistakes would
+    give the pair if spread evenly over the other classes. Returns class -> group name ("a+b") for the
+    classes in a group of two or more.
 
-    >>> p = pd.DataFrame({"label": list("aaaabbbbcc"), "predicted": list("abbbabbbcc")})
+    >>> truth, said = "aaaaaaaaaabbbbbbbbbbcc", "abbbbbbaaabbbbbaaaaacc"
+    >>> p = pd.DataFrame({"label": list(truth), "predicted": list(said)})
     >>> confusion_groups(p)
     {'a': 'a+b', 'b': 'a+b'}
     """
@@ -77,7 +83,10 @@ def confusion_groups(
         for b in range(a + 1, len(labels)):
             mixed = matrix[a, b] + matrix[b, a]
             main = max(matrix[a, b] / max(mistakes[a], 1), matrix[b, a] / max(mistakes[b], 1))
-            if mixed > 0 and main >= share and mixed >= rate * (images[a] + images[b]):
+            # with two classes every mistake is the pair's: there is no other class to spread over
+            even = (mistakes[a] + mistakes[b]) / max(len(labels) - 1, 1)
+            above_noise = len(labels) < 3 or mixed > even + MIX_SIGMAS * np.sqrt(even)
+            if mixed > 0 and main >= share and mixed >= rate * (images[a] + images[b]) and above_noise:
                 parent[root(b)] = root(a)
     found: dict[int, list[str]] = {}
     for i, label in enumerate(labels):

@@ -19,29 +19,24 @@ from datasize.dataset.splits import sidecar_path
 from datasize.labels.folder import ISSUE_COLUMNS, LabelsFolder
 from datasize.labels.issues import PER_CLASS_COLUMNS
 from datasize.labels.plateau import plateau_note
+from datasize.noise import at_zero
+from datasize.planning.collection import PLAN_COLUMNS
 from datasize.report import plots
+from datasize.report.section import Section
 from datasize.report.training_files import read_lr_find
+from datasize.report.validation_summary import validation_section
 from datasize.text import pct
 
 
 @dataclass(frozen=True)
-class Section:
-    """A titled part of the report."""
-
-    title: str
-    paragraphs: list[str] = field(default_factory=list)
-    tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)  # (caption, table)
-    figures: list[tuple[str, bytes]] = field(default_factory=list)  # (caption, PNG bytes)
-
-
-@dataclass(frozen=True)
 class Report:
-    """A whole report: a title, the verdict in plain words, then the sections."""
+    """A whole report: a title, the verdict in plain words (the answer first), then the sections."""
 
     title: str
     verdict: str
     sections: list[Section]
     summary: dict[str, Any] = field(repr=False, default_factory=dict)
+    answer: dict[str, Any] | None = None  # kind, sentence, why, details (curve_summary.json's answer)
 
 
 def build_report(folder: str | os.PathLike, *, top_k: int = 16, show: int = 15) -> Report:
@@ -53,22 +48,39 @@ def build_report(folder: str | os.PathLike, *, top_k: int = 16, show: int = 15) 
         return _labels_report(folder, labels, top_k, show)
     summary = run_folder.read_summary()
     records = run_folder.run_records()
+    plan = _plan_section(read_json(run_folder.plan_files[0]))
+    # The first screen: the answer (above the sections), the curve, the lever table (the plan, else
+    # the classes that need images most), then validation as a summary; the evidence follows.
     sections = [
-        _dataset_section(summary, read_json(run_folder.validation_file), show),
-        _split_section(read_json(sidecar_path(run_folder.split_csv))),
-        _lr_section(summary, run_folder),
+        _curve_figure_section(summary),
+        *(plan or [_per_class_section(summary, show)]),
+        validation_section(summary, read_json(run_folder.validation_file), show),
         _curve_section(summary),
         _epochs_section(records, summary.get("epochs")),
-        _per_class_section(summary, show),
-        *_plan_section(read_json(run_folder.plan_files[0])),
+        _split_section(read_json(sidecar_path(run_folder.split_csv))),
+        _lr_section(summary, run_folder),
         *([_labels_section(labels, top_k, show)] if labels else []),
         _largest_run_section(records, summary, top_k),
         _problems_section(records),
     ]
     data = summary.get("data", {})
     title = f"datasize report: {Path(data.get('root', str(folder))).name}"
-    verdict = " ".join(filter(None, [summary.get("verdict"), _late_labels_note(summary, labels)]))
-    return Report(title=title, verdict=verdict, sections=sections, summary=summary)
+    late = _late_labels_note(summary, labels)
+    verdict = " ".join(filter(None, [summary.get("verdict"), late]))
+    answer = summary.get("answer")
+    if answer and late:
+        answer = {**answer, "details": [*answer.get("details", []), late]}
+    return Report(title=title, verdict=verdict, sections=sections, summary=summary, answer=answer)
+
+
+def _zero(summary: dict[str, Any]) -> bool:
+    """Whether the curve's largest size scored within one validation image of zero."""
+    forecast = summary.get("forecast") or {}
+    n_valid = forecast.get("n_valid") or max(
+        (r.get("n_valid") or 0 for r in summary.get("runs", [])), default=0
+    )
+    rate = forecast.get("error_rate")
+    return bool(n_valid) and rate is not None and at_zero(float(rate), int(n_valid))
 
 
 def _labels_report(folder: str | os.PathLike, labels: dict[str, Any], top_k: int, show: int) -> Report:
@@ -101,34 +113,6 @@ def _late_labels_note(summary: dict[str, Any], labels: dict[str, Any] | None) ->
         images_fingerprint=data["images_fingerprint"],
         split_fingerprint=data.get("split_fingerprint", ""),
     )
-
-
-def _dataset_section(summary: dict[str, Any], validation: dict[str, Any] | None, show: int) -> Section:
-    data = summary.get("data", {})
-    text = [
-        f"{data.get('images', '?')} images in {len(data.get('classes', []))} classes "
-        f"({data.get('unreadable', 0)} unreadable), read from {data.get('root', '?')}; "
-        f"trained at {data.get('size')}x{data.get('size')} px ({data.get('resize')}, "
-        f"{data.get('channels')} channel(s))."
-    ]
-    tables = []
-    if validation:
-        counts = validation.get("counts", {})
-        text.append(
-            f"Validation {'passed' if validation.get('passed') else 'FAILED'}: "
-            f"{counts.get('error', 0)} errors, "
-            f"{counts.get('warning', 0)} warnings, {counts.get('info', 0)} notes."
-        )
-        findings = pd.DataFrame(
-            validation.get("findings", []), columns=["severity", "check", "path", "label", "detail"]
-        )
-        if not findings.empty:
-            shown = findings.groupby("check", sort=False).head(show)
-            caption = f"Findings (at most {show} per check; all of them in validation.json)"
-            tables.append(
-                (caption, shown[["severity", "check", "path", "label", "detail"]].reset_index(drop=True))
-            )
-    return Section("Dataset and validation", text, tables)
 
 
 def _split_section(info: dict[str, Any] | None) -> Section:
@@ -180,6 +164,8 @@ def _curve_section(summary: dict[str, Any]) -> Section:
         else f"Budget: {summary.get('budget')}"
     ]
     backtest = forecast.get("backtest") or {}
+    if _zero(summary):  # no fall to fit: a self-check or an interval would be arithmetic on zeros
+        backtest, forecast = {}, {}
     if backtest:
         text.append(
             "Forecast self-check (backtest): fitted on the smaller sizes, the chosen curve "
@@ -209,17 +195,25 @@ def _curve_section(summary: dict[str, Any]) -> Section:
             .reset_index()
         )
         tables.append(("Error by training-set size", table.round(4)))
-    figures = (
-        [
-            (
-                "Learning curve: each seed, the mean, the fit, the extrapolation and its interval",
-                plots.learning_curve_png(summary),
-            )
-        ]
-        if not runs.empty
-        else []
-    )
-    return Section("Learning curve", text, tables, figures)
+    return Section("How the forecast was made", [*_answer_details(summary), *text], tables)
+
+
+def _answer_details(summary: dict[str, Any]) -> list[str]:
+    """The answer's details (intervals, self-check, notes) as curve_summary.json holds them."""
+    answer = summary.get("answer")
+    return list(answer.get("details", [])) if answer else []
+
+
+def _curve_figure_section(summary: dict[str, Any]) -> Section:
+    runs = summary.get("runs", [])
+    if not runs:
+        return Section("Learning curve", ["No finished runs."])
+    caption = "Learning curve: each seed, the mean, the fit, the extrapolation and its interval"
+    if _zero(summary):
+        caption = (
+            "Learning curve: each seed and the mean; at zero error, the 95% upper bound instead of a fit"
+        )
+    return Section("Learning curve", figures=[(caption, plots.learning_curve_png(summary))])
 
 
 def _epochs_section(records: list[dict[str, Any]], epochs: dict[str, Any] | None) -> Section:
@@ -261,6 +255,14 @@ def _length_text(epochs: dict[str, Any] | None) -> tuple[list[str], list[tuple[s
 def _per_class_section(summary: dict[str, Any], show: int) -> Section:
     forecast = summary.get("forecast") or {}
     per_class = forecast.get("per_class")
+    if _zero(summary):
+        return Section(
+            "Which classes need images",
+            [
+                "None more than another: the whole set is within one validation image of zero, so no class "
+                "can be shown to gain from more images."
+            ],
+        )
     if not per_class:
         return Section("Which classes need images", ["No per-class forecast."])
     interval = forecast.get("bootstrap", {}).get("interval") or [0.1, 0.9]
@@ -309,6 +311,9 @@ def _plan_section(plan: dict[str, Any] | None) -> list[Section]:
     interval = plan.get("interval") or [0.1, 0.9]
     width = round(100 * (interval[1] - interval[0]))
     table = pd.DataFrame(plan.get("table", []))
+    table = table[[c for c in PLAN_COLUMNS if c in table] + [c for c in table if c not in PLAN_COLUMNS]]
+    if plan.get("at_zero"):
+        return [Section("Collection plan", [plan.get("verdict", "")])]
     text = [
         plan.get("verdict", ""),
         f"Overall: {pct(plan.get('error_now'))} now, {pct(plan.get('expected'))} expected after collecting "
@@ -330,24 +335,39 @@ def _largest_run_section(records: list[dict[str, Any]], summary: dict[str, Any],
     predictions = pd.DataFrame(run["predictions"])
     classes = summary.get("data", {}).get("classes") or sorted(set(predictions["label"]))
     matrix = confusion_matrix(predictions, classes)
-    losses = top_losses(predictions, k=min(top_k, len(predictions)))
+    wrong = predictions[predictions["label"] != predictions["predicted"]]
     text = [
         f"Run with {run['n_train']} training images, seed {run['seed']}: "
-        f"validation error {pct(run.get('error_rate'))}.",
-        "The top-loss images are the validation images the model got most confidently wrong: "
-        "check their labels first.",
+        f"validation error {pct(run.get('error_rate'))}."
     ]
+    figures = [("Confusion matrix (rows: actual)", plots.confusion_png(matrix))]
+    if wrong.empty:
+        text.append(
+            "No validation image was predicted wrong: there is no confusion and no label to re-check."
+        )
+        return Section("Largest run: confusion and top losses", text, figures=figures)
+    losses = top_losses(wrong, k=min(top_k, len(wrong)))
+    text.append(
+        f"The {len(losses)} wrongly predicted validation image(s) the model was most confident about: "
+        "check their labels first."
+    )
     root = summary.get("data", {}).get("root", ".")
     return Section(
         "Largest run: confusion and top losses",
         text,
         tables=[
             ("Most confused pairs", most_confused(predictions).head(15)),
-            ("Top losses", losses[["path", "label", "predicted", "probability", "loss"]].round(4)),
+            (
+                "Most confidently wrong",
+                losses[["path", "label", "predicted", "probability", "loss"]].round(4),
+            ),
         ],
         figures=[
-            ("Confusion matrix (rows: actual)", plots.confusion_png(matrix)),
-            ("Top losses: predicted / actual / loss / probability", plots.top_losses_png(losses, root)),
+            *figures,
+            (
+                "Most confidently wrong: predicted / actual / loss / probability",
+                plots.top_losses_png(losses, root),
+            ),
         ],
     )
 
@@ -417,23 +437,30 @@ def _number(value: Any) -> str:
 
 
 def _problems_section(records: list[dict[str, Any]]) -> Section:
-    bad = [r for r in records if r.get("status") != "ok" or r.get("diagnosis") not in (None, "ok")]
-    if not bad:
-        return Section("Runs that went wrong", ["Every run trained cleanly."])
-    table = pd.DataFrame(
-        [
-            {
-                "n_train": r["n_train"],
-                "seed": r["seed"],
-                "status": r.get("status"),
-                "diagnosis": r.get("diagnosis"),
-                "detail": r.get("message", ""),
-            }
-            for r in bad
-        ]
+    """Runs that failed (no result), then finished runs whose diagnosis is not clean."""
+    failed = [r for r in records if r.get("status") != "ok"]
+    diagnosed = [r for r in records if r.get("status") == "ok" and r.get("diagnosis") not in (None, "ok")]
+    if not failed and not diagnosed:
+        return Section("Runs that failed or were diagnosed", ["Every run finished and trained cleanly."])
+
+    def rows(chosen: list[dict[str, Any]], column: str) -> pd.DataFrame:
+        return pd.DataFrame(
+            [
+                {
+                    "n_train": r["n_train"],
+                    "seed": r["seed"],
+                    column: r.get(column),
+                    "detail": r.get("message", ""),
+                }
+                for r in chosen
+            ]
+        )
+
+    text = [
+        f"{len(failed)} run(s) failed and are left out of the forecast; {len(diagnosed)} finished run(s) "
+        "have a diagnosis worth reading (they count in the forecast)."
+    ]
+    tables = ([("Failed runs", rows(failed, "status"))] if failed else []) + (
+        [("Finished runs with a diagnosis", rows(diagnosed, "diagnosis"))] if diagnosed else []
     )
-    return Section(
-        "Runs that went wrong",
-        ["Diagnoses of runs that were not clean, in plain words."],
-        [("Diagnoses", table)],
-    )
+    return Section("Runs that failed or were diagnosed", text, tables)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+import math
 import os
 import warnings
 from typing import TYPE_CHECKING, Any
 
 from datasize.io import write_bytes_atomic
+from datasize.noise import at_zero, upper_bound
 from datasize.training.lr_curve import format_lr
 
 if TYPE_CHECKING:
@@ -94,6 +96,14 @@ def learning_curve_png(summary: dict[str, Any]) -> bytes:
     ax.plot(sizes, means, "o", color=PALETTE[0], markersize=7, label="mean over seeds", zorder=4)
     horizons = forecast.get("forecast") or []
     fit = forecast.get("fit")
+    n_valid = int(forecast.get("n_valid") or max((r.get("n_valid") or 0 for r in runs), default=0))
+    if n_valid and len(sizes) and at_zero(float(means[-1]), n_valid):
+        # at zero there is nothing to fit or extrapolate: show what the validation set can vouch for
+        bound = upper_bound(math.ceil(float(means[-1]) * n_valid - 1e-9), n_valid)
+        ax.axhline(
+            bound, color=PALETTE[0], linestyle="--", linewidth=1.2, label=f"95% upper bound ({bound:.1%})"
+        )
+        fit = None
     if fit and len(sizes):
         top = max([sizes.max(), *[h["n_train"] for h in horizons]])
         grid = np.geomspace(sizes.min(), top, 200)

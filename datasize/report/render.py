@@ -27,6 +27,8 @@ body { font-family: system-ui, -apple-system, Segoe UI, Roboto, sans-serif; max-
 h1 { font-size: 1.6em; }
 h2 { font-size: 1.25em; border-bottom: 1px solid #ccc; padding-bottom: .2em; margin-top: 1.8em; }
 .verdict { font-size: 1.15em; background: #eef4fa; border-left: 5px solid #0072B2; padding: .8em 1em; }
+.verdict ul { margin: .4em 0 0; padding-left: 1.2em; font-size: .9em; } .verdict p { margin: 0; }
+details { margin: .5em 0 1.2em; } summary { cursor: pointer; font-weight: 600; }
 table { border-collapse: collapse; margin: .5em 0 1.2em; font-size: .85em; }
 th, td { border: 1px solid #bbb; padding: .25em .5em; text-align: left; vertical-align: top; }
 th { background: #f2f2f2; } caption { text-align: left; font-weight: 600; padding: .3em 0; }
@@ -52,7 +54,7 @@ def to_html(report: Report) -> str:
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
         f"<title>{e(report.title)}</title><style>{CSS}</style></head><body>",
         f"<h1>{e(report.title)}</h1>",
-        f'<p class="verdict" id="verdict"><strong>Verdict.</strong> {e(report.verdict)}</p>',
+        _html_answer(report),
     ]
     for section in report.sections:
         parts.append(f"<h2>{e(section.title)}</h2>")
@@ -63,8 +65,34 @@ def to_html(report: Report) -> str:
             parts.append(f"<figure>{image}<figcaption>{e(caption)}</figcaption></figure>")
         for caption, table in section.tables:
             parts.append(_html_table(caption, table))
+        for caption, table in section.folded:
+            parts.append(f"<details><summary>{e(caption)}</summary>{_html_table('', table)}</details>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+ANSWER_TITLES = {
+    "enough": "You have enough.",
+    "more_helps": "More images help.",
+    "plateau": "More images will not help.",
+    "cannot_tell": "Cannot tell yet.",
+}
+
+
+def _html_answer(report: Report) -> str:
+    """The answer box: the sentence, then its reasons as a list (the details are in the sections)."""
+    e = html.escape
+    answer = report.answer
+    if not answer:
+        return f'<div class="verdict" id="verdict"><p><strong>Verdict.</strong> {e(report.verdict)}</p></div>'
+    title = ANSWER_TITLES.get(answer.get("kind", ""), "Answer.")
+    why = "".join(f"<li>{e(w)}</li>" for w in answer.get("why", []))
+    return (
+        f'<div class="verdict" id="verdict" data-kind="{e(answer.get("kind", ""))}">'
+        f"<p><strong>{e(title)}</strong> {e(answer.get('sentence', ''))}</p>"
+        + (f"<ul>{why}</ul>" if why else "")
+        + "</div>"
+    )
 
 
 def _html_table(caption: str, table: pd.DataFrame) -> str:
@@ -74,22 +102,32 @@ def _html_table(caption: str, table: pd.DataFrame) -> str:
         "<tr>" + "".join(f"<td>{e(_cell(v))}</td>" for v in row) + "</tr>"
         for row in table.itertuples(index=False)
     )
-    return (
-        f"<table><caption>{e(caption)}</caption><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
-    )
+    title = f"<caption>{e(caption)}</caption>" if caption else ""
+    return f"<table>{title}<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~])")
+# What can start markup anywhere: escapes, code, emphasis, links and images, HTML, tables, strikethrough.
+# An underscore inside a word (too_few_epochs) and parentheses (without a "](" before them) cannot.
+_MD_SPECIAL = re.compile(r"([\\`*\[\]<>|~])|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+# a heading, a list item or a rule at a line's start ("0.5" or "-0.2" are not)
+_MD_LINE_START = re.compile(r"^(\s*)([#+\-=]+(?=\s|$)|\d+[.)](?=\s|$))")
 
 
 def md_escape(text: str) -> str:
-    """Text safe inside Markdown (and its HTML): every markup character backslash-escaped."""
-    return _MD_SPECIAL.sub(r"\\\1", text).replace("\n", " ")
+    r"""Text safe inside Markdown (and its HTML): every character that could start markup there
+    backslash-escaped, and nothing else (`too_few_epochs` and "(80%)" stay as they are).
+
+    >>> md_escape("too_few_epochs (80%) *x* _y_ <b> # z")
+    'too_few_epochs (80%) \\*x\\* \\_y\\_ \\<b\\> # z'
+    """
+    flat = text.replace("\n", " ")
+    escaped = _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), flat)
+    return _MD_LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), escaped)
 
 
 def to_markdown(report: Report, figure_dir: str) -> tuple[str, dict[str, bytes]]:
     """Markdown text and the figures it links to, by relative path under `figure_dir`."""
-    lines = [f"# {md_escape(report.title)}", "", f"**Verdict.** {md_escape(report.verdict)}", ""]
+    lines = [f"# {md_escape(report.title)}", "", *_md_answer(report)]
     figures: dict[str, bytes] = {}
     for section in report.sections:
         lines += [f"## {md_escape(section.title)}", ""]
@@ -99,7 +137,7 @@ def to_markdown(report: Report, figure_dir: str) -> tuple[str, dict[str, bytes]]
             name = f"{figure_dir}/figure{len(figures) + 1}.png"
             figures[name] = png
             lines += [f"![{md_escape(caption)}]({name})", ""]
-        for caption, table in section.tables:
+        for caption, table in [*section.tables, *section.folded]:
             lines += [f"*{md_escape(caption)}*", ""]
             lines.append("| " + " | ".join(md_escape(str(c)) for c in table.columns) + " |")
             lines.append("|" + "---|" * len(table.columns))
@@ -109,6 +147,19 @@ def to_markdown(report: Report, figure_dir: str) -> tuple[str, dict[str, bytes]]
     return "\n".join(lines) + "\n", figures
 
 
+def _md_answer(report: Report) -> list[str]:
+    answer = report.answer
+    if not answer:
+        return [f"**Verdict.** {md_escape(report.verdict)}", ""]
+    title = ANSWER_TITLES.get(answer.get("kind", ""), "Answer.")
+    return [
+        f"**{title}** {md_escape(answer.get('sentence', ''))}",
+        "",
+        *(f"- {md_escape(w)}" for w in answer.get("why", [])),
+        "",
+    ]
+
+
 def to_json(report: Report) -> str:
     """The report's text and tables as JSON (figures left out)."""
     from datasize.io import jsonable
@@ -116,11 +167,12 @@ def to_json(report: Report) -> str:
     body = {
         "title": report.title,
         "verdict": report.verdict,
+        "answer": report.answer,
         "sections": [
             {
                 "title": s.title,
                 "paragraphs": s.paragraphs,
-                "tables": [{"caption": c, "rows": t.to_dict("records")} for c, t in s.tables],
+                "tables": [{"caption": c, "rows": t.to_dict("records")} for c, t in [*s.tables, *s.folded]],
                 "figures": [c for c, _ in s.figures],
             }
             for s in report.sections

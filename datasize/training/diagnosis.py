@@ -147,12 +147,15 @@ def diagnose(
     if overfit is not None:
         findings[DiagnosisKind.OVERFITTING] = overfit
     under = undertrained(run)
-    if under is not None:
+    # At zero (the last error within the noise margin of zero: one or two validation images) longer
+    # training cannot show a gain, so "too few epochs" would only double the training for nothing.
+    at_zero = run.error[-1] <= run.margin
+    if under is not None and not (at_zero and under.kind is DiagnosisKind.TOO_FEW_EPOCHS):
         findings[under.kind] = under
     # An lr too low explains a slow fall by itself; and with one epoch, both rules read the same step
     # losses, so a second finding would repeat the first.
     repeats = under is not None and (under.kind is DiagnosisKind.LR_TOO_LOW or run.n_epochs == 1)
-    late = None if repeats else still_improving(run)
+    late = None if repeats or at_zero else still_improving(run)
     if late is not None:
         earlier = findings.get(late.kind)
         findings[late.kind] = late if earlier is None else earlier.merged(late)

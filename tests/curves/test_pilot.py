@@ -30,6 +30,14 @@ def test_the_first_length_is_always_checked_by_a_doubling() -> None:
     assert next_length([at(4, (0.10, 0.10))], max_epochs=32) == 8
 
 
+def test_a_first_length_at_zero_is_chosen_without_a_doubling() -> None:
+    # 0 and 1 of 400 validation images wrong: no longer training can show a lower error (issue #25)
+    choice = next_length([at(4, (0.0, 0.0025))], max_epochs=32)
+    assert choice.epochs == 4 and [p.epochs for p in choice.lengths] == [4]
+    assert "within one of 400 validation images of zero" in choice.reason
+    assert next_length([at(4, (0.0, 0.005))], max_epochs=32) == 8  # 2 images wrong: doubled
+
+
 def test_a_doubling_that_pays_beyond_noise_is_followed_by_another() -> None:
     # 20% -> 10% on 400 images: far beyond two standard errors (~2.5 points)
     assert next_length([at(4, (0.20, 0.21)), at(8, (0.10, 0.11))], max_epochs=32) == 16
@@ -216,3 +224,28 @@ def test_a_pilot_stopped_at_its_cap_while_training_paid_says_the_curve_is_traini
     assert "limited by training, not by data; raise --max-epochs" in note
     calm = next_length([at(8, (0.10, 0.10)), at(16, (0.10, 0.10))], max_epochs=16)
     assert not calm.capped and pilot_note(calm) is None
+
+
+def test_the_start_line_tells_the_pilots_runs_from_an_earlier_commands():
+    from datasize.cli.terminal import start_line
+
+    assert start_line(0, 15, {"resumed": 0, "from_pilot": 0}) == "15 runs to train"
+    first = start_line(2, 15, {"resumed": 0, "from_pilot": 2})
+    assert first == "15 runs: 2 trained by the pilot; at most 13 to train"  # not "resuming" on a first run
+    again = start_line(8, 15, {"resumed": 6, "from_pilot": 2})
+    said = "15 runs: 6 already finished by an earlier command (resuming); 2 trained by the pilot"
+    assert again == f"{said}; at most 7 to train"
+
+
+def test_a_run_line_says_how_many_runs_the_seed_stop_skipped():
+    from datasize.cli.terminal import run_progress
+
+    said = []
+    record = {"n_train": 100, "seed": 2, "error_rate": 0.1, "diagnosis": "ok"}
+    with run_progress(quiet=False, echo=said.append) as on_run:
+        on_run(0, 15, {"start": {"resumed": 0, "from_pilot": 0}})
+        on_run(10, 15, record)
+        on_run(11, 11, record)
+    assert said[1].startswith("run 10/15: ") and said[2].startswith(
+        "run 11/11 (4 skipped: their seeds agreed): "
+    )

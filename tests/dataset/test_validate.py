@@ -357,3 +357,12 @@ def test_passed_depends_on_the_fail_on_severity(folder_dataset: Path, fail_on: s
 def test_bad_thresholds_are_value_errors(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         CheckConfig(**kwargs)
+
+
+def test_the_summary_line_says_1_error_not_1_errors(tmp_path) -> None:
+    from tests.conftest import stripes_folders
+
+    data = stripes_folders(tmp_path / "photos", 12)
+    (data / "vertical" / "empty.png").write_bytes(b"")
+    line = validate(data, jobs=1).summary_line()
+    assert ": 1 error, 0 warnings, 0 notes" in line

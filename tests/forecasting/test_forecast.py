@@ -26,6 +26,7 @@ from datasize.forecasting.families import (
 )
 from datasize.forecasting.points import curve_from_runs, overfitting_summary
 from datasize.forecasting.sizing import forecast
+from datasize.vocab import AnswerKind
 
 POW2, POW3, POW4, MMF4, LOG2, LAST1 = (
     CurveFamily.POW2,
@@ -215,7 +216,7 @@ def test_an_interval_from_half_the_error_to_no_gain_is_called_too_wide_to_act_on
     now = result.error_rate
     h = replace(result.horizons[0], expected=0.7 * now, low=low * now / 0.2, high=high * now / 0.2)
     said = replace(unsure, horizons=(h, *result.horizons[1:])).verdict()
-    assert ("That interval is too wide to act on" in said) is too_wide
+    assert ("The interval at 2x is too wide to act on" in said) is too_wide
     # A gain the refits make sure of is not contradicted; nor is a tiny interval at a tiny error.
     assert "too wide" not in replace(result, horizons=(h, *result.horizons[1:])).verdict()
     tiny = replace(unsure, error_rate=0.001, horizons=(replace(h, expected=0.0008, low=0.0, high=0.003),))
@@ -256,14 +257,19 @@ def test_forecasts_are_at_two_and_four_times_the_current_data():
 def test_a_flat_curve_is_a_plateau():
     result = forecast(make_runs(flat, seed=2), n_boot=FAST)
     assert result.plateau.plateaued
-    assert result.verdict().startswith("The error has plateaued at about 6.9%: more images of the same kind")
+    answer = result.answer()
+    assert answer.kind == AnswerKind.PLATEAU
+    assert result.verdict().startswith(
+        "More images of the same kind will not help: the error has plateaued at about 6.9%; cleaner labels"
+    )
 
 
 def test_a_steep_curve_is_no_plateau():
     result = forecast(make_runs(steep), n_boot=FAST)
     assert not result.plateau.plateaued
     assert result.plateau.gain > 0.005
-    assert result.verdict().startswith("More images will help: doubling to 3,200 images should cut the error")
+    assert result.answer().kind == AnswerKind.MORE_HELPS
+    assert result.verdict().startswith("More images help: doubling to 3,200 images should cut the error")
 
 
 def test_a_curve_that_may_be_levelling_off_says_so_instead_of_promising_gains():
@@ -273,8 +279,11 @@ def test_a_curve_that_may_be_levelling_off_says_so_instead_of_promising_gains():
     result = forecast(make_runs(lambda n: measured[n], sizes=tuple(measured), n_valid=1000, spread=0.05))
     assert not result.plateau.plateaued
     assert not result.plateau.helps
-    assert result.verdict().startswith("More images may help: doubling to 8,000 images")
-    assert "but the curve may be levelling off." in result.verdict()
+    answer = result.answer()
+    assert answer.kind == AnswerKind.CANNOT_TELL
+    assert answer.sentence.startswith("We cannot tell yet whether more images help; a larger validation set")
+    assert answer.why[0].startswith("At 8,000 images: ")
+    assert "should cut" not in result.verdict()
 
 
 def test_a_gain_too_small_to_show_is_not_called_a_cut():
@@ -287,9 +296,7 @@ def test_a_gain_too_small_to_show_is_not_called_a_cut():
     near = result.error_rate + 0.0004
     flat = replace(result, horizons=(replace(result.horizons[0], expected=near), *result.horizons[1:]))
     verdict = flat.verdict()
-    assert verdict.startswith(
-        "More images may help little: doubling to 8,000 images should leave the error near"
-    )
+    assert flat.answer().kind == AnswerKind.CANNOT_TELL
     assert "should cut" not in verdict
 
 
@@ -353,7 +360,11 @@ def test_guard_flags_a_curve_that_rises_beyond_noise_and_shortens_the_forecast()
     assert not result.guard.monotone
     assert [h.multiple for h in result.horizons] == [2]
     assert result.images_needed.status == Reach.UNRELIABLE
-    assert result.verdict().startswith("The learning curve rises beyond noise")
+    assert result.answer().kind == AnswerKind.CANNOT_TELL
+    assert result.verdict().startswith(
+        "We cannot tell yet whether more images help: the curve rises beyond noise"
+    )
+    assert "The learning curve rises beyond noise" in result.verdict()
 
 
 def test_guard_leaves_a_noisy_falling_curve_alone():
@@ -513,3 +524,66 @@ def test_the_digits_curve_cut_at_a_quarter_forecasts_the_full_error_better_than_
     at_full = {h.n_train: h for h in result.horizons}[1440]
     assert abs(at_full.expected - 0.011) < abs(result.error_rate - 0.011)
     assert at_full.low <= 0.011 <= at_full.high
+
+
+# --- the answer first ---------------------------------------------------------------------------------
+
+
+def zero_runs(errors_per_size, sizes=(75, 150, 300, 600, 1200), n_valid=300):
+    """Two seeds per size; `errors_per_size` validation images wrong at each size (both seeds)."""
+    table = dict(zip(sizes, errors_per_size, strict=True))
+    return make_runs(lambda n: 0.0, sizes, seeds=2, n_valid=0).assign(
+        n_valid=n_valid, error_rate=lambda t: t["n_train"].map(table) / n_valid
+    )
+
+
+def test_errors_at_zero_answer_that_the_images_are_already_enough_with_the_smallest_size():
+    result = forecast(zero_runs([0, 0, 0, 0, 0]), n_boot=FAST)
+    answer = result.answer()
+    assert answer.kind == AnswerKind.ENOUGH
+    assert answer.sentence == (
+        "You already have enough images for this task: 75 training images already made 0 errors on 300 "
+        "validation images (under 1.0% at 95% confidence, the rule of three)."
+    )
+    assert answer.why[0] == "Every size from 75 to 1,200 images scored within one validation image of zero."
+    assert len(answer.why) <= 3
+    said = result.verdict()
+    assert said.startswith(answer.sentence)
+    for wrong in ("midway", "Self-check", "interval", "0.00%"):
+        assert wrong not in said
+    assert result.to_dict()["answer"]["kind"] == "enough"
+
+
+def test_the_smallest_size_at_zero_is_the_first_of_the_sizes_that_stay_there():
+    answer = forecast(zero_runs([9, 0, 4, 1, 0]), n_boot=FAST).answer()
+    assert answer.kind == AnswerKind.ENOUGH
+    assert answer.sentence.startswith("You already have enough images for this task: 600 training images")
+    assert "made 1 error on 300 validation images (under 1.6% at 95% confidence)" in answer.sentence
+
+
+def test_zero_errors_on_too_few_validation_images_cannot_tell_and_name_a_larger_validation_set():
+    answer = forecast(zero_runs([3, 1, 0, 0, 0], n_valid=30), n_boot=FAST).answer()
+    assert answer.kind == AnswerKind.CANNOT_TELL
+    assert "a larger validation set would tell" in answer.sentence
+    assert "150 training images already made 1 error on 30 validation images (under 14.9%" in answer.sentence
+
+
+def test_a_target_below_what_the_validation_set_can_confirm_cannot_be_called_enough():
+    answer = forecast(zero_runs([0, 0, 0, 0, 0]), n_boot=FAST, target_error=0.005).answer()
+    assert answer.kind == AnswerKind.CANNOT_TELL
+    assert answer.sentence.startswith("We cannot tell yet whether you have enough for 0.5%")
+    enough = forecast(zero_runs([0, 0, 0, 0, 0]), n_boot=FAST, target_error=0.02).answer()
+    assert enough.kind == AnswerKind.ENOUGH and "(the 2.0% target)" in enough.sentence
+
+
+def test_a_zero_error_forecast_takes_no_midway():
+    result = forecast(zero_runs([6, 3, 1, 0, 0]), n_boot=FAST)
+    assert not any(h.midway for h in result.horizons)
+
+
+def test_the_answer_gives_at_most_three_reasons_and_every_kind_one_sentence_first():
+    for runs in (make_runs(steep), make_runs(flat, seed=2), zero_runs([0, 0, 0, 0, 0])):
+        answer = forecast(runs, n_boot=FAST, target_error=0.02).answer()
+        assert len(answer.why) <= 3
+        assert answer.text(details=False) == " ".join([answer.sentence, *answer.why])
+        assert forecast(runs, n_boot=FAST, target_error=0.02).verdict().startswith(answer.sentence)

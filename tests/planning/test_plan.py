@@ -408,3 +408,33 @@ def test_plan_reads_a_real_run_folder_and_the_report_shows_it(tmp_path) -> None:
     report = CliRunner().invoke(main, ["report", str(folder), "--format", "md"])
     assert report.exit_code == 0, report.output
     assert "## Collection plan" in (folder / "report.md").read_text(encoding="utf-8")
+
+
+def test_a_class_with_a_few_mistakes_is_not_grouped_through_them() -> None:
+    # issue #25: c makes 2 mistakes in 100 images, both 'a'; a and b are truly mixed up. Only a+b is a group.
+    pair = [("a", "a")] * 70 + [("a", "b")] * 30 + [("b", "b")] * 80 + [("b", "a")] * 20
+    few = [("c", "c")] * 98 + [("c", "a")] * 2 + [("d", "d")] * 100 + [("e", "e")] * 100
+    predictions = pd.DataFrame(pair + few, columns=["label", "predicted"])
+    assert confusion_groups(predictions) == {"a": "a+b", "b": "a+b"}
+
+
+def test_a_plan_says_when_its_validation_set_cannot_confirm_the_gain_it_expects(mixed) -> None:
+    from dataclasses import replace
+
+    plan = plan_collection(mixed, budget=1000, n_boot=20)
+    assert plan.images > 0
+    # issue #25: 10.0% -> 9.2% promised on 400 validation images, which tell about 4.2 points from noise
+    small = replace(plan, n_valid=400, error_now=0.10, expected=0.092)
+    said = small.verdict()
+    assert (
+        "This cannot be confirmed on the current validation set: 400 validation images tell a gain of about "
+        "4.2 points or more from noise, and this plan expects 0.8; measuring it takes about 11,250 validation"
+    ) in said
+    assert "cannot be confirmed" not in replace(small, n_valid=20000).verdict()
+
+
+def test_a_plan_on_a_set_at_zero_error_spends_nothing(mixed) -> None:
+    zero = mixed.assign(error_rate=0.0)
+    plan = plan_collection(zero, budget=500, n_boot=20)
+    assert plan.at_zero and plan.images == 0 and plan.spent == 0
+    assert plan.verdict().startswith("Collect nothing: the error is already within one of")

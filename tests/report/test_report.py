@@ -49,7 +49,10 @@ def test_the_report_opens_with_the_verdict_then_the_evidence(run_folder) -> None
     report = build_report(run_folder)
     assert report.verdict
     titles = [s.title for s in report.sections]
-    assert titles[:4] == ["Dataset and validation", "Validation split", "Learning rate", "Learning curve"]
+    # the first screen: the answer (above the sections), the curve, the lever table, validation's summary
+    assert titles[:3] == ["Learning curve", "Which classes need images", "Dataset and validation"]
+    assert report.answer["kind"] in ("enough", "more_helps", "plateau", "cannot_tell")
+    assert report.verdict.startswith(report.answer["sentence"])
     assert "Largest run: confusion and top losses" in titles
     curve = next(s for s in report.sections if s.title == "Learning curve")
     assert curve.figures and curve.figures[0][1][:8] == b"\x89PNG\r\n\x1a\n"
@@ -76,6 +79,14 @@ def test_markdown_escapes_data_and_links_its_figures(run_folder) -> None:
 
 def test_md_escape_neutralises_markup() -> None:
     assert md_escape("a|b *c* <d>") == "a\\|b \\*c\\* \\<d\\>"
+    assert md_escape("[x](javascript:y) # h") == "\\[x\\](javascript:y) # h"  # no link can form
+
+
+def test_md_escape_leaves_names_and_parentheses_alone() -> None:
+    # issue #25: report.md read too\\_few\\_epochs and \\(80% interval\\)
+    assert md_escape("too_few_epochs (80% interval 1.0%–2.0%)") == "too_few_epochs (80% interval 1.0%–2.0%)"
+    assert md_escape("# not a heading") == "\\# not a heading"
+    assert md_escape("0.0459") == "0.0459" and md_escape("-0.2") == "-0.2" and md_escape("- x") == "\\- x"
 
 
 def test_report_command_writes_each_format(run_folder, tmp_path) -> None:
@@ -118,7 +129,7 @@ def test_a_real_browser_shows_the_verdict_and_plot_and_runs_no_script(run_folder
     dom = subprocess.run(
         [_chromium(), *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120
     ).stdout
-    assert "Verdict." in dom and "data:image/png;base64," in dom
+    assert 'id="verdict"' in dom and "data:image/png;base64," in dom
     assert "<title>pwned</title>" not in dom and re.findall(r"<script", dom, flags=re.IGNORECASE) == []
     shot = tmp_path / "shot.png"
     subprocess.run(

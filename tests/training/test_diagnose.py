@@ -459,3 +459,18 @@ def test_a_small_gap_with_a_fitted_training_set_is_not_overfitting() -> None:
     )
     result = diagnose(epochs, n_valid=359, n_classes=10, lr=3e-3, train_error=0.004)
     assert DiagnosisKind.OVERFITTING not in result.kinds
+
+
+def test_an_error_that_fell_to_zero_is_not_too_few_epochs() -> None:
+    # 6 of 300 validation images wrong, then none: the run cannot get better, so more epochs would be
+    # spent for nothing (issue #25: "still falling ... 0.020 to 0.000").
+    epochs = table([0.9, 0.3, 0.1, 0.05], [0.5, 0.2, 0.1, 0.06], [0.10, 0.05, 0.02, 0.0])
+    result = diagnose(epochs, n_valid=300, n_classes=3, lr=3e-3)
+    assert FEW not in result.kinds
+    one_left = epochs.assign(error_rate=[0.10, 0.05, 0.02, 1 / 300])
+    assert FEW not in diagnose(one_left, n_valid=300, n_classes=3, lr=3e-3).kinds
+
+
+def test_the_same_fall_that_ends_above_zero_is_still_too_few_epochs() -> None:
+    epochs = table([0.9, 0.3, 0.1, 0.05], [0.5, 0.2, 0.1, 0.06], [0.20, 0.15, 0.12, 0.06])
+    assert FEW in diagnose(epochs, n_valid=300, n_classes=3, lr=3e-3).kinds
