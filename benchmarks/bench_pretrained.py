@@ -23,6 +23,9 @@ On each dataset (ImageNet-style folders; benchmarks/hard_sets.py writes photo_cr
    pilot's lengths included, from the run folder: steps, validation passes, the final training-set
    pass) is priced with them. `--e2e-check` runs one real short `fit_one_cycle` of it on the first
    set and prints measured against predicted, to check the extrapolation.
+   `--stages overhead` runs the same curve again on the features its first run stored (`--cache-dir`):
+   all of the curve but the pass, so pass + that = the curve at the code of the day, and the report's
+   errors for 224 px come from it.
 3. **BatchNorm statistics fixed or adapted** (`--stages bn`): on the same split at `--bn-size` px,
    `--bn-seeds` runs of the head on cached features (BN at ImageNet statistics) against the same
    runs through the frozen body with BN in train mode (its statistics and affine weights adapt, as
@@ -32,14 +35,14 @@ On each dataset (ImageNet-style folders; benchmarks/hard_sets.py writes photo_cr
 4. **The forecast's self-check** on every curve: `bench_epochs.py`'s backtests (fitted up to 1/4 or
    1/2 of the set, predicting 2x and 4x), the forecast against the last measured point.
 
-Run (about an hour on 2 busy cores with one torch thread; every stage resumes):
+Run (1.5-2 hours on 2 shared cores with one torch thread; every stage resumes):
 
     python benchmarks/hard_sets.py photo_crops /tmp/sets/photos --per-class 100
     python benchmarks/hard_sets.py mnist /tmp/sets/mnist --per-class 100
     python benchmarks/bench_pretrained.py --set photos=/tmp/sets/photos --set mnist=/tmp/sets/mnist \\
         --set digits=data/sample/digits --out /tmp/bench-pretrained --threads 1
 
-`--stages` picks stages (curves, cost, bn, finetune, report); `--stages report` reads the folders
+`--stages` picks stages (cost, overhead, curves, bn, finetune, report); `--stages report` reads the folders
 and trains nothing.
 """
 
@@ -113,13 +116,16 @@ def chosen_epochs(folder: Path) -> object:
 
 # ------------------------------------------------------------------------------------------------- cost
 def frozen_body_factory(size: int):
-    """fastai's frozen stage: the pretrained backbone with a fresh head, everything but the head and the
-    normalisation layers frozen; `fit_one_cycle` puts the model in train mode, so BN statistics update."""
-    from datasize.training.backbones import make_backbone
-    from datasize.training.models import set_frozen
+    """fastai's frozen stage: the pretrained backbone with a fresh head (the cached-feature runs' own),
+    everything but the head and the normalisation layers frozen; `fit_one_cycle` puts the model in
+    train mode, so BN statistics update."""
+    from datasize.training.backbones import backbone_spec, make_backbone
+    from datasize.training.models import feature_head, set_frozen
 
     def factory(in_channels: int, n_classes: int):
         model = make_backbone(MODEL, in_channels=in_channels, n_classes=n_classes, pretrained=True, size=size)
+        # the head the cached-feature runs train (feature_head), so that only BatchNorm differs
+        model.head = feature_head(MODEL, features=backbone_spec(MODEL).features, n_classes=n_classes)
         set_frozen(model, True)
         return model
 
@@ -412,6 +418,9 @@ def report(args: argparse.Namespace, sets: dict[str, str], frozen_sizes: list[in
         merged = None
         for kind in kinds:
             f = args.out / f"{name}-{kind}"
+            stored = args.out / f"{name}-frozen-stored{NATIVE}"
+            if kind == f"frozen{NATIVE}" and (stored / "runs.csv").is_file():
+                f = stored  # the same curve on the features its first run stored (later code, if it moved)
             if not (f / "runs.csv").is_file():
                 continue
             errors = curve_errors(f)
@@ -421,8 +430,9 @@ def report(args: argparse.Namespace, sets: dict[str, str], frozen_sizes: list[in
             merged = column if merged is None else merged.merge(column, on="n_train", how="outer")
             timing = f / "bench_seconds.json"
             seconds = json.loads(timing.read_text())["seconds"] if timing.is_file() else math.nan
+            label = f"{kind} (on stored features)" if f.name.startswith(f"{name}-frozen-stored") else kind
             summary.append(
-                {"set": name, "model": kind, "epochs": chosen_epochs(f), "curve_s": round(seconds)}
+                {"set": name, "model": label, "epochs": chosen_epochs(f), "curve_s": round(seconds)}
             )
             if kind.startswith(("convnet", "frozen")):
                 _, rows = evaluate(f)
@@ -436,6 +446,18 @@ def report(args: argparse.Namespace, sets: dict[str, str], frozen_sizes: list[in
         print("\n2. cost of the frozen curve at 224 px")
         rows = []
         for name, c in json.loads(cost_file.read_text()).items():
+            stored = args.out / f"{name}-frozen-stored{NATIVE}"
+            if (stored / "runs.csv").is_file():  # the stored-feature curve's runs, its pilot's included
+                runs = curve_runs(stored)
+                unit = {"step": c["step_s"], "eval_image": c["eval_image_s"]}
+                c |= {"runs": len(runs), "steps": int(runs["steps"].sum()),
+                      "head_fits_s": float(runs["seconds"].sum()),
+                      "e2e_s": e2e_seconds(runs, unit)}  # fmt: skip
+                c["composed_s"] = c["pass_s"] + _seconds(stored)
+                print(
+                    f"{name}: one pass + the curve on stored features = {c['composed_s']:.0f} s, "
+                    f"{c['composed_s'] / c['pass_s']:.2f}x the pass; chosen epochs {chosen_epochs(stored)}"
+                )
             rows.append({
                 "set": name, "images": c["images"], "feature pass s": round(c["pass_s"], 1),
                 "frozen curve s": round(c["curve_s"], 1),
@@ -444,7 +466,7 @@ def report(args: argparse.Namespace, sets: dict[str, str], frozen_sizes: list[in
                 "head fits s": round(c["head_fits_s"], 1), "runs": c["runs"], "steps": c["steps"],
                 "e2e step s": round(c["step_s"], 2), "e2e eval ms/img": round(1000 * c["eval_image_s"], 1),
                 "e2e curve s (extrapolated)": round(c["e2e_s"]),
-                "e2e / frozen curve": round(c["e2e_s"] / c["curve_s"], 1),
+                "e2e / frozen curve": round(c["e2e_s"] / c.get("composed_s", c["curve_s"]), 1),
             })  # fmt: skip
             if "e2e_check" in c:
                 e = c["e2e_check"]
@@ -455,6 +477,7 @@ def report(args: argparse.Namespace, sets: dict[str, str], frozen_sizes: list[in
                 # the step time that run implies (its evaluation priced as predicted), and the curve at it
                 step = (e["measured"] - (e["predicted"] - 4 * c["step_s"])) / 4
                 low = c["e2e_s"] + c["steps"] * (step - c["step_s"])
+                c["curve_s"] = c.get("composed_s", c["curve_s"])
                 print(
                     f"{name}: at the {step:.1f} s a step that run implies, "
                     f"the end-to-end curve: {low:.0f} s, "
