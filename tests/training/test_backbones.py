@@ -325,3 +325,15 @@ def test_a_run_folder_records_the_weights_hash_so_new_weights_at_the_same_path_a
     after = curve_identity(prepared, config)
     assert before["weights_sha256"] != after["weights_sha256"]
     assert weights_identity(None) == {} and "weights_sha256" not in curve_identity(prepared, CurveConfig())
+
+
+def test_the_bodys_batchnorm_follows_new_data_at_pytorchs_momentum_not_tensorflows() -> None:
+    body = make_body("efficientnet_lite0", size=32)
+    momenta = {m.momentum for m in body.modules() if isinstance(m, torch.nn.BatchNorm2d)}
+    assert momenta == {0.1}
+    first = next(m for m in body.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    before = first.running_mean.clone()
+    body.train()
+    with torch.no_grad():
+        body(torch.randn(8, 3, 32, 32) * 3 + 2)
+    assert (first.running_mean - before).abs().max() > 0.05  # one batch moves them
