@@ -129,10 +129,17 @@ class Comparison:
                 f"doubling the images with {base.model} is forecast to reach {pct(base.at_2x.expected)} "
                 f"(80% interval {pct(base.at_2x.low)}-{pct(base.at_2x.high)})"
             )
+        first = base.at_2x is None or best.error_rate <= base.at_2x.expected
+        even = (
+            "their 80% intervals overlap, and the model change needs no new images: try it first"
+            if first
+            else f"their 80% intervals overlap; more images with {base.model} are expected to do a "
+            "little better, the model change needs none"
+        )
         advice = {
             Lever.MODEL: "change the model first",
             Lever.IMAGES: "more images first",
-            Lever.EITHER: "the two are within each other's intervals: the model change costs no new images",
+            Lever.EITHER: even,
         }[self.lever]
         return f"The {best.model} has {now}; {images}: {advice}."
 

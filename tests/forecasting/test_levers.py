@@ -47,10 +47,14 @@ def test_a_better_model_that_more_images_would_overtake_puts_images_first() -> N
 
 def test_levers_within_each_others_intervals_are_said_to_be_even() -> None:
     base = _model("convnet", 0.100, 0.060, spread=0.02)
-    other = _model("resnet", 0.070, 0.065, spread=0.02)
-    comparison = Comparison((base, other))
-    assert comparison.lever == Lever.EITHER
-    assert "within each other's intervals" in comparison.sentence()
+    sooner = Comparison((base, _model("resnet", 0.050, 0.045, spread=0.02)))  # 5% now, 6% at 2x
+    assert sooner.lever == Lever.EITHER
+    assert sooner.sentence().endswith(
+        "their 80% intervals overlap, and the model change needs no new images: try it first."
+    )
+    later = Comparison((base, _model("resnet", 0.070, 0.065, spread=0.02)))  # 7% now, 6% at 2x
+    assert later.lever == Lever.EITHER
+    assert "more images with convnet are expected to do a little better" in later.sentence()
 
 
 def test_the_table_and_json_carry_each_models_numbers() -> None:
