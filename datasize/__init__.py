@@ -30,7 +30,7 @@ _EXPORTS = {
     "LabelIssues": "datasize.labels.issues",
     "LabelsConfig": "datasize.labels.plan",
     "run_curve": "datasize.pipeline",
-    "compare_models": "datasize.pipeline",
+    "compare_models": "datasize.comparison",
     "Backbone": "datasize.training.backbones",
     "build_feature_cache": "datasize.training.features",
     "plan_collection": "datasize.planning.collection",
@@ -103,6 +103,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from datasize.comparison import compare_models
     from datasize.curves.plan import CurveConfig
     from datasize.curves.runner import learning_curve
     from datasize.dataset.checks import CheckConfig
@@ -114,7 +115,7 @@ if TYPE_CHECKING:
     from datasize.labels.issues import LabelIssues
     from datasize.labels.plan import LabelsConfig
     from datasize.labels.runner import find_label_issues
-    from datasize.pipeline import compare_models, run_curve
+    from datasize.pipeline import run_curve
     from datasize.planning.collection import CollectionPlan, plan_collection
     from datasize.recipe import load_recipe, run_recipe
     from datasize.report.document import build_report

@@ -41,10 +41,11 @@ from datasize.labels.plan import LabelsConfig
 from datasize.training.loop import model_configs
 
 if TYPE_CHECKING:
+    from datasize.comparison import ComparisonOutcome
     from datasize.curves.pilot import OnPilot
     from datasize.curves.runner import OnRun
     from datasize.labels.runner import OnFold
-    from datasize.pipeline import ComparisonOutcome, CurveOutcome, Stage
+    from datasize.pipeline import CurveOutcome, Stage
 
 # key -> accepted types, per table; one source for validation and for the docs above.
 SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
@@ -301,8 +302,9 @@ def run_recipe(
     """Run (or resume) the recipe's labels check (when asked) and curve, then write its reports;
     returns the curve's outcome and the report paths. With several [train] models, every model's
     curve and report (`compare_models`), and the comparison instead of one curve's outcome."""
+    from datasize.comparison import compare_models
     from datasize.curves.folder import RunFolder
-    from datasize.pipeline import compare_models, run_curve, run_labels
+    from datasize.pipeline import run_curve, run_labels
     from datasize.report.comparison import build_comparison_report
     from datasize.report.document import build_report
     from datasize.report.render import write_report

@@ -26,7 +26,7 @@ LAYERS = (
     ("datasize.labels",),
     ("datasize.planning",),
     ("datasize.report",),
-    ("datasize.pipeline",),
+    ("datasize.pipeline", "datasize.comparison"),
     ("datasize.recipe",),
     ("datasize.cli",),
 )

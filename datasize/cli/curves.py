@@ -153,9 +153,10 @@ def curve(
     needs (with an interval), and which classes need images most.
     """
     from datasize.cli.terminal import curve_lines, interrupted_line, pilot_line, run_progress
+    from datasize.comparison import compare_models
     from datasize.curves.pilot import FIRST_EPOCHS
     from datasize.curves.plan import CurveConfig
-    from datasize.pipeline import compare_models, run_curve
+    from datasize.pipeline import run_curve
 
     if sizes is not None and fractions is not None:
         raise ValueError("give --fractions or --sizes, not both")
