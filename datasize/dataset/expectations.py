@@ -254,19 +254,19 @@ def _explain_variants(check: Check, record: pd.Series, kwargs: dict, folders: di
 
 
 def _explain_duplicates(check: Check, record: pd.Series, kwargs: dict, folders: dict) -> list[dict]:
-    columns = ("paths", "labels", "splits", "similarities")
+    columns = ("paths", "labels", "splits", "similarities", "compared")
     members = list(zip(*(record[c].split(SEP) for c in columns), strict=True))
     rows = []
-    for path, label, side, similarity in members:
+    for path, label, side, similarity, compared in members:
         if check == Check.LABEL_CONFLICT:
-            others = [(p, lb) for p, lb, _, _ in members if lb != label]
+            others = [(p, lb) for p, lb, _, _, _ in members if lb != label]
             detail = "the same image is labelled " + "; ".join(f"{lb!r} at {p}" for p, lb in others[:3])
         else:
-            others = [(p, sd) for p, _, sd, _ in members if sd != side]
+            others = [(p, sd) for p, _, sd, _, _ in members if sd != side]
             detail = "; ".join(f"a copy is in {sd}: {p}" for p, sd in others[:3])
         more = len(others) - 3
         detail += f" and {more} more" if more > 0 else ""
-        detail += f" ({similarity_text(float(similarity))})"
+        detail += f" ({similarity_text(float(similarity), compared)})"
         rows.append(finding(check, path, detail, label=label, related=[p for p, _ in others]))
     return rows
 

@@ -33,6 +33,19 @@ most `max_edit_ratio` times the darker, with a consistent contrast factor; other
 the means may differ by at most `mean_tolerance` levels or the lower standard deviation. Two flat
 images of different brightness are different images. Such pairs get similarity 0.
 
+**A second look at detail, for files of equal size.** A 16x16 thumbnail cannot tell two plain
+objects of one outline apart (two shirts photographed alike on black): their thumbnails match once
+brightness and contrast are matched, whatever their texture. So a pair of files of the same width and
+height that the thumbnails accept is compared again on the images themselves, decoded again (only
+these few candidates), at their own size or `DETAIL_SIDE` px if larger (`detail_similarity`): the
+second image's luma is fitted to the first's (one brightness and contrast, by least squares over
+the unsaturated pixels, clipped as an edit clips), the residual is averaged over 3x3 pixels (JPEG's
+noise largely cancels there, a different texture or detail does not) and its mean absolute value is
+taken over the pixels that are not plain background. Its similarity is ``1 - mean / 30``: a copy
+differs by at most 3 gray levels there at the default threshold 0.90. The pair's similarity is the
+lower of the two looks. Files of different sizes keep the thumbnail's verdict (resampling blurs what
+this look measures).
+
 Every default was chosen on `benchmarks/bench_duplicates.py` (see benchmarks/README.md).
 """
 
@@ -45,6 +58,9 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+DETAIL_SIDE = 64  # the second look compares images at their own size up to this many px a side
+DETAIL_LEVELS = 30.0  # gray levels of mean low-passed residual that make the detail similarity 0
+_BACKGROUND_LEVELS = 12  # pixels this close to the image's border level are plain background
 THUMB_SIDE = 16  # 16x16 luma, 256 bytes a file; 12 px paired distinct images, 24 and 32 px found less
 
 # Equal sizes: RMS <= 0.10 and peak <= 0.45; different sizes: RMS <= 0.25 and peak <= 1.2. On the
@@ -265,3 +281,55 @@ def _aligned(a: np.ndarray, b: np.ndarray, rule: NearRule, max_rms: float) -> np
         score = _score(*_matched_residual(warped, fixed[hopeful], rule), always[hopeful], rule)
         best[hopeful] = np.maximum(best[hopeful], score)
     return best
+
+
+def detail_similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """The second look of two images of one size (uint8 HxW or HxWx3; see the module docstring): 1 is
+    the same picture up to brightness and contrast, 0.9 a mean residual of 3 gray levels.
+
+    >>> flat = np.full((28, 28), 40, np.uint8); flat[6:22, 6:22] = 180
+    >>> textured = flat.copy(); textured[6:22:2, 6:22] += 24  # same outline, another weave
+    >>> darker = (flat * 0.8).astype(np.uint8)  # a brightness edit
+    >>> round(detail_similarity(flat, darker), 3), detail_similarity(flat, textured) < 0.9
+    (1.0, True)
+    """
+    if a.shape[:2] != b.shape[:2]:
+        raise ValueError(f"detail_similarity compares images of one size, not {a.shape} and {b.shape}")
+    x, y = _as_channels(a, b)
+    lx, ly = x.mean(axis=2), y.mean(axis=2)
+    unsaturated = (lx > 2) & (lx < 253) & (ly > 2) & (ly < 253)
+    if unsaturated.sum() < 8:
+        unsaturated[:] = True
+    xs, ys = x[unsaturated], y[unsaturated]
+    spread = float(xs.var())
+    slope = float(((xs - xs.mean()) * (ys - ys.mean())).mean() / spread) if spread > 1 else 1.0
+    slope = min(max(slope, 0.6), 1.6)
+    fitted = np.clip(slope * (x - xs.mean()) + ys.mean(), 0, 255)
+    residual = np.abs(_box3(y - fitted)).max(axis=2)
+    covered = _foreground(fitted.mean(axis=2)) | _foreground(ly)
+    if covered.sum() < 4:
+        covered[:] = True
+    return float(np.clip(1 - residual[covered].mean() / DETAIL_LEVELS, 0, 1))
+
+
+def _as_channels(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both images' luma as float HxWx1: JPEG keeps luma far better than colour (it halves the colour
+    resolution), and a gray copy of a colour image is the same picture."""
+    luma = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    gray = [
+        (z.astype(np.float32) @ luma if z.ndim == 3 else z.astype(np.float32))[:, :, None] for z in (a, b)
+    ]
+    return gray[0], gray[1]
+
+
+def _box3(z: np.ndarray) -> np.ndarray:
+    """The mean of each pixel's 3x3 neighbourhood (edges repeated), per channel."""
+    padded = np.pad(z, ((1, 1), (1, 1), (0, 0)), mode="edge")
+    h, w = z.shape[:2]
+    return sum(padded[dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3)) / 9.0
+
+
+def _foreground(levels: np.ndarray) -> np.ndarray:
+    """Pixels that differ from the level of the image's border (its background) by over 12 levels."""
+    border = np.concatenate([levels[0], levels[-1], levels[:, 0], levels[:, -1]])
+    return np.abs(levels - np.median(border)) > _BACKGROUND_LEVELS
