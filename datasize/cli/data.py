@@ -16,8 +16,14 @@ from datasize.vocab import SplitMethod
 @scan_options
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the manifest as CSV.")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON records.")
+@click.option(
+    "--scheduler",
+    default=None,
+    help="A Dask scheduler address (tcp://host:8786): probe the images on its workers (which must "
+    "read DATA at the same path).",
+)
 @api_errors
-def scan(data: str, output: str | None, as_json: bool, reading: ScanOptions) -> None:
+def scan(data: str, output: str | None, as_json: bool, scheduler: str | None, reading: ScanOptions) -> None:
     """Build the manifest of DATA: one row per image, probed in parallel.
 
     DATA is a folder of class folders (ImageNet style, optionally under train/ and valid/), or the
@@ -28,7 +34,13 @@ def scan(data: str, output: str | None, as_json: bool, reading: ScanOptions) -> 
     from datasize.io import write_csv_atomic
 
     with progress_bar("probing images", quiet=reading.quiet) as progress:
-        manifest = scan_api(data, max_pixels=reading.pixel_limit, progress=progress, **reading.scan_kwargs())
+        manifest = scan_api(
+            data,
+            max_pixels=reading.pixel_limit,
+            progress=progress,
+            scheduler=scheduler,
+            **reading.scan_kwargs(),
+        )
     if output:
         write_csv_atomic(output, manifest)
     if as_json:
@@ -119,6 +131,12 @@ def scan(data: str, output: str | None, as_json: bool, reading: ScanOptions) -> 
     show_default=True,
     help="A class this many times rarer than the largest is imbalanced.",
 )
+@click.option(
+    "--scheduler",
+    default=None,
+    help="A Dask scheduler address (tcp://host:8786): probe the images on its workers (which must "
+    "read DATA at the same path).",
+)
 @api_errors
 def validate(
     data: str,
@@ -135,6 +153,7 @@ def validate(
     near_threshold: float,
     min_class_images: int,
     imbalance_ratio: float,
+    scheduler: str | None,
     reading: ScanOptions,
 ) -> None:
     """Check every image of DATA and the table of labels; never changes a file.
@@ -159,7 +178,13 @@ def validate(
     suite = load_suite(suite_in) if suite_in else None
     with progress_bar("probing images", quiet=reading.quiet or as_json) as progress:
         findings = validate_api(
-            data, config=config, split=split_file, suite=suite, progress=progress, **reading.scan_kwargs()
+            data,
+            config=config,
+            split=split_file,
+            suite=suite,
+            progress=progress,
+            scheduler=scheduler,
+            **reading.scan_kwargs(),
         )
     if suite_out:
         save_suite(findings.suite, suite_out)

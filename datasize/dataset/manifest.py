@@ -18,6 +18,7 @@ import stat
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import pandas as pd
 
@@ -59,6 +60,7 @@ GIVEN_SPLIT_FOLDERS = {"train": "train", "valid": "valid", "val": "valid", "vali
 SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini", ".ds_store", "icon\r"})
 
 Progress = Callable[[int, int], None]  # (done, total)
+CLUSTER_CHUNK = 512  # files probed by one Dask task: few enough tasks for the scheduler, small results
 
 
 def scan(
@@ -75,6 +77,7 @@ def scan(
     follow_links: bool = False,
     allow_outside_root: bool = False,
     progress: Progress | None = None,
+    scheduler: Any = None,
 ) -> pd.DataFrame:
     """Scan a dataset into a manifest DataFrame, one row per image, sorted by path.
 
@@ -89,6 +92,9 @@ def scan(
         follow_links: read files through links that lead outside the root.
         allow_outside_root: let CSV paths be absolute or climb out of the root with "..".
         progress: called as ``progress(done, total)`` while images are probed.
+        scheduler: a Dask scheduler address ("tcp://host:8786") or a `distributed.Client`: the files
+            are probed on its workers, in chunks, instead of local processes (`jobs` is then unused).
+            The workers must read the dataset at the same path. The manifest is the same.
 
     Without `labels` or `label_re`, labels are the folder names under the root (ImageNet style);
     top-level `train/` and `valid/` (or `val/`) folders are kept as a given split.
@@ -123,7 +129,11 @@ def scan(
         rows, skipped, empty = _rows_from_folders(root)
 
     options = ProbeOptions(root=str(root), max_pixels=max_pixels, follow_links=follow_links)
-    probed = _probe_all([r["path"] for r in rows], options, jobs=jobs, progress=progress)
+    paths = [r["path"] for r in rows]
+    if scheduler is not None:
+        probed = _probe_on_cluster(paths, options, scheduler=scheduler, progress=progress)
+    else:
+        probed = _probe_all(paths, options, jobs=jobs, progress=progress)
     manifest = _assemble(rows, probed)
     manifest.attrs.update(
         root=str(root), skipped=sorted(skipped, key=lambda s: s["path"]), empty_classes=empty
@@ -385,6 +395,38 @@ def _probe_all(
             results.update((r["path"], r) for r in batch)
             if progress:
                 progress(len(results), len(unique))
+    return results
+
+
+def _probe_on_cluster(
+    paths: list[str], options: ProbeOptions, *, scheduler: Any, progress: Progress | None
+) -> dict[str, dict]:
+    """`_probe_all` on a Dask cluster: one task per chunk of files, results kept as they come back."""
+    try:
+        from distributed import Client
+        from distributed import as_completed as dask_completed
+    except ImportError:
+        raise ValueError("--scheduler needs dask.distributed: pip install 'datasize-toolkit[dask]'") from None
+    unique = sorted(set(paths))
+    chunks = [unique[i : i + CLUSTER_CHUNK] for i in range(0, len(unique), CLUSTER_CHUNK)]
+    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+    results: dict[str, dict] = {}
+    if progress:
+        progress(0, len(unique))
+    try:
+        futures = [client.submit(probe_many, chunk, options, pure=False) for chunk in chunks]
+        try:
+            for future in dask_completed(futures):
+                results.update((r["path"], r) for r in future.result())
+                future.release()  # its records are ours now: the worker may forget them
+                if progress:
+                    progress(len(results), len(unique))
+        except BaseException:
+            client.cancel(futures)
+            raise
+    finally:
+        if client is not scheduler:
+            client.close()
     return results
 
 

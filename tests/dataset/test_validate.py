@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from datasize.dataset.checks import CheckConfig, label_key
+from datasize.dataset.manifest import scan
 from datasize.dataset.validation import Findings, validate
 from tests.conftest import encode, image_array
 
@@ -361,3 +362,31 @@ def test_passed_depends_on_the_fail_on_severity(folder_dataset: Path, fail_on: s
 def test_bad_thresholds_are_value_errors(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         CheckConfig(**kwargs)
+
+
+# --- on a Dask cluster ------------------------------------------------------------------------
+
+
+def test_validating_on_a_dask_cluster_finds_what_a_local_run_finds(folder_dataset: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    shutil.copyfile(folder_dataset / "cat" / "03.png", folder_dataset / "dog" / "copy_of_cat.png")
+    (folder_dataset / "cat" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    local = validate(folder_dataset, jobs=1)
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        with distributed.get_task_stream(client) as stream:
+            remote = validate(folder_dataset, scheduler=client)
+        manifest = scan(folder_dataset, scheduler=client)
+    assert any("probe_many" in str(task["key"]) for task in stream.data)  # probed there, not here
+    assert {"label_conflict", "unreadable"} <= set(local.table["check"])
+    pd.testing.assert_frame_equal(remote.table, local.table)
+    pd.testing.assert_frame_equal(manifest, scan(folder_dataset, jobs=1))
+
+
+def test_a_scheduler_for_a_manifest_already_scanned_is_refused(folder_dataset: Path) -> None:
+    with pytest.raises(ValueError, match="only apply when data is a folder"):
+        validate(scan(folder_dataset, jobs=1), scheduler="tcp://localhost:1")
