@@ -160,7 +160,7 @@ def validate(
 
     Exit status: 0 when no finding reaches --fail-on, 1 when one does, 2 for a usage error.
     """
-    from datasize.cli.terminal import console, findings_lines, findings_report, progress_bar
+    from datasize.cli.terminal import console, findings_lines, findings_report, step_bars
     from datasize.dataset.checks import CheckConfig
     from datasize.dataset.expectations import load_suite, save_suite
     from datasize.dataset.validation import validate as validate_api
@@ -176,13 +176,13 @@ def validate(
         max_pixels=reading.pixel_limit,
     )
     suite = load_suite(suite_in) if suite_in else None
-    with progress_bar("probing images", quiet=reading.quiet or as_json) as progress:
+    with step_bars(quiet=reading.quiet or as_json) as steps:
         findings = validate_api(
             data,
             config=config,
             split=split_file,
             suite=suite,
-            progress=progress,
+            steps=steps,
             scheduler=scheduler,
             **reading.scan_kwargs(),
         )

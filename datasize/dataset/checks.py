@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from datasize.dataset.duplicates import DEFAULT_NEAR_RADIUS, duplicate_groups
+from datasize.dataset.manifest import StepProgress
 from datasize.dataset.probe import DEFAULT_MAX_PIXELS, EXTENSION_FORMATS, MODE_REASONS, PLAIN_MODES
 from datasize.dataset.thumbnails import DEFAULT_NEAR_THRESHOLD
 from datasize.vocab import Check, Severity
@@ -160,11 +161,15 @@ def _size_findings(ok: pd.DataFrame, config: CheckConfig) -> list[dict]:
 # --- duplicates -------------------------------------------------------------------------------
 
 
-def with_duplicate_groups(manifest: pd.DataFrame, config: CheckConfig) -> pd.DataFrame:
+def with_duplicate_groups(
+    manifest: pd.DataFrame, config: CheckConfig, *, progress: StepProgress | None = None
+) -> pd.DataFrame:
     """The manifest with `exact_group`, `near_group` ("" when the image is unique), `similarity`
     (to the closest other image of its near group; 0 when it has none) and `compared` (what that
     similarity compared) columns."""
-    groups = duplicate_groups(manifest, radius=config.near_radius, threshold=config.near_threshold)
+    groups = duplicate_groups(
+        manifest, radius=config.near_radius, threshold=config.near_threshold, progress=progress
+    )
     out = manifest.merge(groups, on="path", how="left")
     out[["exact_group", "near_group", "compared"]] = out[["exact_group", "near_group", "compared"]].fillna("")
     out["similarity"] = out["similarity"].fillna(0.0)

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from datasize.dataset.manifest import StepProgress
 from datasize.dataset.probe import ProbeOptions, detail_pixels
 from datasize.dataset.thumbnails import (
     DEFAULT_NEAR_THRESHOLD,
@@ -229,8 +230,10 @@ def verified_links(
     radius: int = DEFAULT_NEAR_RADIUS,
     threshold: float = DEFAULT_NEAR_THRESHOLD,
     pixels: Pixels | None = None,
+    progress: StepProgress | None = None,
 ) -> Links:
-    """`verified_pairs`, with what each pair compared."""
+    """`verified_pairs`, with what each pair compared; `progress(step, done, total)` follows its steps."""
+    say = progress or (lambda step, done, total: None)
     thumbs = thumbnails_array(readable["thumb"])
     sizes = readable[["width", "height"]].to_numpy(dtype=np.int64)
     signature = readable.groupby(["phash", "dhash", "thumb"], sort=False).ngroup().to_numpy()
@@ -241,14 +244,18 @@ def verified_links(
     first = np.unique(signature, return_index=True)[1]  # one row per signature
     phash = np.array([int(h, 16) for h in readable["phash"].iloc[first]], dtype=np.uint64)
     dhash = np.array([int(h, 16) for h in readable["dhash"].iloc[first]], dtype=np.uint64)
+    say("near-duplicate candidates (images hashed)", 0, len(first))
     candidates = first[candidate_pairs(phash, dhash, radius=radius)]
+    say("near-duplicate candidates (images hashed)", len(first), len(first))
+    say("thumbnails compared (candidate pairs)", 0, len(candidates))
     similarity = similarities(thumbs, sizes, candidates, NearRule(threshold=threshold))
+    say("thumbnails compared (candidate pairs)", len(candidates), len(candidates))
     passed = similarity >= threshold
     near = np.concatenate([alike, candidates[passed]])
     scores = np.concatenate([np.ones(len(alike)), similarity[passed]])
     compared = np.full(len(near), THUMBNAILS, dtype=object)
     if pixels is not None:
-        scores, compared = second_look(near, scores, compared, sizes, pixels)
+        scores, compared = second_look(near, scores, compared, sizes, pixels, progress=progress)
     keep = scores >= threshold
     # After the second look, so that two look-alikes it told apart no longer vouch for each other.
     keep[keep] = _closest_originals(near[keep], scores[keep], sizes)
@@ -263,14 +270,25 @@ def verified_links(
 
 
 def second_look(
-    pairs: np.ndarray, scores: np.ndarray, compared: np.ndarray, sizes: np.ndarray, pixels: Pixels
+    pairs: np.ndarray,
+    scores: np.ndarray,
+    compared: np.ndarray,
+    sizes: np.ndarray,
+    pixels: Pixels,
+    *,
+    progress: StepProgress | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The pairs' scores and what they compared once files of equal size are compared at detail
     (`thumbnails.detail_similarity`): the lower of the two similarities. Each image is decoded once."""
     scores, compared = scores.copy(), compared.copy()
     equal = np.flatnonzero((sizes[pairs[:, 0]] == sizes[pairs[:, 1]]).all(axis=1))
     decoded: dict[int, np.ndarray | None] = {}
-    for k in equal.tolist():
+    step = "second look (pairs decoded again)"
+    if progress:
+        progress(step, 0, len(equal))
+    for done, k in enumerate(equal.tolist(), start=1):
+        if progress and (done % 256 == 0 or done == len(equal)):
+            progress(step, done, len(equal))
         i, j = (int(v) for v in pairs[k])
         for row in (i, j):
             if row not in decoded:
@@ -361,6 +379,7 @@ def duplicate_groups(
     radius: int = DEFAULT_NEAR_RADIUS,
     threshold: float = DEFAULT_NEAR_THRESHOLD,
     pixels: Pixels | None = None,
+    progress: StepProgress | None = None,
 ) -> pd.DataFrame:
     """Exact (same file bytes) and near (verified, see the module docstring) duplicate groups.
 
@@ -381,7 +400,7 @@ def duplicate_groups(
     root = manifest.attrs.get("root")
     if pixels is None and root:
         pixels = file_pixels(readable, root)
-    links = verified_links(readable, radius=radius, threshold=threshold, pixels=pixels)
+    links = verified_links(readable, radius=radius, threshold=threshold, pixels=pixels, progress=progress)
     pairs = links.pairs
     best, compared = _best_links(len(readable), links)
     near = pd.Series(paths).groupby(connected_roots(len(readable), pairs)).transform("first")

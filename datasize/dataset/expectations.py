@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from datasize.dataset.checks import SEP, CheckConfig, finding, similarity_text
+from datasize.dataset.manifest import StepProgress
 from datasize.vocab import Check
 
 SUITE_FORMAT = 1
@@ -128,8 +129,11 @@ def load_suite(path: str | os.PathLike) -> dict[str, Any]:
     return suite
 
 
-def run_suite(suite: dict[str, Any], tables: dict[str, pd.DataFrame]) -> dict[str, dict]:
-    """Validate each table against its expectations; returns GX's JSON results per table."""
+def run_suite(
+    suite: dict[str, Any], tables: dict[str, pd.DataFrame], *, progress: StepProgress | None = None
+) -> dict[str, dict]:
+    """Validate each table against its expectations; returns GX's JSON results per table.
+    `progress(step, done, total)` counts the tables validated."""
     gx, _ = _gx()
     from great_expectations.data_context.types.base import (
         DataContextConfig,
@@ -146,6 +150,9 @@ def run_suite(suite: dict[str, Any], tables: dict[str, pd.DataFrame]) -> dict[st
     context = gx.get_context(mode="ephemeral", project_config=config)
     source = context.data_sources.add_pandas(name="datasize")
     results = {}
+    step = "Great Expectations tables"
+    if progress:
+        progress(step, 0, len(suite["tables"]))
     for table, expectations in sorted(suite["tables"].items()):
         asset = source.add_dataframe_asset(name=table)
         batch = asset.add_batch_definition_whole_dataframe("all")
@@ -160,6 +167,8 @@ def run_suite(suite: dict[str, Any], tables: dict[str, pd.DataFrame]) -> dict[st
             result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [TABLE_KEYS[table]]},
         )
         results[table] = result.to_json_dict()
+        if progress:
+            progress(step, len(results), len(suite["tables"]))
     return results
 
 

@@ -60,6 +60,7 @@ GIVEN_SPLIT_FOLDERS = {"train": "train", "valid": "valid", "val": "valid", "vali
 SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini", ".ds_store", "icon\r"})
 
 Progress = Callable[[int, int], None]  # (done, total)
+StepProgress = Callable[[str, int, int], None]  # (step, done, total): validate's long steps
 CLUSTER_CHUNK = 512  # files probed by one Dask task: few enough tasks for the scheduler, small results
 
 

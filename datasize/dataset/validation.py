@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +21,7 @@ from datasize.dataset.checks import (
     label_variant_table,
     with_duplicate_groups,
 )
-from datasize.dataset.manifest import Progress, scan
+from datasize.dataset.manifest import Progress, StepProgress, scan
 from datasize.io import read_csv_text
 from datasize.vocab import Check, Severity
 
@@ -107,6 +108,7 @@ def validate(
     split: str | os.PathLike | pd.DataFrame | None = None,
     suite: dict[str, Any] | None = None,
     progress: Progress | None = None,
+    steps: StepProgress | None = None,
     **scan_options: Any,
 ) -> Findings:
     """Run every image check and the Great Expectations table suite.
@@ -117,6 +119,9 @@ def validate(
         split: a split (CSV path or DataFrame with `path` and `split` columns) that overrides the
             manifest's own; with a split, copies across train and valid are `split_leakage`.
         suite: a saved suite (`expectations.load_suite`) to re-run instead of building one.
+        progress: called as ``progress(done, total)`` while images are probed.
+        steps: called as ``steps(step, done, total)`` through every long step: probing (when
+            `progress` is not given), the near-duplicate search and checks, the Great Expectations tables.
 
     Returns:
         Findings; `findings.suite` is the suite that ran (save it to re-run it later).
@@ -129,13 +134,15 @@ def validate(
             raise ValueError(f"scan options {sorted(scan_options)} only apply when data is a folder")
         manifest = data
     else:
+        if progress is None and steps is not None:
+            progress = functools.partial(steps, "probing images")
         manifest = scan(data, max_pixels=config.max_pixels, progress=progress, **scan_options)
     if split is not None:
         manifest = _apply_split(manifest, split)
     skipped = manifest.attrs.get("skipped", [])
     rows = [finding(Check(s.get("check", Check.SKIPPED_FILE)), s["path"], s["reason"]) for s in skipped]
     rows += image_findings(manifest, config)
-    grouped = with_duplicate_groups(manifest, config)
+    grouped = with_duplicate_groups(manifest, config, progress=steps)
     rows += duplicate_findings(grouped)
     tables = {
         "dataset": dataset_table(manifest),
@@ -145,7 +152,7 @@ def validate(
         "duplicate_groups": duplicate_group_table(grouped),
     }
     suite = suite if suite is not None else expectations.build_suite(tables, config)
-    results = expectations.run_suite(suite, tables)
+    results = expectations.run_suite(suite, tables, progress=steps)
     rows += expectations.suite_findings(results, tables)
     readable = manifest[manifest["error"] == ""]
     return Findings(

@@ -390,3 +390,22 @@ def test_validating_on_a_dask_cluster_finds_what_a_local_run_finds(folder_datase
 def test_a_scheduler_for_a_manifest_already_scanned_is_refused(folder_dataset: Path) -> None:
     with pytest.raises(ValueError, match="only apply when data is a folder"):
         validate(scan(folder_dataset, jobs=1), scheduler="tcp://localhost:1")
+
+
+# --- progress ---------------------------------------------------------------------------------
+
+
+def test_every_long_step_reports_its_progress_to_the_end(folder_dataset: Path) -> None:
+    shutil.copyfile(folder_dataset / "cat" / "03.png", folder_dataset / "cat" / "copy.png")
+    calls: list[tuple[str, int, int]] = []
+    validate(folder_dataset, jobs=1, steps=lambda step, done, total: calls.append((step, done, total)))
+    last = {step: (done, total) for step, done, total in calls}
+    assert set(last) == {
+        "probing images",
+        "near-duplicate candidates (images hashed)",
+        "thumbnails compared (candidate pairs)",
+        "second look (pairs decoded again)",
+        "Great Expectations tables",
+    }
+    assert all(done == total for done, total in last.values())
+    assert last["Great Expectations tables"] == (5, 5)
