@@ -349,20 +349,23 @@ def _closest_originals(pairs: np.ndarray, scores: np.ndarray, sizes: np.ndarray)
 
 
 def _between_told_apart(links: np.ndarray, kept: np.ndarray, told_apart: np.ndarray) -> np.ndarray:
-    """Which thumbnail-only `links` (a, b) join two images the second look told apart: a or one of its
-    `kept` neighbours, and b or one of its, form a `told_apart` pair (a resized copy of one look-alike
-    is as close to the other as to its own original, and so is a copy of the other)."""
+    """Which thumbnail-only `links` (a, b) join two images the second look told apart: a or another of
+    its `kept` neighbours, and b or another of its, form a `told_apart` pair (a resized copy of one
+    look-alike is as close to a copy of the other as to its own original)."""
     if not len(links) or not len(told_apart):
         return np.zeros(len(links), dtype=bool)
     neighbours: dict[int, set[int]] = {}
     for a, b in kept.tolist():
-        neighbours.setdefault(a, {a}).add(b)
-        neighbours.setdefault(b, {b}).add(a)
+        neighbours.setdefault(a, set()).add(b)
+        neighbours.setdefault(b, set()).add(a)
     apart = {(min(a, b), max(a, b)) for a, b in told_apart.tolist()}
     out = np.zeros(len(links), dtype=bool)
     for k, (a, b) in enumerate(links.tolist()):
-        side_a, side_b = neighbours.get(a, {a}), neighbours.get(b, {b})
-        out[k] = any((min(c, d), max(c, d)) in apart for c in side_a for d in side_b)
+        # Other neighbours only: a copy linked to two look-alikes keeps its closer one (the closest
+        # original rule), not neither.
+        side_a = {a} | (neighbours.get(a, set()) - {b})
+        side_b = {b} | (neighbours.get(b, set()) - {a})
+        out[k] = any((min(c, d), max(c, d)) in apart for c in side_a - {b} for d in side_b - {a} if c != d)
     return out
 
 

@@ -42,6 +42,8 @@ EXTENSION_FORMATS: dict[str, tuple[str, ...]] = {
 }
 IMAGE_EXTENSIONS = frozenset(EXTENSION_FORMATS)
 
+# Modes without colour: decoded for the second look as luma alone.
+GRAY_MODES = frozenset({"L", "LA", "1", "I", "I;16", "I;16B", "I;16L", "F"})
 # Modes a classifier reads without surprises; anything else gets an `unusual_mode` warning.
 PLAIN_MODES = frozenset({"RGB", "L"})
 MODE_REASONS = {
@@ -327,11 +329,13 @@ def detail_pixels(rel: str, options: ProbeOptions, side: int = DETAIL_SIDE) -> n
 def decode_detail(
     data: bytes, side: int = DETAIL_SIDE, *, max_pixels: int = DEFAULT_MAX_PIXELS
 ) -> np.ndarray:
-    """An image file's luma as uint8 HxW, at its own size or shrunk to `side` px on its longer side."""
+    """An image file decoded for the second look: uint8 HxW (gray) or HxWx3 (colour), at its own size
+    or shrunk to `side` px on its longer side."""
     with pixel_limit(max_pixels), Image.open(io.BytesIO(data)) as image:
+        colour = image.mode not in GRAY_MODES
         if image.format == "JPEG":
-            image.draft("L", (side, side))
-        converted = image.convert("L")
+            image.draft("RGB" if colour else "L", (side, side))
+        converted = image.convert("RGB" if colour else "L")
         if max(converted.size) > side:
             converted.thumbnail((side, side), Image.Resampling.BILINEAR)
         return np.asarray(converted)

@@ -60,6 +60,7 @@ from PIL import Image
 
 DETAIL_SIDE = 64  # the second look compares images at their own size up to this many px a side
 DETAIL_LEVELS = 30.0  # gray levels of mean low-passed residual that make the detail similarity 0
+COLOUR_TOLERANCE = 0.06  # the background-to-object colour step's direction: copies keep it within this
 _BACKGROUND_LEVELS = 12  # pixels this close to the image's border level are plain background
 THUMB_SIDE = 16  # 16x16 luma, 256 bytes a file; 12 px paired distinct images, 24 and 32 px found less
 
@@ -295,6 +296,8 @@ def detail_similarity(a: np.ndarray, b: np.ndarray) -> float:
     """
     if a.shape[:2] != b.shape[:2]:
         raise ValueError(f"detail_similarity compares images of one size, not {a.shape} and {b.shape}")
+    if a.ndim == 3 and b.ndim == 3 and _colours_differ(a, b):
+        return 0.0
     x, y = _as_channels(a, b)
     lx, ly = x.mean(axis=2), y.mean(axis=2)
     unsaturated = (lx > 2) & (lx < 253) & (ly > 2) & (ly < 253)
@@ -320,6 +323,31 @@ def _as_channels(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         (z.astype(np.float32) @ luma if z.ndim == 3 else z.astype(np.float32))[:, :, None] for z in (a, b)
     ]
     return gray[0], gray[1]
+
+
+def _colours_differ(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two colour images' objects differ in hue: the direction (each channel's signed share) of
+    the colour step from background to object, mean over the object, differs by over
+    `COLOUR_TOLERANCE` in some channel. Brightness and contrast edits scale that step and JPEG keeps
+    it; luma alone cannot tell a red product from a green one. Objects barely apart from their
+    background (a step under 30 levels, summed over the channels) are not judged."""
+    levels = (a.astype(np.float32).mean(axis=2), b.astype(np.float32).mean(axis=2))
+    covered = _foreground(levels[0]) | _foreground(levels[1])
+    if covered.sum() < 4 or covered.all():
+        return False
+    directions = []
+    for z in (a, b):
+        z = z.astype(np.float64)
+        step = z[covered].mean(axis=0) - np.median(_border(z), axis=0)
+        if np.abs(step).sum() < 30:
+            return False
+        directions.append(step / np.abs(step).sum())
+    return bool(np.abs(directions[0] - directions[1]).max() > COLOUR_TOLERANCE)
+
+
+def _border(z: np.ndarray) -> np.ndarray:
+    """The pixels of an image's border (rows of channels for a colour image)."""
+    return np.concatenate([z[0], z[-1], z[:, 0], z[:, -1]])
 
 
 def _box3(z: np.ndarray) -> np.ndarray:

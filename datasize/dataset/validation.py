@@ -146,7 +146,8 @@ def validate(
     rows += duplicate_findings(grouped)
     tables = {
         "dataset": dataset_table(manifest),
-        "manifest": manifest,
+        # Only the columns a suite reads: GX copies its table, and the hashes and thumbnails are most of it.
+        "manifest": manifest.drop(columns=["sha256", "phash", "dhash", "thumb"]),
         "classes": class_table(manifest, manifest.attrs.get("empty_classes", [])),
         "label_variants": label_variant_table(manifest),
         "duplicate_groups": duplicate_group_table(grouped),

@@ -311,3 +311,17 @@ def test_without_the_files_only_the_thumbnails_are_compared_and_the_finding_says
 def test_the_second_look_compares_images_of_one_size_only() -> None:
     with pytest.raises(ValueError, match="images of one size"):
         detail_similarity(np.zeros((28, 28), np.uint8), np.zeros((32, 32), np.uint8))
+
+
+def product(colour: tuple[int, int, int], scale: float = 1.0) -> np.ndarray:
+    """A flat object in one colour on black, 32 px RGB, with a faint shading: `scale` edits brightness."""
+    pixels = np.zeros((32, 32, 3))
+    pixels[6:26, 10:22] = colour
+    pixels[6:26, 10:22] *= np.linspace(0.9, 1.0, 12)[None, :, None]
+    return np.clip(np.round(pixels * scale), 0, 255).astype(np.uint8)
+
+
+def test_colour_objects_of_one_shape_but_another_hue_are_told_apart_and_an_edit_is_not() -> None:
+    red, green = product((200, 60, 50)), product((60, 190, 70))
+    assert detail_similarity(red, green) == 0.0  # in luma alone they are one object, brightened
+    assert detail_similarity(red, product((200, 60, 50), scale=1.15)) >= 0.95
