@@ -3,8 +3,9 @@
 Writes, once per size, a seeded folder of small generated images (`--workdir/n<N>/<class>/<i>.png`:
 28-64 px, gray or colour, a smooth random field with a flat shape and noise, 10 classes, 0.5% of
 them re-encoded copies of another image), then runs each command in a fresh process (`python -m
-datasize ... --json`, probing with `--jobs`) and reads that process's peak resident set size
-(`ru_maxrss` of the finished child; the probe's worker processes are its children and smaller).
+datasize scan ... --output CSV` and `validate ... --json`, probing with `--jobs`) and reads that
+process's peak resident set size (`ru_maxrss` of the finished child; the probe's worker processes
+are its children and smaller).
 Printed per size: wall seconds, peak RSS, and the memory slope between consecutive sizes (KB per
 image), which is what decides whether a million images fit.
 
@@ -119,7 +120,13 @@ def main() -> None:
             print(f"wrote {n:,} images to {folder} in {wrote:.0f} s", flush=True)
         for command in commands:
             load = load_average()
-            cli = [sys.executable, "-m", "datasize", command, str(folder), "--jobs", str(args.jobs), "--json"]
+            cli = [sys.executable, "-m", "datasize", command, str(folder), "--jobs", str(args.jobs)]
+            # scan writes its manifest as CSV (its --json would hold the whole JSON text in memory)
+            cli += (
+                ["--output", str(Path(args.workdir, f"manifest-{n}.csv"))]
+                if command == "scan"
+                else ["--json"]
+            )
             result = measure(cli)
             if result["rc"] not in (0, 1):  # validate exits 1 when a finding fails it
                 print(f"{command} {n}: exit {result['rc']}\n{result['err']}")
