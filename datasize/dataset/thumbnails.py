@@ -144,11 +144,7 @@ def similarities(
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     if not len(pairs):  # also no thumbnails at all: a dataset without a readable image
         return np.zeros(0, dtype=np.float64)
-    levels = np.asarray(thumbs, dtype=np.float32)
-    mean = levels.mean(axis=(1, 2))
-    centred = levels - mean[:, None, None]
-    std = centred.std(axis=(1, 2))
-    coarse = _block_means(centred)
+    mean, std, coarse = _statistics(thumbs)
     sizes = np.asarray(sizes).reshape(-1, 2)
     out = np.zeros(len(pairs), dtype=np.float64)
     for start in range(0, len(pairs), _CHUNK):
@@ -164,7 +160,8 @@ def similarities(
         limit = (1 - rule.threshold) * np.where(resampled, allowance, 1)
         look = np.flatnonzero(plausible & (bound <= limit))
         score = np.where(plausible, _score(bound, np.zeros_like(bound), resampled, rule), 0)
-        a, b = centred[i[look]] * scale_i[look, None, None], centred[j[look]] * scale_j[look, None, None]
+        a = _centred(thumbs, mean, i[look]) * scale_i[look, None, None]
+        b = _centred(thumbs, mean, j[look]) * scale_j[look, None, None]
         rms, peak = _residual(a, b)
         score[look] = _score(rms, peak, resampled[look], rule)
         if rule.align:
@@ -174,10 +171,34 @@ def similarities(
             near = (score[look] < rule.threshold) & (rms <= rule.align_from * max_rms)
             retry = look[resampled[look] & near]
             if len(retry):
-                aligned = _aligned(levels[i[retry]], levels[j[retry]], rule, max_rms)
+                levels_i, levels_j = (np.asarray(thumbs[k], dtype=np.float32) for k in (i[retry], j[retry]))
+                aligned = _aligned(levels_i, levels_j, rule, max_rms)
                 score[retry] = np.maximum(score[retry], aligned)
         out[start : start + _CHUNK] = score
     return out
+
+
+def _statistics(thumbs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each thumbnail's mean, standard deviation and centred 4x4 block means, computed a block of
+    thumbnails at a time: the float copies of a million thumbnails would take gigabytes."""
+    n = len(thumbs)
+    mean, std = np.empty(n, dtype=np.float32), np.empty(n, dtype=np.float32)
+    coarse = None
+    for start in range(0, n, _CHUNK):
+        levels = np.asarray(thumbs[start : start + _CHUNK], dtype=np.float32)
+        block_mean = levels.mean(axis=(1, 2))
+        centred = levels - block_mean[:, None, None]
+        means = _block_means(centred)
+        if coarse is None:
+            coarse = np.empty((n, means.shape[1]), dtype=np.float32)
+        mean[start : start + _CHUNK], std[start : start + _CHUNK] = block_mean, centred.std(axis=(1, 2))
+        coarse[start : start + _CHUNK] = means
+    return mean, std, coarse if coarse is not None else np.zeros((0, 16), dtype=np.float32)
+
+
+def _centred(thumbs: np.ndarray, mean: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The thumbnails of `rows` as floats, centred on their means."""
+    return np.asarray(thumbs[rows], dtype=np.float32) - mean[rows, None, None]
 
 
 def _contrast_scales(std_a: np.ndarray, std_b: np.ndarray, rule: NearRule) -> tuple[np.ndarray, np.ndarray]:
