@@ -259,9 +259,6 @@ def verified_links(
     keep = scores >= threshold
     # After the second look, so that two look-alikes it told apart no longer vouch for each other.
     keep[keep] = _closest_originals(near[keep], scores[keep], sizes)
-    told_apart = near[(scores < threshold) & (compared != THUMBNAILS)]
-    unsure = keep & (compared == THUMBNAILS)
-    keep[unsure] = ~_between_told_apart(near[unsure], near[keep], told_apart)
     return Links(
         pairs=np.concatenate([exact, near[keep]]).astype(np.int64).reshape(-1, 2),
         scores=np.concatenate([np.ones(len(exact)), scores[keep]]),
@@ -346,27 +343,6 @@ def _closest_originals(pairs: np.ndarray, scores: np.ndarray, sizes: np.ndarray)
     low, high = np.minimum(rivals["b"], rivals["c"]), np.maximum(rivals["b"], rivals["c"])
     alike = np.isin(low * n + high, pairs.min(axis=1) * n + pairs.max(axis=1))
     return ~np.isin(np.arange(m), rivals["edge"].to_numpy()[~alike])
-
-
-def _between_told_apart(links: np.ndarray, kept: np.ndarray, told_apart: np.ndarray) -> np.ndarray:
-    """Which thumbnail-only `links` (a, b) join two images the second look told apart: a or another of
-    its `kept` neighbours, and b or another of its, form a `told_apart` pair (a resized copy of one
-    look-alike is as close to a copy of the other as to its own original)."""
-    if not len(links) or not len(told_apart):
-        return np.zeros(len(links), dtype=bool)
-    neighbours: dict[int, set[int]] = {}
-    for a, b in kept.tolist():
-        neighbours.setdefault(a, set()).add(b)
-        neighbours.setdefault(b, set()).add(a)
-    apart = {(min(a, b), max(a, b)) for a, b in told_apart.tolist()}
-    out = np.zeros(len(links), dtype=bool)
-    for k, (a, b) in enumerate(links.tolist()):
-        # Other neighbours only: a copy linked to two look-alikes keeps its closer one (the closest
-        # original rule), not neither.
-        side_a = {a} | (neighbours.get(a, set()) - {b})
-        side_b = {b} | (neighbours.get(b, set()) - {a})
-        out[k] = any((min(c, d), max(c, d)) in apart for c in side_a - {b} for d in side_b - {a} if c != d)
-    return out
 
 
 def _links_to_first(codes: np.ndarray) -> np.ndarray:
