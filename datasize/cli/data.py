@@ -115,7 +115,8 @@ def scan(data: str, output: str | None, as_json: bool, scheduler: str | None, re
     type=click.FloatRange(0, 1),
     default=0.9,
     show_default=True,
-    help="Near duplicates: candidates whose thumbnails are at least this similar (0-1).",
+    help="Near duplicates: candidates whose thumbnails (and images, for files of one size) are at least "
+    "this similar (0-1).",
 )
 @click.option(
     "--min-class-images",
@@ -244,7 +245,8 @@ def validate(
     type=click.FloatRange(0, 1),
     default=0.9,
     show_default=True,
-    help="Near duplicates, kept on one side: candidates whose thumbnails are at least this similar.",
+    help="Near duplicates, kept on one side: candidates whose thumbnails (and images, for files of one "
+    "size) are at least this similar.",
 )
 @click.option(
     "--output",

@@ -243,7 +243,9 @@ def test_re_encoded_copies_are_near_duplicates(folder_dataset: Path) -> None:
 def test_the_near_duplicate_radius_and_threshold_are_configurable(folder_dataset: Path) -> None:
     original = Image.fromarray(image_array(910, (96, 96)))
     (folder_dataset / "dog" / "orig.png").write_bytes(encode(original, "PNG"))
-    (folder_dataset / "dog" / "copy.jpg").write_bytes(encode(original, "JPEG", quality=30))
+    # Resized too: a quality-30 copy of a file of the same size now fails the second look (#23).
+    smaller = original.resize((72, 72), Image.Resampling.BILINEAR)
+    (folder_dataset / "dog" / "copy.jpg").write_bytes(encode(smaller, "JPEG", quality=30))
     assert found(validate(folder_dataset, config=CheckConfig(near_radius=0)), "near_duplicate").empty
     assert not found(validate(folder_dataset, config=CheckConfig(near_radius=8)), "near_duplicate").empty
     assert found(validate(folder_dataset, config=CheckConfig(near_threshold=0.999)), "near_duplicate").empty
