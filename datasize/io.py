@@ -12,7 +12,7 @@ import re
 import sys
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,12 @@ def default_cache_dir() -> Path:
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     """Write to a temporary file beside `path`, flush it to disk, then rename it into place."""
+    write_atomic(path, lambda f: f.write(data))
+
+
+def write_atomic(path: str | os.PathLike, write: Callable[[Any], object]) -> None:
+    """`write(f)` into a binary temporary file beside `path`, flushed to disk, then renamed into place:
+    the file appears whole or not at all, and a large one is never held in memory as one string."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     # The writer's pid is in the name, so `remove_stale_temporaries` can tell a dead writer's leftover
@@ -89,7 +95,7 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     try:
         os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp makes 0600: give the mode open() would
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)
@@ -224,7 +230,8 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
 
 def write_csv_atomic(path: str | os.PathLike, frame: pd.DataFrame) -> None:
     """A DataFrame as CSV (no index, LF line ends), written atomically."""
-    write_text_atomic(path, frame.to_csv(index=False, lineterminator="\n"))
+    # Streamed: the text of a million-row manifest would be about a gigabyte.
+    write_atomic(path, lambda f: frame.to_csv(f, index=False, lineterminator="\n", encoding="utf-8"))
 
 
 def read_csv_text(path: str | os.PathLike, *, what: str) -> pd.DataFrame:

@@ -157,3 +157,10 @@ def test_the_cli_defaults_that_cannot_import_the_plan_match_it() -> None:
     assert curve_options["seed_stop"] == DEFAULT_SEED_STOP
     assert curve_options["max_epochs"] == DEFAULT_MAX_EPOCHS
     assert {p.name: p.default for p in main.commands["labels"].params}["max_epochs"] == DEFAULT_MAX_EPOCHS
+
+
+def test_validate_draws_no_progress_when_its_output_is_not_a_terminal(tmp_path) -> None:
+    from datasize.cli.terminal import step_bars
+
+    with step_bars() as steps:  # pytest's stderr is captured: not a terminal
+        assert steps is None

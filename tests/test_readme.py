@@ -41,6 +41,8 @@ SKIPPED = {
     "--lr 2e-3": "needs the backbones extra and pretrained weights in torchvision's cache",
     "datasize curve path/to/photos/ --out runs/big --scheduler tcp://scheduler-host:8786": "needs a "
     "running Dask scheduler",
+    "datasize validate /shared/photos --scheduler tcp://scheduler-host:8786": "needs a running Dask "
+    "scheduler (tests/dataset/test_validate.py validates on a LocalCluster)",
 }
 
 # Exit codes other than 0, and what the output must say, per command.

@@ -16,8 +16,14 @@ from datasize.vocab import SplitMethod
 @scan_options
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the manifest as CSV.")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON records.")
+@click.option(
+    "--scheduler",
+    default=None,
+    help="A Dask scheduler address (tcp://host:8786): probe the images on its workers (which must "
+    "read DATA at the same path).",
+)
 @api_errors
-def scan(data: str, output: str | None, as_json: bool, reading: ScanOptions) -> None:
+def scan(data: str, output: str | None, as_json: bool, scheduler: str | None, reading: ScanOptions) -> None:
     """Build the manifest of DATA: one row per image, probed in parallel.
 
     DATA is a folder of class folders (ImageNet style, optionally under train/ and valid/), or the
@@ -28,7 +34,13 @@ def scan(data: str, output: str | None, as_json: bool, reading: ScanOptions) -> 
     from datasize.io import write_csv_atomic
 
     with progress_bar("probing images", quiet=reading.quiet) as progress:
-        manifest = scan_api(data, max_pixels=reading.pixel_limit, progress=progress, **reading.scan_kwargs())
+        manifest = scan_api(
+            data,
+            max_pixels=reading.pixel_limit,
+            progress=progress,
+            scheduler=scheduler,
+            **reading.scan_kwargs(),
+        )
     if output:
         write_csv_atomic(output, manifest)
     if as_json:
@@ -103,7 +115,8 @@ def scan(data: str, output: str | None, as_json: bool, reading: ScanOptions) -> 
     type=click.FloatRange(0, 1),
     default=0.9,
     show_default=True,
-    help="Near duplicates: candidates whose thumbnails are at least this similar (0-1).",
+    help="Near duplicates: candidates whose thumbnails (and images, for files of one size) are at least "
+    "this similar (0-1).",
 )
 @click.option(
     "--min-class-images",
@@ -118,6 +131,12 @@ def scan(data: str, output: str | None, as_json: bool, reading: ScanOptions) -> 
     default=5.0,
     show_default=True,
     help="A class this many times rarer than the largest is imbalanced.",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    help="A Dask scheduler address (tcp://host:8786): probe the images on its workers (which must "
+    "read DATA at the same path).",
 )
 @api_errors
 def validate(
@@ -135,13 +154,14 @@ def validate(
     near_threshold: float,
     min_class_images: int,
     imbalance_ratio: float,
+    scheduler: str | None,
     reading: ScanOptions,
 ) -> None:
     """Check every image of DATA and the table of labels; never changes a file.
 
     Exit status: 0 when no finding reaches --fail-on, 1 when one does, 2 for a usage error.
     """
-    from datasize.cli.terminal import console, findings_lines, findings_report, progress_bar
+    from datasize.cli.terminal import console, findings_lines, findings_report, step_bars
     from datasize.dataset.checks import CheckConfig
     from datasize.dataset.expectations import load_suite, save_suite
     from datasize.dataset.validation import validate as validate_api
@@ -157,9 +177,15 @@ def validate(
         max_pixels=reading.pixel_limit,
     )
     suite = load_suite(suite_in) if suite_in else None
-    with progress_bar("probing images", quiet=reading.quiet or as_json) as progress:
+    with step_bars(quiet=reading.quiet or as_json) as steps:
         findings = validate_api(
-            data, config=config, split=split_file, suite=suite, progress=progress, **reading.scan_kwargs()
+            data,
+            config=config,
+            split=split_file,
+            suite=suite,
+            steps=steps,
+            scheduler=scheduler,
+            **reading.scan_kwargs(),
         )
     if suite_out:
         save_suite(findings.suite, suite_out)
@@ -219,7 +245,8 @@ def validate(
     type=click.FloatRange(0, 1),
     default=0.9,
     show_default=True,
-    help="Near duplicates, kept on one side: candidates whose thumbnails are at least this similar.",
+    help="Near duplicates, kept on one side: candidates whose thumbnails (and images, for files of one "
+    "size) are at least this similar.",
 )
 @click.option(
     "--output",

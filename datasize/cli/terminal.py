@@ -17,7 +17,7 @@ from rich.table import Table
 if TYPE_CHECKING:
     import pandas as pd
 
-    from datasize.dataset.manifest import Progress
+    from datasize.dataset.manifest import Progress, StepProgress
     from datasize.dataset.validation import Findings
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "dim"}
@@ -50,6 +50,42 @@ def progress_bar(description: str, *, quiet: bool = False) -> Iterator[Progress 
 
         def update(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+@contextmanager
+def step_bars(*, quiet: bool = False) -> Iterator[StepProgress | None]:
+    """A `progress(step, done, total)` callback drawing one bar per step on stderr, with the count done
+    and the rate; None when not shown (not a terminal, or --quiet)."""
+    err = console(stderr=True)
+    if quiet or not err.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TimeRemainingColumn
+    from rich.text import Text
+
+    class Rate(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed:,.0f}/s" if speed else "", style="progress.data.speed")
+
+    bar = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        Rate(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    )
+    with bar:
+        tasks: dict[str, Any] = {}
+
+        def update(step: str, done: int, total: int) -> None:
+            if step not in tasks:
+                tasks[step] = bar.add_task(step, total=total)
+            bar.update(tasks[step], completed=done, total=total)
 
         yield update
 

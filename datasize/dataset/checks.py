@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from datasize.dataset.duplicates import DEFAULT_NEAR_RADIUS, duplicate_groups
+from datasize.dataset.manifest import StepProgress
 from datasize.dataset.probe import DEFAULT_MAX_PIXELS, EXTENSION_FORMATS, MODE_REASONS, PLAIN_MODES
 from datasize.dataset.thumbnails import DEFAULT_NEAR_THRESHOLD
 from datasize.vocab import Check, Severity
@@ -160,12 +161,17 @@ def _size_findings(ok: pd.DataFrame, config: CheckConfig) -> list[dict]:
 # --- duplicates -------------------------------------------------------------------------------
 
 
-def with_duplicate_groups(manifest: pd.DataFrame, config: CheckConfig) -> pd.DataFrame:
-    """The manifest with `exact_group`, `near_group` ("" when the image is unique) and `similarity`
-    (to the closest other image of its near group; 0 when it has none) columns."""
-    groups = duplicate_groups(manifest, radius=config.near_radius, threshold=config.near_threshold)
+def with_duplicate_groups(
+    manifest: pd.DataFrame, config: CheckConfig, *, progress: StepProgress | None = None
+) -> pd.DataFrame:
+    """The manifest with `exact_group`, `near_group` ("" when the image is unique), `similarity`
+    (to the closest other image of its near group; 0 when it has none) and `compared` (what that
+    similarity compared) columns."""
+    groups = duplicate_groups(
+        manifest, radius=config.near_radius, threshold=config.near_threshold, progress=progress
+    )
     out = manifest.merge(groups, on="path", how="left")
-    out[["exact_group", "near_group"]] = out[["exact_group", "near_group"]].fillna("")
+    out[["exact_group", "near_group", "compared"]] = out[["exact_group", "near_group", "compared"]].fillna("")
     out["similarity"] = out["similarity"].fillna(0.0)
     return out
 
@@ -186,20 +192,23 @@ def duplicate_findings(grouped: pd.DataFrame) -> list[dict]:
             ):
                 continue  # all exact copies: already reported
             similarity = dict(zip(group["path"], group["similarity"], strict=True))
+            compared = dict(zip(group["path"], group["compared"], strict=True))
             for path in paths:
                 others = [p for p in paths if p != path]
                 if kind == "exact_group":
                     detail = f"{len(paths)} byte-identical copies; also {_brief(others)}"
                 else:
-                    detail = f"{len(paths)} near-identical images ({similarity_text(similarity[path])}); "
+                    measured = similarity_text(similarity[path], compared[path])
+                    detail = f"{len(paths)} near-identical images ({measured}); "
                     detail += f"also {_brief(others)}"
                 rows.append(finding(check, path, detail, label=group["label"].iloc[0], related=others))
     return rows
 
 
-def similarity_text(value: float) -> str:
-    """How a finding gives an image's similarity to its closest copy (see `thumbnails`)."""
-    return f"similarity {value:.2f}"
+def similarity_text(value: float, compared: str = "") -> str:
+    """How a finding gives an image's similarity to its closest copy (see `thumbnails`), and what was
+    compared to measure it ("28x28 pixels", "16x16 thumbnails", "file bytes")."""
+    return f"similarity {value:.2f}" + (f", {compared} compared" if compared else "")
 
 
 def _brief(paths: list[str], limit: int = 3) -> str:
@@ -281,7 +290,8 @@ def label_variant_table(manifest: pd.DataFrame) -> pd.DataFrame:
 
 def duplicate_group_table(grouped: pd.DataFrame) -> pd.DataFrame:
     """One row per exact or near duplicate group: how many labels and splits it spans, and its members'
-    paths, labels, splits and similarities (each SEP-joined, in path order)."""
+    paths, labels, splits, similarities and what each similarity compared (each SEP-joined, in path
+    order)."""
     members = grouped[grouped["near_group"] != ""]
     rows = []
     for key, group in members.groupby("near_group", sort=True):
@@ -297,9 +307,20 @@ def duplicate_group_table(grouped: pd.DataFrame) -> pd.DataFrame:
                 "labels": SEP.join(group["label"]),
                 "splits": SEP.join(group["split"]),
                 "similarities": SEP.join(f"{v:.6f}" for v in group["similarity"]),
+                "compared": SEP.join(group["compared"]),
             }
         )
-    columns = ["group", "n_images", "n_labels", "n_splits", "paths", "labels", "splits", "similarities"]
+    columns = [
+        "group",
+        "n_images",
+        "n_labels",
+        "n_splits",
+        "paths",
+        "labels",
+        "splits",
+        "similarities",
+        "compared",
+    ]
     return pd.DataFrame.from_records(rows, columns=columns).astype(
         {"n_images": "int64", "n_labels": "int64", "n_splits": "int64"}
     )

@@ -7,7 +7,11 @@ Exact duplicates share their file's SHA-256. Near duplicates are found in two st
 2. verification: the two images' thumbnails compared pixel by pixel (`thumbnails.similarities`);
    only pairs at or above the threshold are near duplicates. Hashes alone cannot tell low-detail
    images apart (distinct handwritten 1s, flat shapes on gradients, dark crops hash alike).
-3. one original for a resized copy: a file verified as a copy of two images of another size that are
+3. a second look for files of equal size: the pairs the thumbnails accept are compared again on the
+   images themselves, decoded again on demand (`thumbnails.detail_similarity`), when the caller can
+   give their pixels (`duplicate_groups` does for a scanned folder): a thumbnail cannot tell two plain
+   objects of one outline apart.
+4. one original for a resized copy: a file verified as a copy of two images of another size that are
    not themselves verified alike keeps only the link to the closer one. Resampling error can hide
    the difference between distinct look-alikes (8x8 digit scans a gray level apart), so a resized
    copy of one may pass as a copy of the other; without this rule it would join two distinct
@@ -20,11 +24,27 @@ is the one source of them: `validate`'s findings and the split's units both come
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from datasize.dataset.thumbnails import DEFAULT_NEAR_THRESHOLD, NearRule, similarities, thumbnails_array
+from datasize.dataset.manifest import StepProgress
+from datasize.dataset.probe import ProbeOptions, detail_pixels
+from datasize.dataset.thumbnails import (
+    DEFAULT_NEAR_THRESHOLD,
+    THUMB_SIDE,
+    NearRule,
+    detail_similarity,
+    similarities,
+    thumbnails_array,
+)
+
+# A manifest row (its position in the table verified) decoded again, or None when it cannot be.
+Pixels = Callable[[int], "np.ndarray | None"]
+SAME_BYTES = "file bytes"
+THUMBNAILS = f"{THUMB_SIDE}x{THUMB_SIDE} thumbnails"
 
 # The candidate stage: pHash within 10 bits and dHash within 16. On the duplicate benchmark it lets
 # 0.979 of the planted copies through at 8.3 candidates an image (pHash and dHash within 5, the rule
@@ -177,29 +197,112 @@ class _Members:
         return np.stack([np.minimum(i, j), np.maximum(i, j)], axis=1).astype(np.int64)
 
 
+@dataclass(frozen=True)
+class Links:
+    """Verified pairs of manifest rows: positions (i < j), similarities and what each compared."""
+
+    pairs: np.ndarray  # (m, 2) row positions
+    scores: np.ndarray  # (m,) similarity, 1.0 for identical files
+    compared: np.ndarray  # (m,) str: "file bytes", "16x16 thumbnails" or "WxH pixels"
+
+
 def verified_pairs(
-    readable: pd.DataFrame, *, radius: int = DEFAULT_NEAR_RADIUS, threshold: float = DEFAULT_NEAR_THRESHOLD
+    readable: pd.DataFrame,
+    *,
+    radius: int = DEFAULT_NEAR_RADIUS,
+    threshold: float = DEFAULT_NEAR_THRESHOLD,
+    pixels: Pixels | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Row positions (i < j) of manifest rows that show one image, and each pair's similarity.
 
-    Rows with the same file bytes, or the same hashes and thumbnail (whatever their sizes: identical
-    thumbnails have similarity 1), are linked without a comparison; every other candidate pair is
-    verified (see the module docstring, which also says when a verified link of a resized copy is
-    dropped). `readable` holds decoded rows only.
+    Rows with the same file bytes are linked without a comparison; rows with the same hashes and
+    thumbnail, and every other candidate pair, are verified (see the module docstring, which also
+    says when a verified link of a resized copy is dropped). `readable` holds decoded rows only;
+    `pixels` gives a row's image decoded again for the second look at files of equal size.
     """
+    links = verified_links(readable, radius=radius, threshold=threshold, pixels=pixels)
+    return links.pairs, links.scores
+
+
+def verified_links(
+    readable: pd.DataFrame,
+    *,
+    radius: int = DEFAULT_NEAR_RADIUS,
+    threshold: float = DEFAULT_NEAR_THRESHOLD,
+    pixels: Pixels | None = None,
+    progress: StepProgress | None = None,
+) -> Links:
+    """`verified_pairs`, with what each pair compared; `progress(step, done, total)` follows its steps."""
+    say = progress or (lambda step, done, total: None)
     thumbs = thumbnails_array(readable["thumb"])
     sizes = readable[["width", "height"]].to_numpy(dtype=np.int64)
     signature = readable.groupby(["phash", "dhash", "thumb"], sort=False).ngroup().to_numpy()
     same_bytes = readable.groupby("sha256", sort=False).ngroup().to_numpy()
-    identical = np.concatenate([_links_to_first(signature), _links_to_first(same_bytes)])
+    exact = _links_to_first(same_bytes)
+    alike = _links_to_first(signature)
+    alike = alike[same_bytes[alike[:, 0]] != same_bytes[alike[:, 1]]]
     first = np.unique(signature, return_index=True)[1]  # one row per signature
     phash = np.array([int(h, 16) for h in readable["phash"].iloc[first]], dtype=np.uint64)
     dhash = np.array([int(h, 16) for h in readable["dhash"].iloc[first]], dtype=np.uint64)
+    say("near-duplicate candidates (images hashed)", 0, len(first))
     candidates = first[candidate_pairs(phash, dhash, radius=radius)]
-    same, similarity = verify_candidates(thumbs, sizes, candidates, NearRule(threshold=threshold))
-    pairs = np.concatenate([identical, candidates[same]])
-    scores = np.concatenate([np.ones(len(identical)), similarity[same]])
-    return pairs, scores
+    say("near-duplicate candidates (images hashed)", len(first), len(first))
+    say("thumbnails compared (candidate pairs)", 0, len(candidates))
+    similarity = similarities(thumbs, sizes, candidates, NearRule(threshold=threshold))
+    say("thumbnails compared (candidate pairs)", len(candidates), len(candidates))
+    passed = similarity >= threshold
+    near = np.concatenate([alike, candidates[passed]])
+    scores = np.concatenate([np.ones(len(alike)), similarity[passed]])
+    compared = np.full(len(near), THUMBNAILS, dtype=object)
+    if pixels is not None:
+        scores, compared = second_look(near, scores, compared, sizes, pixels, progress=progress)
+    keep = scores >= threshold
+    # After the second look, so that two look-alikes it told apart no longer vouch for each other.
+    keep[keep] = _closest_originals(near[keep], scores[keep], sizes)
+    return Links(
+        pairs=np.concatenate([exact, near[keep]]).astype(np.int64).reshape(-1, 2),
+        scores=np.concatenate([np.ones(len(exact)), scores[keep]]),
+        compared=np.concatenate([np.full(len(exact), SAME_BYTES, dtype=object), compared[keep]]),
+    )
+
+
+def second_look(
+    pairs: np.ndarray,
+    scores: np.ndarray,
+    compared: np.ndarray,
+    sizes: np.ndarray,
+    pixels: Pixels,
+    *,
+    progress: StepProgress | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs' scores and what they compared once files of equal size are compared at detail
+    (`thumbnails.detail_similarity`): the lower of the two similarities. Each image is decoded once."""
+    scores, compared = scores.copy(), compared.copy()
+    equal = np.flatnonzero((sizes[pairs[:, 0]] == sizes[pairs[:, 1]]).all(axis=1))
+    decoded: dict[int, np.ndarray | None] = {}
+    step = "second look (pairs decoded again)"
+    if progress:
+        progress(step, 0, len(equal))
+    for done, k in enumerate(equal.tolist(), start=1):
+        if progress and (done % 256 == 0 or done == len(equal)):
+            progress(step, done, len(equal))
+        i, j = (int(v) for v in pairs[k])
+        for row in (i, j):
+            if row not in decoded:
+                decoded[row] = pixels(row)
+        a, b = decoded[i], decoded[j]
+        if a is None or b is None or a.shape[:2] != b.shape[:2]:
+            continue  # unreadable since the scan: the thumbnails' verdict stands
+        scores[k] = min(scores[k], detail_similarity(a, b))
+        compared[k] = f"{a.shape[1]}x{a.shape[0]} pixels"
+    return scores, compared
+
+
+def file_pixels(readable: pd.DataFrame, root: str) -> Pixels:
+    """A `Pixels` that decodes the manifest's files under `root` again (`probe.detail_pixels`)."""
+    options = ProbeOptions(root=root)
+    paths = readable["path"].tolist()
+    return lambda row: detail_pixels(paths[row], options)
 
 
 def verify_candidates(
@@ -250,14 +353,22 @@ def _links_to_first(codes: np.ndarray) -> np.ndarray:
 
 
 def duplicate_groups(
-    manifest: pd.DataFrame, *, radius: int = DEFAULT_NEAR_RADIUS, threshold: float = DEFAULT_NEAR_THRESHOLD
+    manifest: pd.DataFrame,
+    *,
+    radius: int = DEFAULT_NEAR_RADIUS,
+    threshold: float = DEFAULT_NEAR_THRESHOLD,
+    pixels: Pixels | None = None,
+    progress: StepProgress | None = None,
 ) -> pd.DataFrame:
     """Exact (same file bytes) and near (verified, see the module docstring) duplicate groups.
 
     Returns one row per manifest row that has a duplicate, with columns `path`, `exact_group` and
-    `near_group` (the first path of its group, in path order; empty when it has none) and `similarity`
-    (the highest similarity of the image to another of its near group; 1.0 for identical copies).
-    Near groups are connected components, so they include exact copies.
+    `near_group` (the first path of its group, in path order; empty when it has none), `similarity`
+    (the highest similarity of the image to another of its near group; 1.0 for identical copies) and
+    `compared` (what that similarity compared: file bytes, thumbnails or WxH pixels). Near groups are
+    connected components, so they include exact copies. Files of equal size are compared again at
+    detail when their pixels can be had: from `pixels` (a row position of the readable rows, sorted by
+    path, to its image), else from the files under ``manifest.attrs["root"]`` when a scan set it.
     """
     readable = manifest[(manifest["error"] == "") & (manifest["phash"] != "")]
     readable = readable.sort_values("path", kind="stable").reset_index(drop=True)
@@ -265,9 +376,12 @@ def duplicate_groups(
     # Rows are sorted by path, so "first" is the smallest path, without the slow string "min".
     exact = readable.groupby("sha256", sort=False)["path"].transform("first")
     exact_size = readable.groupby("sha256", sort=False)["path"].transform("size")
-    pairs, scores = verified_pairs(readable, radius=radius, threshold=threshold)
-    best = np.zeros(len(readable))
-    np.maximum.at(best, pairs.ravel(), np.repeat(scores, 2))
+    root = manifest.attrs.get("root")
+    if pixels is None and root:
+        pixels = file_pixels(readable, root)
+    links = verified_links(readable, radius=radius, threshold=threshold, pixels=pixels, progress=progress)
+    pairs = links.pairs
+    best, compared = _best_links(len(readable), links)
     near = pd.Series(paths).groupby(connected_roots(len(readable), pairs)).transform("first")
     near_size = near.groupby(near).transform("size")
     out = pd.DataFrame(
@@ -276,6 +390,19 @@ def duplicate_groups(
             "exact_group": exact.where(exact_size > 1, ""),
             "near_group": near.where(near_size > 1, ""),
             "similarity": best,
+            "compared": compared,
         }
     )
     return out[(out["exact_group"] != "") | (out["near_group"] != "")].reset_index(drop=True)
+
+
+def _best_links(n: int, links: Links) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, its highest similarity to another and what that link compared ("" when it has none)."""
+    rows = links.pairs.T.ravel()
+    scores, compared = np.tile(links.scores, 2), np.tile(links.compared, 2)
+    order = np.lexsort((-scores, rows))
+    rows, scores, compared = rows[order], scores[order], compared[order]
+    first = np.r_[True, rows[1:] != rows[:-1]] if len(rows) else np.zeros(0, dtype=bool)
+    best, what = np.zeros(n), np.full(n, "", dtype=object)
+    best[rows[first]], what[rows[first]] = scores[first], compared[first]
+    return best, what

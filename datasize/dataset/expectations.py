@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from datasize.dataset.checks import SEP, CheckConfig, finding, similarity_text
+from datasize.dataset.manifest import StepProgress
 from datasize.vocab import Check
 
 SUITE_FORMAT = 1
@@ -128,8 +129,11 @@ def load_suite(path: str | os.PathLike) -> dict[str, Any]:
     return suite
 
 
-def run_suite(suite: dict[str, Any], tables: dict[str, pd.DataFrame]) -> dict[str, dict]:
-    """Validate each table against its expectations; returns GX's JSON results per table."""
+def run_suite(
+    suite: dict[str, Any], tables: dict[str, pd.DataFrame], *, progress: StepProgress | None = None
+) -> dict[str, dict]:
+    """Validate each table against its expectations; returns GX's JSON results per table.
+    `progress(step, done, total)` counts the tables validated."""
     gx, _ = _gx()
     from great_expectations.data_context.types.base import (
         DataContextConfig,
@@ -146,6 +150,9 @@ def run_suite(suite: dict[str, Any], tables: dict[str, pd.DataFrame]) -> dict[st
     context = gx.get_context(mode="ephemeral", project_config=config)
     source = context.data_sources.add_pandas(name="datasize")
     results = {}
+    step = "Great Expectations tables"
+    if progress:
+        progress(step, 0, len(suite["tables"]))
     for table, expectations in sorted(suite["tables"].items()):
         asset = source.add_dataframe_asset(name=table)
         batch = asset.add_batch_definition_whole_dataframe("all")
@@ -160,6 +167,8 @@ def run_suite(suite: dict[str, Any], tables: dict[str, pd.DataFrame]) -> dict[st
             result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [TABLE_KEYS[table]]},
         )
         results[table] = result.to_json_dict()
+        if progress:
+            progress(step, len(results), len(suite["tables"]))
     return results
 
 
@@ -254,19 +263,19 @@ def _explain_variants(check: Check, record: pd.Series, kwargs: dict, folders: di
 
 
 def _explain_duplicates(check: Check, record: pd.Series, kwargs: dict, folders: dict) -> list[dict]:
-    columns = ("paths", "labels", "splits", "similarities")
+    columns = ("paths", "labels", "splits", "similarities", "compared")
     members = list(zip(*(record[c].split(SEP) for c in columns), strict=True))
     rows = []
-    for path, label, side, similarity in members:
+    for path, label, side, similarity, compared in members:
         if check == Check.LABEL_CONFLICT:
-            others = [(p, lb) for p, lb, _, _ in members if lb != label]
+            others = [(p, lb) for p, lb, _, _, _ in members if lb != label]
             detail = "the same image is labelled " + "; ".join(f"{lb!r} at {p}" for p, lb in others[:3])
         else:
-            others = [(p, sd) for p, _, sd, _ in members if sd != side]
+            others = [(p, sd) for p, _, sd, _, _ in members if sd != side]
             detail = "; ".join(f"a copy is in {sd}: {p}" for p, sd in others[:3])
         more = len(others) - 3
         detail += f" and {more} more" if more > 0 else ""
-        detail += f" ({similarity_text(float(similarity))})"
+        detail += f" ({similarity_text(float(similarity), compared)})"
         rows.append(finding(check, path, detail, label=label, related=[p for p, _ in others]))
     return rows
 

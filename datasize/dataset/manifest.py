@@ -18,7 +18,9 @@ import stat
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path, PurePosixPath
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from datasize.dataset.layout import check_layout
@@ -53,6 +55,9 @@ MANIFEST_COLUMNS = [
     "error_check",
 ]
 INT_COLUMNS = ["width", "height", "n_frames", "orientation", "bytes"]
+ROW_COLUMNS = ("path", "label", "group", "split")  # from the listing; the rest from the probe
+PROBE_COLUMNS = [c for c in MANIFEST_COLUMNS if c not in ROW_COLUMNS or c == "path"]
+_REPEATED = frozenset({"mode", "format", "error", "error_check"})  # few distinct values: kept once
 
 # Folder names at the top of a tree that mean "this split was given by the dataset's author".
 GIVEN_SPLIT_FOLDERS = {"train": "train", "valid": "valid", "val": "valid", "validation": "valid"}
@@ -60,6 +65,8 @@ GIVEN_SPLIT_FOLDERS = {"train": "train", "valid": "valid", "val": "valid", "vali
 SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini", ".ds_store", "icon\r"})
 
 Progress = Callable[[int, int], None]  # (done, total)
+StepProgress = Callable[[str, int, int], None]  # (step, done, total): validate's long steps
+CLUSTER_CHUNK = 512  # files probed by one Dask task: few enough tasks for the scheduler, small results
 
 
 def scan(
@@ -76,6 +83,7 @@ def scan(
     follow_links: bool = False,
     allow_outside_root: bool = False,
     progress: Progress | None = None,
+    scheduler: Any = None,
 ) -> pd.DataFrame:
     """Scan a dataset into a manifest DataFrame, one row per image, sorted by path.
 
@@ -90,6 +98,9 @@ def scan(
         follow_links: read files through links that lead outside the root.
         allow_outside_root: let CSV paths be absolute or climb out of the root with "..".
         progress: called as ``progress(done, total)`` while images are probed.
+        scheduler: a Dask scheduler address ("tcp://host:8786") or a `distributed.Client`: the files
+            are probed on its workers, in chunks, instead of local processes (`jobs` is then unused).
+            The workers must read the dataset at the same path. The manifest is the same.
 
     Without `labels` or `label_re`, labels are the folder names under the root (ImageNet style);
     top-level `train/` and `valid/` (or `val/`) folders are kept as a given split.
@@ -118,7 +129,11 @@ def scan(
         root, labels, path_col, label_col, group_col, split_col, label_re, allow_outside_root
     )
     options = ProbeOptions(root=str(root), max_pixels=max_pixels, follow_links=follow_links)
-    probed = _probe_all([r["path"] for r in rows], options, jobs=jobs, progress=progress)
+    paths = [r["path"] for r in rows]
+    if scheduler is not None:
+        probed = _probe_on_cluster(paths, options, scheduler=scheduler, progress=progress)
+    else:
+        probed = _probe_all(paths, options, jobs=jobs, progress=progress)
     manifest = _assemble(rows, probed)
     manifest.attrs.update(
         root=str(root), skipped=sorted(skipped, key=lambda s: s["path"]), empty_classes=empty
@@ -403,17 +418,37 @@ def _rows_from_csv(
 # --- probing ----------------------------------------------------------------------------------
 
 
+class _Probed:
+    """Probe records kept as columns as they come back: a dict per file would cost about 1 KB more
+    each, and the repeated values (mode, format, error texts) are kept once."""
+
+    def __init__(self) -> None:
+        self.row: dict[str, int] = {}
+        self.columns: dict[str, list] = {c: [] for c in PROBE_COLUMNS}
+        self._canonical: dict[str, str] = {}
+
+    def add(self, records: list[dict]) -> None:
+        for record in records:
+            self.row[record["path"]] = len(self.row)
+            for column, values in self.columns.items():
+                value = record[column]
+                values.append(self._canonical.setdefault(value, value) if column in _REPEATED else value)
+
+    def __len__(self) -> int:
+        return len(self.row)
+
+
 def _probe_all(
     paths: list[str], options: ProbeOptions, *, jobs: int | None, progress: Progress | None
-) -> dict[str, dict]:
+) -> _Probed:
     unique = sorted(set(paths))
     workers = min(jobs or usable_cores(), max(1, len(unique) // 64))
-    results: dict[str, dict] = {}
+    results = _Probed()
     if progress:
         progress(0, len(unique))
     if workers <= 1:
         for i, rel in enumerate(unique, start=1):
-            results[rel] = probe_file(rel, options)
+            results.add([probe_file(rel, options)])
             if progress and (i % 32 == 0 or i == len(unique)):
                 progress(i, len(unique))
         return results
@@ -421,21 +456,62 @@ def _probe_all(
     chunks = [unique[i : i + chunk] for i in range(0, len(unique), chunk)]
     with ProcessPoolExecutor(max_workers=workers) as pool:
         for batch in pool.map(probe_many, chunks, [options] * len(chunks)):
-            results.update((r["path"], r) for r in batch)
+            results.add(batch)
             if progress:
                 progress(len(results), len(unique))
     return results
 
 
-def _assemble(rows: list[dict], probed: dict[str, dict]) -> pd.DataFrame:
-    records = [{**probed[r["path"]], **r} for r in rows]
-    manifest = pd.DataFrame.from_records(records, columns=MANIFEST_COLUMNS)
-    if manifest.empty:
-        manifest = pd.DataFrame({c: pd.Series(dtype=object) for c in MANIFEST_COLUMNS})
-    manifest[INT_COLUMNS] = manifest[INT_COLUMNS].astype("int64")
-    text = [c for c in MANIFEST_COLUMNS if c not in INT_COLUMNS]
-    manifest[text] = manifest[text].fillna("").astype(str)
-    return manifest.sort_values("path", kind="stable").reset_index(drop=True)
+def _probe_on_cluster(
+    paths: list[str], options: ProbeOptions, *, scheduler: Any, progress: Progress | None
+) -> _Probed:
+    """`_probe_all` on a Dask cluster: one task per chunk of files, results kept as they come back."""
+    try:
+        from distributed import Client
+        from distributed import as_completed as dask_completed
+    except ImportError:
+        raise ValueError("--scheduler needs dask.distributed: pip install 'datasize-toolkit[dask]'") from None
+    unique = sorted(set(paths))
+    chunks = [unique[i : i + CLUSTER_CHUNK] for i in range(0, len(unique), CLUSTER_CHUNK)]
+    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+    results = _Probed()
+    if progress:
+        progress(0, len(unique))
+    try:
+        futures = [client.submit(probe_many, chunk, options, pure=False) for chunk in chunks]
+        try:
+            for future in dask_completed(futures):
+                results.add(future.result())
+                future.release()  # its records are ours now: the worker may forget them
+                if progress:
+                    progress(len(results), len(unique))
+        except BaseException:
+            client.cancel(futures)
+            raise
+    finally:
+        if client is not scheduler:
+            client.close()
+    return results
+
+
+def _assemble(rows: list[dict], probed: _Probed) -> pd.DataFrame:
+    """The manifest from the listed rows and their probe records, column by column, sorted by path."""
+    order = np.argsort(np.array([r["path"] for r in rows], dtype=object), kind="stable")
+    rows = [rows[k] for k in order]
+    at = np.array([probed.row[r["path"]] for r in rows], dtype=np.int64)
+    columns: dict[str, Any] = {}
+    canonical: dict[str, str] = {}
+    for column in MANIFEST_COLUMNS:
+        if column in ROW_COLUMNS:
+            values = [r[column] for r in rows]
+            if column != "path":  # labels, groups and splits repeat: keep each text once
+                values = [canonical.setdefault(v, v) for v in values]
+            columns[column] = pd.Series(values, dtype=object)
+        else:
+            taken = np.empty(len(at), dtype=object)
+            taken[:] = [probed.columns[column][k] for k in at.tolist()]
+            columns[column] = pd.Series(taken.astype("int64") if column in INT_COLUMNS else taken)
+    return pd.DataFrame(columns, columns=MANIFEST_COLUMNS)
 
 
 def read_manifest(path: str | os.PathLike) -> pd.DataFrame:

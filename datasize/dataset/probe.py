@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from datasize.dataset.thumbnails import thumbnail
+from datasize.dataset.thumbnails import DETAIL_SIDE, thumbnail
 from datasize.vocab import Check
 
 # Pillow's own default limit (about 89 megapixels); anything larger is refused before decoding.
@@ -42,6 +42,8 @@ EXTENSION_FORMATS: dict[str, tuple[str, ...]] = {
 }
 IMAGE_EXTENSIONS = frozenset(EXTENSION_FORMATS)
 
+# Modes without colour: decoded for the second look as luma alone.
+GRAY_MODES = frozenset({"L", "LA", "1", "I", "I;16", "I;16B", "I;16L", "F"})
 # Modes a classifier reads without surprises; anything else gets an `unusual_mode` warning.
 PLAIN_MODES = frozenset({"RGB", "L"})
 MODE_REASONS = {
@@ -313,6 +315,30 @@ def _inspect_open_image(record: dict, image: Image.Image, data_tail: bytes, opti
     except Exception as exc:  # decoded, but its pixel mode cannot become gray or RGB (LAB, say)
         return _fail(record, Check.UNREADABLE, f"mode {image.mode} cannot be converted to gray or RGB: {exc}")
     return record
+
+
+def detail_pixels(rel: str, options: ProbeOptions, side: int = DETAIL_SIDE) -> np.ndarray | None:
+    """The image `rel` decoded again for a near-duplicate check at detail (`thumbnails.detail_similarity`),
+    as `decode_detail` gives it; None when it can no longer be read (changed or removed since the scan)."""
+    try:
+        return decode_detail(read_file_checked(rel, options), side, max_pixels=options.max_pixels)
+    except Exception:  # a file that changed since the scan: its pair keeps the thumbnail's verdict
+        return None
+
+
+def decode_detail(
+    data: bytes, side: int = DETAIL_SIDE, *, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> np.ndarray:
+    """An image file decoded for the second look: uint8 HxW (gray) or HxWx3 (colour), at its own size
+    or shrunk to `side` px on its longer side."""
+    with pixel_limit(max_pixels), Image.open(io.BytesIO(data)) as image:
+        colour = image.mode not in GRAY_MODES
+        if image.format == "JPEG":
+            image.draft("RGB" if colour else "L", (side, side))
+        converted = image.convert("RGB" if colour else "L")
+        if max(converted.size) > side:
+            converted.thumbnail((side, side), Image.Resampling.BILINEAR)
+        return np.asarray(converted)
 
 
 def probe_many(rels: list[str], options: ProbeOptions) -> list[dict]:

@@ -33,6 +33,19 @@ most `max_edit_ratio` times the darker, with a consistent contrast factor; other
 the means may differ by at most `mean_tolerance` levels or the lower standard deviation. Two flat
 images of different brightness are different images. Such pairs get similarity 0.
 
+**A second look at detail, for files of equal size.** A 16x16 thumbnail cannot tell two plain
+objects of one outline apart (two shirts photographed alike on black): their thumbnails match once
+brightness and contrast are matched, whatever their texture. So a pair of files of the same width and
+height that the thumbnails accept is compared again on the images themselves, decoded again (only
+these few candidates), at their own size or `DETAIL_SIDE` px if larger (`detail_similarity`): the
+second image's luma is fitted to the first's (one brightness and contrast, by least squares over
+the unsaturated pixels, clipped as an edit clips), the residual is averaged over 3x3 pixels (JPEG's
+noise largely cancels there, a different texture or detail does not) and its mean absolute value is
+taken over the pixels that are not plain background. Its similarity is ``1 - mean / 30``: a copy
+differs by at most 3 gray levels there at the default threshold 0.90. The pair's similarity is the
+lower of the two looks. Files of different sizes keep the thumbnail's verdict (resampling blurs what
+this look measures).
+
 Every default was chosen on `benchmarks/bench_duplicates.py` (see benchmarks/README.md).
 """
 
@@ -45,6 +58,10 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+DETAIL_SIDE = 64  # the second look compares images at their own size up to this many px a side
+DETAIL_LEVELS = 30.0  # gray levels of mean low-passed residual that make the detail similarity 0
+COLOUR_TOLERANCE = 0.06  # the background-to-object colour step's direction: copies keep it within this
+_BACKGROUND_LEVELS = 12  # pixels this close to the image's border level are plain background
 THUMB_SIDE = 16  # 16x16 luma, 256 bytes a file; 12 px paired distinct images, 24 and 32 px found less
 
 # Equal sizes: RMS <= 0.10 and peak <= 0.45; different sizes: RMS <= 0.25 and peak <= 1.2. On the
@@ -127,11 +144,7 @@ def similarities(
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     if not len(pairs):  # also no thumbnails at all: a dataset without a readable image
         return np.zeros(0, dtype=np.float64)
-    levels = np.asarray(thumbs, dtype=np.float32)
-    mean = levels.mean(axis=(1, 2))
-    centred = levels - mean[:, None, None]
-    std = centred.std(axis=(1, 2))
-    coarse = _block_means(centred)
+    mean, std, coarse = _statistics(thumbs)
     sizes = np.asarray(sizes).reshape(-1, 2)
     out = np.zeros(len(pairs), dtype=np.float64)
     for start in range(0, len(pairs), _CHUNK):
@@ -147,7 +160,8 @@ def similarities(
         limit = (1 - rule.threshold) * np.where(resampled, allowance, 1)
         look = np.flatnonzero(plausible & (bound <= limit))
         score = np.where(plausible, _score(bound, np.zeros_like(bound), resampled, rule), 0)
-        a, b = centred[i[look]] * scale_i[look, None, None], centred[j[look]] * scale_j[look, None, None]
+        a = _centred(thumbs, mean, i[look]) * scale_i[look, None, None]
+        b = _centred(thumbs, mean, j[look]) * scale_j[look, None, None]
         rms, peak = _residual(a, b)
         score[look] = _score(rms, peak, resampled[look], rule)
         if rule.align:
@@ -157,10 +171,34 @@ def similarities(
             near = (score[look] < rule.threshold) & (rms <= rule.align_from * max_rms)
             retry = look[resampled[look] & near]
             if len(retry):
-                aligned = _aligned(levels[i[retry]], levels[j[retry]], rule, max_rms)
+                levels_i, levels_j = (np.asarray(thumbs[k], dtype=np.float32) for k in (i[retry], j[retry]))
+                aligned = _aligned(levels_i, levels_j, rule, max_rms)
                 score[retry] = np.maximum(score[retry], aligned)
         out[start : start + _CHUNK] = score
     return out
+
+
+def _statistics(thumbs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each thumbnail's mean, standard deviation and centred 4x4 block means, computed a block of
+    thumbnails at a time: the float copies of a million thumbnails would take gigabytes."""
+    n = len(thumbs)
+    mean, std = np.empty(n, dtype=np.float32), np.empty(n, dtype=np.float32)
+    coarse = None
+    for start in range(0, n, _CHUNK):
+        levels = np.asarray(thumbs[start : start + _CHUNK], dtype=np.float32)
+        block_mean = levels.mean(axis=(1, 2))
+        centred = levels - block_mean[:, None, None]
+        means = _block_means(centred)
+        if coarse is None:
+            coarse = np.empty((n, means.shape[1]), dtype=np.float32)
+        mean[start : start + _CHUNK], std[start : start + _CHUNK] = block_mean, centred.std(axis=(1, 2))
+        coarse[start : start + _CHUNK] = means
+    return mean, std, coarse if coarse is not None else np.zeros((0, 16), dtype=np.float32)
+
+
+def _centred(thumbs: np.ndarray, mean: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The thumbnails of `rows` as floats, centred on their means."""
+    return np.asarray(thumbs[rows], dtype=np.float32) - mean[rows, None, None]
 
 
 def _contrast_scales(std_a: np.ndarray, std_b: np.ndarray, rule: NearRule) -> tuple[np.ndarray, np.ndarray]:
@@ -265,3 +303,82 @@ def _aligned(a: np.ndarray, b: np.ndarray, rule: NearRule, max_rms: float) -> np
         score = _score(*_matched_residual(warped, fixed[hopeful], rule), always[hopeful], rule)
         best[hopeful] = np.maximum(best[hopeful], score)
     return best
+
+
+def detail_similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """The second look of two images of one size (uint8 HxW or HxWx3; see the module docstring): 1 is
+    the same picture up to brightness and contrast, 0.9 a mean residual of 3 gray levels.
+
+    >>> flat = np.full((28, 28), 40, np.uint8); flat[6:22, 6:22] = 180
+    >>> textured = flat.copy(); textured[6:22:2, 6:22] += 24  # same outline, another weave
+    >>> darker = (flat * 0.8).astype(np.uint8)  # a brightness edit
+    >>> round(detail_similarity(flat, darker), 3), detail_similarity(flat, textured) < 0.9
+    (1.0, True)
+    """
+    if a.shape[:2] != b.shape[:2]:
+        raise ValueError(f"detail_similarity compares images of one size, not {a.shape} and {b.shape}")
+    if a.ndim == 3 and b.ndim == 3 and _colours_differ(a, b):
+        return 0.0
+    x, y = _as_channels(a, b)
+    lx, ly = x.mean(axis=2), y.mean(axis=2)
+    unsaturated = (lx > 2) & (lx < 253) & (ly > 2) & (ly < 253)
+    if unsaturated.sum() < 8:
+        unsaturated[:] = True
+    xs, ys = x[unsaturated], y[unsaturated]
+    spread = float(xs.var())
+    slope = float(((xs - xs.mean()) * (ys - ys.mean())).mean() / spread) if spread > 1 else 1.0
+    slope = min(max(slope, 0.6), 1.6)
+    fitted = np.clip(slope * (x - xs.mean()) + ys.mean(), 0, 255)
+    residual = np.abs(_box3(y - fitted)).max(axis=2)
+    covered = _foreground(fitted.mean(axis=2)) | _foreground(ly)
+    if covered.sum() < 4:
+        covered[:] = True
+    return float(np.clip(1 - residual[covered].mean() / DETAIL_LEVELS, 0, 1))
+
+
+def _as_channels(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both images' luma as float HxWx1: JPEG keeps luma far better than colour (it halves the colour
+    resolution), and a gray copy of a colour image is the same picture."""
+    luma = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    gray = [
+        (z.astype(np.float32) @ luma if z.ndim == 3 else z.astype(np.float32))[:, :, None] for z in (a, b)
+    ]
+    return gray[0], gray[1]
+
+
+def _colours_differ(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two colour images' objects differ in hue: the direction (each channel's signed share) of
+    the colour step from background to object, mean over the object, differs by over
+    `COLOUR_TOLERANCE` in some channel. Brightness and contrast edits scale that step and JPEG keeps
+    it; luma alone cannot tell a red product from a green one. Objects barely apart from their
+    background (a step under 30 levels, summed over the channels) are not judged."""
+    levels = (a.astype(np.float32).mean(axis=2), b.astype(np.float32).mean(axis=2))
+    covered = _foreground(levels[0]) | _foreground(levels[1])
+    if covered.sum() < 4 or covered.all():
+        return False
+    directions = []
+    for z in (a, b):
+        z = z.astype(np.float64)
+        step = z[covered].mean(axis=0) - np.median(_border(z), axis=0)
+        if np.abs(step).sum() < 30:
+            return False
+        directions.append(step / np.abs(step).sum())
+    return bool(np.abs(directions[0] - directions[1]).max() > COLOUR_TOLERANCE)
+
+
+def _border(z: np.ndarray) -> np.ndarray:
+    """The pixels of an image's border (rows of channels for a colour image)."""
+    return np.concatenate([z[0], z[-1], z[:, 0], z[:, -1]])
+
+
+def _box3(z: np.ndarray) -> np.ndarray:
+    """The mean of each pixel's 3x3 neighbourhood (edges repeated), per channel."""
+    padded = np.pad(z, ((1, 1), (1, 1), (0, 0)), mode="edge")
+    h, w = z.shape[:2]
+    return sum(padded[dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3)) / 9.0
+
+
+def _foreground(levels: np.ndarray) -> np.ndarray:
+    """Pixels that differ from the level of the image's border (its background) by over 12 levels."""
+    border = np.concatenate([levels[0], levels[-1], levels[:, 0], levels[:, -1]])
+    return np.abs(levels - np.median(border)) > _BACKGROUND_LEVELS

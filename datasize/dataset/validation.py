@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +21,7 @@ from datasize.dataset.checks import (
     label_variant_table,
     with_duplicate_groups,
 )
-from datasize.dataset.manifest import Progress, scan
+from datasize.dataset.manifest import Progress, StepProgress, scan
 from datasize.io import read_csv_text
 from datasize.text import count
 from datasize.vocab import Check, Severity
@@ -109,6 +110,7 @@ def validate(
     split: str | os.PathLike | pd.DataFrame | None = None,
     suite: dict[str, Any] | None = None,
     progress: Progress | None = None,
+    steps: StepProgress | None = None,
     **scan_options: Any,
 ) -> Findings:
     """Run every image check and the Great Expectations table suite.
@@ -119,6 +121,9 @@ def validate(
         split: a split (CSV path or DataFrame with `path` and `split` columns) that overrides the
             manifest's own; with a split, copies across train and valid are `split_leakage`.
         suite: a saved suite (`expectations.load_suite`) to re-run instead of building one.
+        progress: called as ``progress(done, total)`` while images are probed.
+        steps: called as ``steps(step, done, total)`` through every long step: probing (when
+            `progress` is not given), the near-duplicate search and checks, the Great Expectations tables.
 
     Returns:
         Findings; `findings.suite` is the suite that ran (save it to re-run it later).
@@ -131,23 +136,26 @@ def validate(
             raise ValueError(f"scan options {sorted(scan_options)} only apply when data is a folder")
         manifest = data
     else:
+        if progress is None and steps is not None:
+            progress = functools.partial(steps, "probing images")
         manifest = scan(data, max_pixels=config.max_pixels, progress=progress, **scan_options)
     if split is not None:
         manifest = _apply_split(manifest, split)
     skipped = manifest.attrs.get("skipped", [])
     rows = [finding(Check(s.get("check", Check.SKIPPED_FILE)), s["path"], s["reason"]) for s in skipped]
     rows += image_findings(manifest, config)
-    grouped = with_duplicate_groups(manifest, config)
+    grouped = with_duplicate_groups(manifest, config, progress=steps)
     rows += duplicate_findings(grouped)
     tables = {
         "dataset": dataset_table(manifest),
-        "manifest": manifest,
+        # Only the columns a suite reads: GX copies its table, and the hashes and thumbnails are most of it.
+        "manifest": manifest.drop(columns=["sha256", "phash", "dhash", "thumb"]),
         "classes": class_table(manifest, manifest.attrs.get("empty_classes", [])),
         "label_variants": label_variant_table(manifest),
         "duplicate_groups": duplicate_group_table(grouped),
     }
     suite = suite if suite is not None else expectations.build_suite(tables, config)
-    results = expectations.run_suite(suite, tables)
+    results = expectations.run_suite(suite, tables, progress=steps)
     rows += expectations.suite_findings(results, tables)
     readable = manifest[manifest["error"] == ""]
     return Findings(

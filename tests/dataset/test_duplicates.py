@@ -20,7 +20,7 @@ from datasize.dataset.duplicates import (
     verify_candidates,
 )
 from datasize.dataset.manifest import scan
-from datasize.dataset.thumbnails import NearRule, similarities, thumbnail, thumbnails_array
+from datasize.dataset.thumbnails import NearRule, detail_similarity, similarities, thumbnail, thumbnails_array
 from datasize.dataset.validation import validate
 from tests.conftest import flat_shape, glyph, lookalike_images, write_images
 
@@ -257,3 +257,71 @@ def test_no_thumbnails_and_no_candidates_give_no_similarities() -> None:
     # A dataset without a readable image has no thumbnail to compare (validate then says no_images).
     none = similarities(np.zeros((0, 16, 16), np.uint8), np.zeros((0, 2)), np.zeros((0, 2), np.int64))
     assert none.shape == (0,)
+
+
+# --- the second look at detail (files of equal size) ------------------------------------------
+
+
+def plain_object(seed: int, level: float = 160.0) -> Image.Image:
+    """A plain object on black, 28 px gray: one outline for every seed, a faint texture of its own."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:28, 0:28]
+    inside = (np.abs(xx - 13.5) < 8) & (yy > 4) & (yy < 24)
+    coarse = rng.normal(0, 1, (5, 5)).astype(np.float32)
+    texture = np.asarray(Image.fromarray(coarse, mode="F").resize((28, 28), Image.Resampling.BICUBIC))
+    pixels = inside * (level + 12 * texture / texture.std() + rng.normal(0, 1.5, (28, 28)))
+    return Image.fromarray(np.clip(np.round(pixels), 0, 255).astype(np.uint8))
+
+
+def test_two_plain_objects_of_one_outline_pass_the_thumbnails_but_not_the_second_look() -> None:
+    a, b = plain_object(1), plain_object(2, level=150)
+    thumbs = np.stack([np.frombuffer(thumbnail(im), np.uint8).reshape(16, 16) for im in (a, b)])
+    assert similarities(thumbs, np.array([[28, 28], [28, 28]]), np.array([[0, 1]]))[0] >= 0.9
+    assert detail_similarity(np.asarray(a), np.asarray(b)) < 0.9
+
+
+def test_look_alike_plain_objects_under_two_labels_are_no_label_conflict(tmp_path: Path) -> None:
+    images = {
+        f"{label}/{k:02d}.png": plain_object(10 * k + i)
+        for i, label in enumerate(("bag", "coat"))
+        for k in range(12)
+    }
+    findings = validate(write_images(tmp_path, images)).table
+    assert not findings["check"].isin(["label_conflict", "near_duplicate"]).any()
+
+
+def test_a_jpeg_copy_of_a_plain_object_is_found_at_its_own_size(tmp_path: Path) -> None:
+    images = {f"bag/{k:02d}.png": plain_object(k) for k in range(12)}
+    images["bag/copy.jpg"] = images["bag/03.png"]  # saved as JPEG at quality 75
+    findings = validate(write_images(tmp_path, images)).table
+    near = findings[findings["check"] == "near_duplicate"].set_index("path")
+    assert sorted(near.index) == ["bag/03.png", "bag/copy.jpg"]
+    assert "28x28 pixels compared" in near.loc["bag/copy.jpg", "detail"]
+
+
+def test_without_the_files_only_the_thumbnails_are_compared_and_the_finding_says_so(tmp_path: Path) -> None:
+    images = {f"bag/{k:02d}.png": plain_object(k) for k in range(12)}
+    images["bag/copy.jpg"] = images["bag/03.png"]
+    manifest = scan(write_images(tmp_path, images), jobs=1)
+    manifest.attrs.pop("root")  # a manifest read from a CSV: no files to decode again
+    grouped = duplicate_groups(manifest).set_index("path")
+    assert grouped.loc["bag/copy.jpg", "compared"] == "16x16 thumbnails"
+
+
+def test_the_second_look_compares_images_of_one_size_only() -> None:
+    with pytest.raises(ValueError, match="images of one size"):
+        detail_similarity(np.zeros((28, 28), np.uint8), np.zeros((32, 32), np.uint8))
+
+
+def product(colour: tuple[int, int, int], scale: float = 1.0) -> np.ndarray:
+    """A flat object in one colour on black, 32 px RGB, with a faint shading: `scale` edits brightness."""
+    pixels = np.zeros((32, 32, 3))
+    pixels[6:26, 10:22] = colour
+    pixels[6:26, 10:22] *= np.linspace(0.9, 1.0, 12)[None, :, None]
+    return np.clip(np.round(pixels * scale), 0, 255).astype(np.uint8)
+
+
+def test_colour_objects_of_one_shape_but_another_hue_are_told_apart_and_an_edit_is_not() -> None:
+    red, green = product((200, 60, 50)), product((60, 190, 70))
+    assert detail_similarity(red, green) == 0.0  # in luma alone they are one object, brightened
+    assert detail_similarity(red, product((200, 60, 50), scale=1.15)) >= 0.95

@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from datasize.dataset.checks import CheckConfig, label_key
+from datasize.dataset.manifest import scan
 from datasize.dataset.validation import Findings, validate
 from tests.conftest import encode, image_array
 
@@ -232,13 +233,19 @@ def test_re_encoded_copies_are_near_duplicates(folder_dataset: Path) -> None:
     (folder_dataset / "dog" / "copy.jpg").write_bytes(encode(smaller, "JPEG", quality=80))
     hit = found(validate(folder_dataset), "near_duplicate")
     assert sorted(hit["path"]) == ["dog/copy.jpg", "dog/orig.png"]
-    assert re.search(r"2 near-identical images \(similarity (0\.9\d|1\.00)\)", hit["detail"].iloc[0])
+    # Files of different sizes: the thumbnails are what was compared, and the finding says so.
+    detail = hit["detail"].iloc[0]
+    assert re.search(
+        r"2 near-identical images \(similarity (0\.9\d|1\.00), 16x16 thumbnails compared\)", detail
+    )
 
 
 def test_the_near_duplicate_radius_and_threshold_are_configurable(folder_dataset: Path) -> None:
     original = Image.fromarray(image_array(910, (96, 96)))
     (folder_dataset / "dog" / "orig.png").write_bytes(encode(original, "PNG"))
-    (folder_dataset / "dog" / "copy.jpg").write_bytes(encode(original, "JPEG", quality=30))
+    # Resized too: a quality-30 copy of a file of the same size now fails the second look (#23).
+    smaller = original.resize((72, 72), Image.Resampling.BILINEAR)
+    (folder_dataset / "dog" / "copy.jpg").write_bytes(encode(smaller, "JPEG", quality=30))
     assert found(validate(folder_dataset, config=CheckConfig(near_radius=0)), "near_duplicate").empty
     assert not found(validate(folder_dataset, config=CheckConfig(near_radius=8)), "near_duplicate").empty
     assert found(validate(folder_dataset, config=CheckConfig(near_threshold=0.999)), "near_duplicate").empty
@@ -251,7 +258,7 @@ def test_one_image_under_two_labels_is_a_conflict(folder_dataset: Path) -> None:
     assert sorted(hit["path"]) == ["cat/05.png", "dog/cat_in_dog.png"]
     assert set(hit["severity"]) == {"error"}
     assert hit.set_index("path").loc["dog/cat_in_dog.png", "detail"] == (
-        "the same image is labelled 'cat' at cat/05.png (similarity 1.00)"
+        "the same image is labelled 'cat' at cat/05.png (similarity 1.00, file bytes compared)"
     )
     assert found(findings, "exact_duplicate").empty
 
@@ -366,3 +373,50 @@ def test_the_summary_line_says_1_error_not_1_errors(tmp_path) -> None:
     (data / "vertical" / "empty.png").write_bytes(b"")
     line = validate(data, jobs=1).summary_line()
     assert ": 1 error, 0 warnings, 0 notes" in line
+
+
+# --- on a Dask cluster ------------------------------------------------------------------------
+
+
+def test_validating_on_a_dask_cluster_finds_what_a_local_run_finds(folder_dataset: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    shutil.copyfile(folder_dataset / "cat" / "03.png", folder_dataset / "dog" / "copy_of_cat.png")
+    (folder_dataset / "cat" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    local = validate(folder_dataset, jobs=1)
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        with distributed.get_task_stream(client) as stream:
+            remote = validate(folder_dataset, scheduler=client)
+        manifest = scan(folder_dataset, scheduler=client)
+    assert any("probe_many" in str(task["key"]) for task in stream.data)  # probed there, not here
+    assert {"label_conflict", "unreadable"} <= set(local.table["check"])
+    pd.testing.assert_frame_equal(remote.table, local.table)
+    pd.testing.assert_frame_equal(manifest, scan(folder_dataset, jobs=1))
+
+
+def test_a_scheduler_for_a_manifest_already_scanned_is_refused(folder_dataset: Path) -> None:
+    with pytest.raises(ValueError, match="only apply when data is a folder"):
+        validate(scan(folder_dataset, jobs=1), scheduler="tcp://localhost:1")
+
+
+# --- progress ---------------------------------------------------------------------------------
+
+
+def test_every_long_step_reports_its_progress_to_the_end(folder_dataset: Path) -> None:
+    shutil.copyfile(folder_dataset / "cat" / "03.png", folder_dataset / "cat" / "copy.png")
+    calls: list[tuple[str, int, int]] = []
+    validate(folder_dataset, jobs=1, steps=lambda step, done, total: calls.append((step, done, total)))
+    last = {step: (done, total) for step, done, total in calls}
+    assert set(last) == {
+        "probing images",
+        "near-duplicate candidates (images hashed)",
+        "thumbnails compared (candidate pairs)",
+        "second look (pairs decoded again)",
+        "Great Expectations tables",
+    }
+    assert all(done == total for done, total in last.values())
+    assert last["Great Expectations tables"] == (5, 5)
