@@ -66,7 +66,8 @@ def outcome_with(labels, *, error_rate=0.115, helps=False, split="split-fp"):
         {"n_train": [719, 1438], "status": "ok", "n_valid": 360, "diagnosis": "ok", "error_rate": error_rate}
     )
     prepared = SimpleNamespace(summary=lambda: {"images_fingerprint": "img-fp", "split_fingerprint": split})
-    curve = SimpleNamespace(runs=runs)
+    train = SimpleNamespace(describe=lambda: "convnet")
+    curve = SimpleNamespace(runs=runs, epochs=None, config=SimpleNamespace(train=train))
     return CurveOutcome(prepared, curve, forecast, None, 3e-3, "given", None, labels)
 
 
