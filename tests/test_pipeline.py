@@ -83,7 +83,7 @@ def test_the_verdict_puts_fixing_labels_first_when_the_curve_levels_off_near_the
     assert verdict == (
         "Fix labels before collecting images: the error levels off near 11.5%, "
         "and an estimated 10.0% of the labels are wrong (datasize labels flagged 180 images, in "
-        "label_issues.csv). More images may help little."
+        "label_issues.csv). More images may help little. Measured with convnet."
     )
     assert outcome_with(LABELS).answer().kind == "plateau"
 
@@ -98,7 +98,7 @@ def test_the_verdict_puts_fixing_labels_first_when_the_curve_levels_off_near_the
     ],
 )
 def test_the_verdict_says_nothing_of_labels_otherwise(labels, changes):
-    assert outcome_with(labels, **changes).verdict() == "More images may help little."
+    assert outcome_with(labels, **changes).verdict() == "More images may help little. Measured with convnet."
 
 
 def test_a_curve_sharing_its_folder_with_a_labels_check_reads_it(dataset, tmp_path):
