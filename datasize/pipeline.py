@@ -20,7 +20,7 @@ import pandas as pd
 
 from datasize.curves.cost import CurvePlan, full_training_steps, plan_cost, spent_cost
 from datasize.curves.folder import RunFolder
-from datasize.curves.pilot import OnPilot, choose_epochs, pilot_note, pilot_specs, with_epochs
+from datasize.curves.pilot import OnPilot, choose_epochs, pilot_note, pilot_specs
 from datasize.curves.plan import CurveConfig, check_plan
 from datasize.curves.runner import CurveResult, OnRun, learning_curve
 from datasize.dataset.checks import CheckConfig
@@ -75,17 +75,18 @@ class CurveOutcome:
         capped = pilot_note(self.curve.epochs)
         if capped and limited is answer:
             limited = pilot_capped(answer, capped)
-        measured = f"Measured with {self.curve.config.train.describe()}."
         notes = training_notes(self.curve.runs, answered=limited is not answer)
-        return limited.with_notes([*notes, measured])
+        return limited.with_notes([*notes, self._measured()])
 
     def verdict(self) -> str:
         """The answer, its reasons and the details (the runs' diagnoses among them), as one paragraph."""
         answer = self.answer()
         if answer is None:
-            measured = f"Measured with {self.curve.config.train.describe()}."
-            return " ".join([str(self.forecast_error), *training_notes(self.curve.runs), measured])
+            return " ".join([str(self.forecast_error), *training_notes(self.curve.runs), self._measured()])
         return answer.text()
+
+    def _measured(self) -> str:
+        return f"Measured with {self.curve.config.train.describe()}."
 
     def labels_note(self) -> str | None:
         """The sentence a labels check of the same data and split adds when the curve levels off near
@@ -132,16 +133,16 @@ class CurveOutcome:
         once, in the pilot)."""
         config, n_train = self.curve.config, len(self.prepared.data.train)
         full = full_training_steps(config, n_train)
-        pilot_records: list[dict[str, Any]] = []
         choice = self.curve.epochs
-        if choice is not None:
-            folder = RunFolder(self.folder)
-            for length in choice.lengths:
-                for spec in pilot_specs(with_epochs(config, length.epochs), n_train):
-                    record = folder.pilot_run(length.epochs, spec.seed)
-                    pilot_records += [record] if record is not None else []
-        # The pilot's runs at the chosen length are the curve's largest runs: counted once, as pilot.
-        shared = {(s.n_train, s.seed) for s in pilot_specs(config, n_train)} if choice is not None else set()
+        # The pilot's runs (the same seeds at every length) at the chosen length are the curve's
+        # largest runs: counted once, as the pilot's.
+        specs = pilot_specs(config, n_train) if choice is not None else []
+        folder = RunFolder(self.folder)
+        found = [
+            folder.pilot_run(p.epochs, s.seed) for p in (choice.lengths if choice else ()) for s in specs
+        ]
+        pilot_records = [r for r in found if r is not None]
+        shared = {(s.n_train, s.seed) for s in specs}
         curve = spent_cost([r for r in self.curve.records if (r["n_train"], r["seed"]) not in shared], full)
         pilot = spent_cost(pilot_records, full)
         total = curve.full_trainings + pilot.full_trainings
@@ -433,15 +434,12 @@ def _plan_curve(
     model_factory: ModelFactory | None,
 ) -> CurvePlan:
     options = {**_model_input(config.train), **(prepare_options or {})}
-    backbone = options.get("backbone")
+    backbone, lr = options.get("backbone"), config.lr or config.train.lr
     if backbone is None or not backbone.frozen:
-        prepared = prepare(data, **options)
-        lr = config.lr or config.train.lr
-        return plan_cost(prepared.data, config, lr=lr, model_factory=model_factory)
+        return plan_cost(prepare(data, **options).data, config, lr=lr, model_factory=model_factory)
     images = prepare(data, **{**options, "backbone": replace(backbone, frozen=False)})
     per_image = body_seconds_per_image(images.cache, backbone, device=config.train.device)
-    stand_in = stand_in_features(images.data, backbone)
-    plan = plan_cost(stand_in, config, lr=config.lr or config.train.lr)
+    plan = plan_cost(stand_in_features(images.data, backbone), config, lr=lr)
     return replace(plan, feature_seconds=per_image * len(images.cache.paths))
 
 

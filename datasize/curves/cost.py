@@ -63,9 +63,7 @@ def planned_cost(
     full = full_training_steps(config, n_train)
     steps, seconds = 0, 0.0
     for spec in specs:
-        run_steps = full
-        if config.budget != Budget.STEPS:
-            run_steps = config.train.epochs * steps_per_epoch(spec.n_train, config.train.batch_size)
+        run_steps = full if config.budget == Budget.STEPS else full_training_steps(config, spec.n_train)
         steps += run_steps
         if seconds_per_step is not None:
             seconds += run_seconds(config, run_steps, spec.n_train, n_valid, seconds_per_step)
@@ -91,16 +89,16 @@ def pilot_bounds(
     while epochs <= config.max_epochs:
         lengths.append(epochs)
         epochs *= 2
-    per_epoch = steps_per_epoch(n_train, config.train.batch_size)
     full = full_training_steps(config, n_train)
 
     def of(chosen: list[int]) -> CurveCost:
+        steps = [full_training_steps(config, n_train, e) for e in chosen]
         seconds = None
         if seconds_per_step is not None:
             seconds = PILOT_SEEDS * sum(
-                run_seconds(config, per_epoch * e, n_train, n_valid, seconds_per_step) for e in chosen
+                run_seconds(config, s, n_train, n_valid, seconds_per_step) for s in steps
             )
-        return CurveCost(PILOT_SEEDS * len(chosen), PILOT_SEEDS * per_epoch * sum(chosen), full, seconds)
+        return CurveCost(PILOT_SEEDS * len(chosen), PILOT_SEEDS * sum(steps), full, seconds)
 
     return of(lengths[:2]), of(lengths)
 

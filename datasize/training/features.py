@@ -17,6 +17,7 @@ last chunk written.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -116,8 +117,7 @@ def build_feature_cache(
         torch.manual_seed(INIT_SEED)
         body = make_body(backbone.name, pretrained=path is not None, weights=path, size=plan.spec.size)
     body = body.to(place).eval()
-    mean = torch.tensor(spec.mean, device=place).view(1, 3, 1, 1)
-    inv_std = 1.0 / torch.tensor(spec.std, device=place).view(1, 3, 1, 1)
+    mean, inv_std = _scaling(backbone, place)
     if folder is None:
         out, done = np.empty(shape, dtype=np.float16), 0
     else:
@@ -129,6 +129,13 @@ def build_feature_cache(
             write_text_atomic(folder / f"{key}.rows", f"{start + len(block)}\n")
     features = out if folder is None else _finish(folder, key, out)
     return made(features, len(plan.paths) - done)
+
+
+def _scaling(backbone: Backbone, place: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The mean and inverse std (0..255 scale, RGB) the backbone's weights expect, on `place`."""
+    spec = backbone_spec(backbone.name)
+    mean = torch.tensor(spec.mean, device=place).view(1, 3, 1, 1)
+    return mean, 1.0 / torch.tensor(spec.std, device=place).view(1, 3, 1, 1)
 
 
 @torch.inference_mode()
@@ -173,13 +180,9 @@ def _finish(folder: Path, key: str, features: np.memmap) -> np.ndarray:
 def body_seconds_per_image(images: ImageCache, backbone: Backbone, *, device: str = "auto") -> float:
     """This machine's seconds per image of the frozen body's forward pass, timed on one batch of
     decoded `images` (at the backbone's size, RGB) after an untimed one."""
-    import time
-
-    spec = backbone_spec(backbone.name)
     place = pick_device(device)
     body = make_body(backbone.name, size=images.size).to(place).eval()  # random weights: the same cost
-    mean = torch.tensor(spec.mean, device=place).view(1, 3, 1, 1)
-    inv_std = 1.0 / torch.tensor(spec.std, device=place).view(1, 3, 1, 1)
+    mean, inv_std = _scaling(backbone, place)
     batch = np.asarray(images.images[: min(BODY_BATCH, len(images.paths))])
     _forward(body, batch[:2], mean, inv_std, place)
     start = time.perf_counter()
